@@ -1,0 +1,5 @@
+"""``python -m crftag`` runs the command line."""
+
+from crftag.cli import main
+
+main()

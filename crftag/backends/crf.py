@@ -1,0 +1,84 @@
+"""The ``crf`` backend: a linear-chain CRF trained by CRFsuite (sklearn-crfsuite).
+
+Training goes through sklearn-crfsuite; the trained weights are then read from
+CRFsuite's model file at full precision into a :class:`LinearChainModel`, so
+tagging never calls CRFsuite and the model file holds only arrays.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+
+import numpy as np
+import pycrfsuite
+import sklearn_crfsuite
+
+from crftag.backends import Backend
+from crftag.backends.crfsuite_model import read_crfsuite_model
+from crftag.errors import CrftagError
+from crftag.featurize import Features
+from crftag.model import LinearChainModel
+from crftag.progress import progress_bar
+
+ALGORITHMS = ("lbfgs", "l2sgd", "ap", "pa", "arow")
+
+
+class CRFBackend(Backend):
+    """Linear-chain CRF. ``c1``/``c2`` are the L1/L2 penalties (L-BFGS; ``c2`` for l2sgd)."""
+
+    name = "crf"
+
+    def __init__(self, algorithm: str = "lbfgs", c1: float = 0.0, c2: float = 0.3,
+                 max_iterations: int = 200, all_possible_transitions: bool = True,
+                 min_freq: float = 0.0):
+        self.algorithm = algorithm
+        self.c1 = c1
+        self.c2 = c2
+        self.max_iterations = max_iterations
+        self.all_possible_transitions = all_possible_transitions
+        self.min_freq = min_freq
+
+    def _estimator(self, model_file: str, trainer_cls: type) -> sklearn_crfsuite.CRF:
+        if self.algorithm not in ALGORITHMS:
+            raise CrftagError(f"unknown CRF algorithm {self.algorithm!r}; "
+                              f"choose from {', '.join(ALGORITHMS)}")
+        penalties = {"lbfgs": {"c1": self.c1, "c2": self.c2}, "l2sgd": {"c2": self.c2}}
+        return sklearn_crfsuite.CRF(
+            algorithm=self.algorithm, max_iterations=self.max_iterations,
+            all_possible_transitions=self.all_possible_transitions, min_freq=self.min_freq,
+            model_filename=model_file, trainer_cls=trainer_cls, verbose=False,
+            **penalties.get(self.algorithm, {}))
+
+    def fit(self, X: Sequence[Features], y: Sequence[list[str]],
+            X_dev: Sequence[Features] | None = None, y_dev: Sequence[list[str]] | None = None,
+            progress: bool = False) -> LinearChainModel:
+        with tempfile.TemporaryDirectory(prefix="crftag-") as tmp, \
+                progress_bar(self.max_iterations, f"training crf ({self.algorithm})", progress) as bar:
+            model_file = os.path.join(tmp, "model.crfsuite")
+            self._estimator(model_file, _progress_trainer(bar)).fit(X, y)
+            return _to_linear_model(model_file)
+
+    @classmethod
+    def load(cls, labels: list[str], arrays: dict[str, np.ndarray]) -> LinearChainModel:
+        return LinearChainModel.from_arrays(labels, arrays)
+
+
+def _progress_trainer(bar) -> type:
+    """A CRFsuite trainer class that advances ``bar`` once per iteration, printing nothing."""
+
+    class ProgressTrainer(pycrfsuite.Trainer):
+        def message(self, message: str) -> None:
+            if self.logparser.feed(message) == "iteration":
+                bar.update(1)
+
+    return ProgressTrainer
+
+
+def _to_linear_model(model_file: str) -> LinearChainModel:
+    crf = read_crfsuite_model(model_file)
+    weights = np.zeros((len(crf.attributes), len(crf.labels)))
+    sf = crf.state_features
+    weights[sf["src"], sf["dst"]] = sf["weight"]
+    return LinearChainModel(crf.labels, crf.attributes, weights, crf.transitions)

@@ -1,0 +1,27 @@
+"""A tagged entity, as returned by :meth:`crftag.Tagger.tag`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """One entity mention.
+
+    ``start``/``end`` are character offsets into the tagged text, so
+    ``text == input[start:end]`` always holds; ``token_start``/``token_end``
+    index the token list (end exclusive). ``score`` is the model's confidence
+    in this exact span and type, or None when the model does not provide one.
+    """
+
+    text: str
+    type: str
+    start: int
+    end: int
+    token_start: int
+    token_end: int
+    score: float | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,97 @@
+"""The :class:`Tagger`: the one object users hold. Load once, tag forever.
+
+Data flows text -> tokens -> features -> model -> tags -> entities.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from crftag import __version__
+from crftag.backends import TaggingModel, get_backend
+from crftag.bio import chunks
+from crftag.entity import Entity
+from crftag.errors import ModelError
+from crftag.featureset import FeatureSet
+from crftag.featurize import Featurizer, make_featurizer
+from crftag.modelfile import load_model, save_model
+from crftag.readers import sentences_from_texts
+from crftag.sentence import Sentence
+from crftag.tokenize import tokenize
+
+
+class Tagger:
+    """A trained tagger: feature set + model + the metadata that describes them."""
+
+    def __init__(self, model: TaggingModel, feature_set: FeatureSet, backend: str,
+                 meta: dict[str, Any] | None = None):
+        self.model = model
+        self.feature_set = feature_set
+        self.backend = backend
+        self.meta = dict(meta or {})
+        self.featurizer: Featurizer = make_featurizer(feature_set)
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.model.labels)
+
+    # -- loading and saving ---------------------------------------------------
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Tagger:
+        """Load a model file (a safe zip of JSON and arrays; no code runs)."""
+        meta, arrays = load_model(path)
+        try:
+            backend = get_backend(meta["backend"])
+            feature_set = FeatureSet.from_dict(meta["feature_set"], source=os.fspath(path))
+            model = backend.load(list(meta["labels"]), arrays)
+        except (KeyError, ValueError, TypeError, IndexError) as exc:
+            raise ModelError(path, f"inconsistent model contents ({exc!s})") from None
+        return cls(model, feature_set, meta["backend"], meta)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the model atomically; see :mod:`crftag.modelfile`."""
+        meta = {**self.meta, "crftag_version": __version__, "backend": self.backend,
+                "labels": self.labels, "feature_set": self.feature_set.to_dict()}
+        save_model(path, meta, self.model.to_arrays())
+
+    # -- tagging ----------------------------------------------------------------
+    def tag_tokens(self, tokens: Sequence[str]) -> list[str]:
+        """BIO tags for one pre-tokenised sentence."""
+        if not tokens:
+            return []
+        return self.model.predict(self.featurizer.featurize(tokens))
+
+    def tag(self, text: str) -> list[Entity]:
+        """Entities in one text (a tweet), with character offsets into ``text``."""
+        tokens, spans = tokenize(text)
+        return entities(Sentence(tokens, text=text, spans=spans), self.tag_tokens(tokens))
+
+    def tag_batch(self, texts: Iterable[str]) -> list[list[Entity]]:
+        """Entities for each of several texts."""
+        return [entities(s, tags) for s, tags in self.tag_sentences(sentences_from_texts(texts))]
+
+    def tag_sentences(self, sentences: Iterable[Sentence]) -> Iterator[tuple[Sentence, list[str]]]:
+        """Stream ``(sentence, predicted tags)`` pairs in input order."""
+        for sent in sentences:
+            yield sent, self.tag_tokens(sent.tokens)
+
+    def info(self) -> dict[str, Any]:
+        """What the model is: backend, feature set, labels, training data and scores."""
+        keys = ("crftag_version", "backend", "backend_params", "fit_info", "training",
+                "dev_scores", "seed")
+        return {"labels": self.labels, "feature_set": self.feature_set.name,
+                **{k: self.meta[k] for k in keys if k in self.meta}}
+
+
+def entities(sentence: Sentence, tags: Sequence[str]) -> list[Entity]:
+    """The chunks of ``tags`` as :class:`Entity` objects with character offsets."""
+    sent = sentence.with_text()
+    text, spans = sent.text, sent.spans
+    out = []
+    for kind, i, j in chunks(tags):
+        start, end = spans[i][0], spans[j - 1][1]
+        out.append(Entity(text=text[start:end], type=kind, start=start, end=end,
+                          token_start=i, token_end=j))
+    return out

@@ -1,0 +1,80 @@
+"""Training: labelled data + feature set + backend -> :class:`Tagger`."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from crftag.backends import get_backend
+from crftag.errors import CrftagError
+from crftag.evaluate import evaluate
+from crftag.featureset import FeatureSet, load_feature_set
+from crftag.featurize import make_featurizer
+from crftag.readers import read_labelled
+from crftag.resources import resolve_data, sha256_file
+from crftag.sentence import Sentence
+from crftag.tagger import Tagger
+
+DataArg = str | os.PathLike[str] | Sequence[Sentence]
+
+
+def _load(data: DataArg | Sequence[DataArg], fmt: str | None) -> tuple[list[Sentence], list[dict]]:
+    """Sentences and a provenance record (name, sha256) for each source."""
+    if isinstance(data, (str, os.PathLike)):
+        data = [data]
+    data = list(data)
+    if data and all(isinstance(s, Sentence) for s in data):
+        return list(data), [{"source": "<in-memory>", "sentences": len(data)}]
+    sentences: list[Sentence] = []
+    record = []
+    for item in data:
+        path = resolve_data(item)
+        sents = read_labelled([path], fmt)
+        sentences.extend(sents)
+        record.append({"source": os.fspath(item), "sha256": sha256_file(path), "sentences": len(sents)})
+    return sentences, record
+
+
+def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
+          backend: str = "crf", features: str | FeatureSet = "twitter",
+          fmt: str | None = None, seed: int = 0, progress: bool = False,
+          **params: Any) -> Tagger:
+    """Train a tagger.
+
+    ``train_data`` is a path, a registry name (``"wnut16:train"``), a list of
+    them (concatenated), or a list of :class:`Sentence`. ``dev`` is scored after
+    training (and used by backends that select hyperparameters on it).
+    ``params`` go to the backend's constructor.
+    """
+    backend_cls = get_backend(backend)
+    if seed and "seed" in backend_cls.param_names():
+        params.setdefault("seed", seed)
+    estimator = backend_cls(**params)
+    feature_set = features if isinstance(features, FeatureSet) else load_feature_set(features)
+    train_sents, train_record = _load(train_data, fmt)
+    if not train_sents:
+        raise CrftagError("no training sentences")
+    if seed:  # a seed also fixes the order the training sentences are presented in
+        random.Random(seed).shuffle(train_sents)
+    dev_sents, dev_record = _load(dev, fmt) if dev is not None else ([], [])
+
+    featurizer = make_featurizer(feature_set)
+    X = [featurizer.featurize(s.tokens) for s in train_sents]
+    y = [s.tags for s in train_sents]
+    X_dev = [featurizer.featurize(s.tokens) for s in dev_sents] or None
+    y_dev = [s.tags for s in dev_sents] or None
+    model = estimator.fit(X, y, X_dev, y_dev, progress=progress)
+    meta: dict[str, Any] = {
+        "backend_params": estimator.get_params(),
+        "fit_info": estimator.fit_info(),
+        "seed": seed,
+        "training": {"train": train_record, "dev": dev_record,
+                     "sentences": len(train_sents), "tokens": sum(len(s) for s in train_sents)},
+    }
+    if dev_sents:
+        report = evaluate(y_dev, [model.predict(x) for x in X_dev])
+        meta["dev_scores"] = {"overall": report.overall, "per_type": report.per_type,
+                              "notypes": report.notypes_overall}
+    return Tagger(model, feature_set, backend, meta)

@@ -1,0 +1,112 @@
+"""The command line, run as a user runs it: a subprocess, exit codes, stdout and stderr."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conlleval import evaluate as reference_evaluate
+from conlleval import report as reference_report
+
+
+def crftag(*args, stdin=None):
+    return subprocess.run([sys.executable, "-m", "crftag", *map(str, args)], input=stdin,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory, tiny_path):
+    path = tmp_path_factory.mktemp("cli") / "tiny.crftag"
+    r = crftag("train", tiny_path, "--dev", tiny_path, "-o", path, "-p", "c1=0", "-p", "c2=0.01")
+    assert r.returncode == 0, r.stderr
+    assert "dev: precision" in r.stdout
+    return path
+
+
+@pytest.mark.parametrize("cmd", [[], ["train"], ["tag"], ["eval"], ["fetch"], ["resources"], ["info"]])
+def test_help_everywhere(cmd):
+    r = crftag(*cmd, "--help")
+    assert r.returncode == 0 and "Usage:" in r.stdout
+    if cmd and cmd[0] in ("train", "tag", "eval", "fetch"):
+        assert "Examples:" in r.stdout
+
+
+def test_tag_raw_text_from_stdin(model):
+    r = crftag("tag", "-m", model, "--output-format", "text", stdin="Barack Obama visited Paris today\n")
+    assert r.returncode == 0, r.stderr
+    assert "[Paris|geo-loc]" in r.stdout
+
+
+def test_tag_conll_input_and_output(model, tiny_path):
+    r = crftag("tag", "-m", model, tiny_path, "--input-format", "conll")
+    assert r.returncode == 0, r.stderr
+    blocks = r.stdout.split("\n\n")
+    assert blocks[0].splitlines()[0] == "@mike\tO"
+    assert len([b for b in blocks if b.strip()]) == 12
+    assert r.stdout.endswith("\n\n")
+
+
+def test_tag_jsonl_to_file(model, tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"id": "t1", "text": "I love my iPhone from Apple"}) + "\n")
+    out = tmp_path / "out.jsonl"
+    r = crftag("tag", "-m", model, src, "--output-format", "jsonl", "-o", out)
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(out.read_text())
+    assert obj["id"] == "t1" and len(obj["tags"]) == len(obj["tokens"])
+    for e in obj["entities"]:
+        assert obj["text"][e["start"]:e["end"]] == e["text"]
+        assert set(e) == {"text", "type", "start", "end", "token_start", "token_end", "score"}
+
+
+def test_eval_equals_conlleval(model, tiny_path, tmp_path):
+    pred = tmp_path / "pred.txt"
+    r = crftag("eval", "-m", model, tiny_path, "--write-predictions", pred)
+    assert r.returncode == 0, r.stderr
+    expected = reference_report(reference_evaluate(pred.read_text().splitlines()))
+    assert r.stdout.startswith(expected)
+    j = json.loads(crftag("eval", "-m", model, tiny_path, "--format", "json").stdout)
+    assert set(j["overall"]) >= {"precision", "recall", "f1"} and "notypes" in j
+    md = crftag("eval", "-m", model, tiny_path, "--format", "markdown").stdout
+    assert md.startswith("| type | precision |")
+
+
+def test_info(model):
+    r = crftag("info", model)
+    assert r.returncode == 0 and "backend: crf" in r.stdout
+    assert json.loads(crftag("info", model, "--json").stdout)["feature_set"] == "twitter"
+
+
+def _one_line_error(r):
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    return r.stderr.strip()
+
+
+def test_malformed_conll_is_one_line_exit_2(tmp_path):
+    bad = tmp_path / "bad.conll"
+    bad.write_text("hello\tO\nworld\tB_person\n")
+    err = _one_line_error(crftag("train", bad, "-o", tmp_path / "m.crftag"))
+    assert err == f"{bad}:2: tag 'B_person' is not in the BIO scheme (O, B-TYPE, I-TYPE)"
+    assert not (tmp_path / "m.crftag").exists()
+
+
+def test_truncated_model_is_one_line_exit_2(model, tmp_path):
+    cut = tmp_path / "cut.crftag"
+    cut.write_bytes(model.read_bytes()[:1000])
+    err = _one_line_error(crftag("tag", "-m", cut, stdin="hello\n"))
+    assert err.startswith(f"{cut}: corrupted or truncated model file")
+
+
+def test_unknown_resource_and_param(tmp_path, tiny_path):
+    err = _one_line_error(crftag("fetch", "nope:x"))
+    assert err.startswith("crftag: unknown resource 'nope:x'")
+    err = _one_line_error(crftag("train", tiny_path, "-o", tmp_path / "m", "-p", "zzz=1"))
+    assert "has no parameter 'zzz'" in err
+
+
+def test_resources_lists_registry():
+    r = crftag("resources", "--json")
+    names = {x["name"] for x in json.loads(r.stdout)["resources"]}
+    assert {"wnut16:train", "wnut16:dev", "lexicons:wnut16"} <= names

@@ -1,0 +1,119 @@
+import json
+
+import pytest
+
+from crftag.errors import DataError
+from crftag.readers import read, read_conll, read_gmb_csv, read_jsonl, read_labelled, read_text
+
+
+def write(tmp_path, name, content, mode="w"):
+    p = tmp_path / name
+    if mode == "wb":
+        p.write_bytes(content)
+    else:
+        p.write_text(content, encoding="utf-8", newline="")
+    return p
+
+
+def test_conll_variants(tmp_path):
+    content = ("-DOCSTART- O\r\n\r\n"
+               "New\tNNP\tB-geo-loc\r\nYork  NNP   I-geo-loc\r\n\r\n\r\n\r\n"
+               "hi O\n"
+               "there\tO")  # last sentence without final blank line
+    sents = list(read_conll(write(tmp_path, "a.conll", content)))
+    assert [s.tokens for s in sents] == [["New", "York"], ["hi", "there"]]
+    assert [s.tags for s in sents] == [["B-geo-loc", "I-geo-loc"], ["O", "O"]]
+    assert sents[0].line == 3 and sents[1].line == 8
+
+
+def test_conll_unlabelled_reads_first_column(tmp_path):
+    sents = list(read_conll(write(tmp_path, "a", "a\tB-x\nb\n"), labelled=False))
+    assert sents[0].tokens == ["a", "b"] and sents[0].tags is None
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("a\tO\nb\tB_person\n", "a.conll:2: tag 'B_person' is not in the BIO scheme"),
+    ("a\tO\nlonely\n", "a.conll:2: expected 'token<TAB>tag', found 'lonely' with no tag"),
+])
+def test_conll_errors_name_file_and_line(tmp_path, content, message):
+    p = write(tmp_path, "a.conll", content)
+    with pytest.raises(DataError) as exc:
+        list(read_conll(p))
+    assert str(exc.value).startswith(f"{p.parent}/{message}")
+
+
+def test_invalid_utf8_reports_line_and_byte(tmp_path):
+    p = write(tmp_path, "bad.conll", b"ok\tO\nb\xffad\tO\n", mode="wb")
+    with pytest.raises(DataError, match=r"bad.conll:2: invalid UTF-8 at byte offset 6"):
+        list(read_conll(p))
+
+
+def test_gmb_csv(tmp_path):
+    content = ('Sentence #,Word,POS,Tag\r\n'
+               'Sentence: 1,Thousands,NNS,O\r\n,of,IN,O\r\n,London,NNP,B-geo\r\n'
+               'Sentence: 2,"Mr.,",NNP,B-per\r\n,Bush,NNP,I-per\r\n')
+    sents = list(read_gmb_csv(write(tmp_path, "ner.csv", content)))
+    assert [s.tokens for s in sents] == [["Thousands", "of", "London"], ["Mr.,", "Bush"]]
+    assert sents[1].tags == ["B-per", "I-per"] and sents[0].id == "Sentence: 1"
+
+
+def test_gmb_csv_errors(tmp_path):
+    p = write(tmp_path, "ner.csv", "Sentence #,Word,POS,Tag\n,orphan,NN,O\n")
+    with pytest.raises(DataError, match=r"ner.csv:2: first row has no sentence id"):
+        list(read_gmb_csv(p))
+    p = write(tmp_path, "bad.csv", "Word,Tag\nx,O\n")
+    with pytest.raises(DataError, match=r"bad.csv:1: CSV header lacks column"):
+        list(read_gmb_csv(p))
+
+
+def test_jsonl(tmp_path):
+    lines = [{"text": "Hello @bob !", "id": 7}, {"tokens": ["a", "b"], "tags": ["B-x", "I-x"]}]
+    p = write(tmp_path, "in.jsonl", "\n".join(json.dumps(x) for x in lines) + "\n\n")
+    sents = list(read_jsonl(p))
+    assert sents[0].tokens == ["Hello", "@bob", "!"] and sents[0].id == "7"
+    assert sents[0].spans == [(0, 5), (6, 10), (11, 12)]
+    assert sents[1].tokens == ["a", "b"]
+    with pytest.raises(DataError, match=r"in.jsonl:1: 'tags' must be a list"):
+        list(read_jsonl(p, labelled=True))
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("{not json", "invalid JSON"), ("[1, 2]", "expected a JSON object"),
+    ('{"tokens": "abc"}', "'tokens' must be a list"), ('{"foo": 1}', "expected a JSON object"),
+])
+def test_jsonl_errors(tmp_path, line, message):
+    p = write(tmp_path, "x.jsonl", '{"text": "ok"}\n' + line + "\n")
+    with pytest.raises(DataError, match=rf"x.jsonl:2: {message}"):
+        list(read_jsonl(p))
+
+
+def test_text_keeps_empty_lines(tmp_path):
+    sents = list(read_text(write(tmp_path, "t.txt", "hi @you\n\nbye\n")))
+    assert [s.tokens for s in sents] == [["hi", "@you"], [], ["bye"]]
+    assert sents[0].text == "hi @you"
+
+
+def test_read_guesses_format_and_labelled_concatenates(tmp_path, tiny_path):
+    assert next(read(write(tmp_path, "x.jsonl", '{"text": "a b"}\n'), labelled=False)).tokens == ["a", "b"]
+    both = read_labelled([tiny_path, tiny_path])
+    assert len(both) == 2 * len(list(read_conll(tiny_path)))
+    with pytest.raises(DataError, match="no sentences found"):
+        read_labelled([write(tmp_path, "empty.conll", "\n\n")])
+
+
+@pytest.mark.data
+def test_real_gmb_sample():
+    from conftest import registry_file
+
+    sents = list(read_gmb_csv(registry_file("gmb:sample")))
+    assert len(sents) == 8300
+    assert sents[0].tokens[:3] == ["Thousands", "of", "demonstrators"]
+    assert "B-geo" in {t for s in sents for t in s.tags}
+
+
+@pytest.mark.data
+def test_real_wnut16(wnut16_train, wnut16_dev):
+    train = list(read_conll(wnut16_train))
+    dev = list(read_conll(wnut16_dev))
+    assert (len(train), sum(map(len, train))) == (2394, 46469)
+    assert (len(dev), sum(map(len, dev))) == (1000, 16261)

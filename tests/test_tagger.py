@@ -1,0 +1,46 @@
+"""The Python API: Tagger.tag / tag_tokens / tag_batch, offsets, determinism."""
+
+from crftag import Entity, Tagger, train
+
+
+def test_tag_returns_entities_with_offsets(tiny_crf):
+    text = "Barack Obama visited Paris today http://t.co/x"
+    ents = tiny_crf.tag(text)
+    assert ents, "the fixture model should find an entity here"
+    for e in ents:
+        assert isinstance(e, Entity)
+        assert text[e.start:e.end] == e.text
+        assert e.score is None
+    assert ("Paris", "geo-loc") in {(e.text, e.type) for e in ents}
+
+
+def test_tag_on_odd_strings(tiny_crf):
+    for text in ["", "   ", "\x00", "🙂" * 50, "a\u200db  \t c", "Ω" * 10000]:
+        for e in tiny_crf.tag(text):
+            assert text[e.start:e.end] == e.text
+
+
+def test_tag_tokens_and_batch_agree(tiny_crf, tiny):
+    texts = [" ".join(s.tokens) for s in tiny]
+    batch = tiny_crf.tag_batch(texts)
+    assert batch == [tiny_crf.tag(t) for t in texts]
+    assert tiny_crf.tag_tokens([]) == []
+    assert len(tiny_crf.tag_tokens(["a", "b"])) == 2
+
+
+def test_training_is_deterministic(tiny, tmp_path):
+    a = train(tiny, c1=0.0, c2=0.01, max_iterations=30)
+    b = train(tiny, c1=0.0, c2=0.01, max_iterations=30)
+    a.save(tmp_path / "a")
+    b.save(tmp_path / "b")
+    assert (tmp_path / "a").read_bytes() == (tmp_path / "b").read_bytes()
+
+
+def test_info_records_provenance(tiny_path, tmp_path):
+    tagger = train(tiny_path, dev=tiny_path, max_iterations=20)
+    tagger.save(tmp_path / "m")
+    info = Tagger.load(tmp_path / "m").info()
+    assert info["backend"] == "crf" and info["feature_set"] == "twitter"
+    assert len(info["training"]["train"][0]["sha256"]) == 64
+    assert info["dev_scores"]["overall"]["f1"] > 50
+    assert "O" in info["labels"]
