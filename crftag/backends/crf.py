@@ -12,8 +12,6 @@ import tempfile
 from collections.abc import Sequence
 
 import numpy as np
-import pycrfsuite
-import sklearn_crfsuite
 
 from crftag.backends import Backend
 from crftag.backends.crfsuite_model import read_crfsuite_model
@@ -40,7 +38,9 @@ class CRFBackend(Backend):
         self.all_possible_transitions = all_possible_transitions
         self.min_freq = min_freq
 
-    def _estimator(self, model_file: str, trainer_cls: type) -> sklearn_crfsuite.CRF:
+    def _estimator(self, model_file: str, trainer_cls: type):
+        import sklearn_crfsuite  # training only: tagging never needs it
+
         if self.algorithm not in ALGORITHMS:
             raise CrftagError(f"unknown CRF algorithm {self.algorithm!r}; "
                               f"choose from {', '.join(ALGORITHMS)}")
@@ -67,6 +67,7 @@ class CRFBackend(Backend):
 
 def _progress_trainer(bar) -> type:
     """A CRFsuite trainer class that advances ``bar`` once per iteration, printing nothing."""
+    import pycrfsuite
 
     class ProgressTrainer(pycrfsuite.Trainer):
         def message(self, message: str) -> None:

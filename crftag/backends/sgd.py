@@ -11,12 +11,11 @@ best-scoring valid sequence of decision scores. The output is always valid BIO.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
-from sklearn.linear_model import SGDClassifier
 
 from crftag.backends import Backend
 from crftag.bio import allowed_starts, allowed_transitions
@@ -50,6 +49,7 @@ class SGDBackend(Backend):
         self.seed = seed
         self.search_: dict[str, float] = {}
         self.alpha_: float | None = None
+        self.not_converged_: list[float] = []
 
     def fit(self, X: Sequence[Features], y: Sequence[list[str]],
             X_dev: Sequence[Features] | None = None, y_dev: Sequence[list[str]] | None = None,
@@ -70,6 +70,7 @@ class SGDBackend(Backend):
             candidates = list(self.alphas)
         best: tuple[float, LinearChainModel, float] | None = None
         self.search_ = {}
+        self.not_converged_ = []
         with progress_bar(len(candidates), "training sgd (alpha grid)", progress) as bar:
             for alpha in candidates:
                 model = self._fit_one(matrix, target, labels, attributes, alpha)
@@ -85,11 +86,18 @@ class SGDBackend(Backend):
         self.alpha_ = best[2]
         return best[1]
 
-    def _fit_one(self, matrix: sp.csr_matrix, target: np.ndarray, labels: list[str],
+    def _fit_one(self, matrix, target: np.ndarray, labels: list[str],
                  attributes: list[str], alpha: float) -> LinearChainModel:
+        from sklearn.exceptions import ConvergenceWarning  # training only
+        from sklearn.linear_model import SGDClassifier
+
         clf = SGDClassifier(loss="log_loss", alpha=alpha, class_weight=self.class_weight,
                             max_iter=self.max_iter, tol=1e-4, random_state=self.seed)
-        clf.fit(matrix, target)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            clf.fit(matrix, target)
+        if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+            self.not_converged_.append(alpha)  # recorded in the model, not printed mid-training
         coef = clf.coef_
         intercept = clf.intercept_
         if len(labels) == 2:  # binary: scikit-learn keeps one row, for the positive class
@@ -100,14 +108,18 @@ class SGDBackend(Backend):
                                 bias=intercept.astype(np.float64), start=start)
 
     def fit_info(self) -> dict[str, Any]:
-        return {"alpha": self.alpha_, "alpha_search_dev_f1": self.search_}
+        return {"alpha": self.alpha_, "alpha_search_dev_f1": self.search_,
+                "not_converged_alphas": self.not_converged_}
 
     @classmethod
     def load(cls, labels: list[str], arrays: dict[str, np.ndarray]) -> LinearChainModel:
         return LinearChainModel.from_arrays(labels, arrays)
 
 
-def _matrix(X: Sequence[Features], vocab: dict[str, int]) -> sp.csr_matrix:
+def _matrix(X: Sequence[Features], vocab: dict[str, int]):
+    """Binary token-by-feature CSR matrix."""
+    import scipy.sparse as sp
+
     indptr, indices = [0], []
     for sent in X:
         for feats in sent:
