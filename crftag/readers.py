@@ -156,8 +156,7 @@ def read_jsonl(path: str | os.PathLike[str], labelled: bool = False) -> Iterator
             raise DataError(name, lineno, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
         if not isinstance(obj, dict):
             raise DataError(name, lineno, "expected a JSON object with 'text' or 'tokens'")
-        sid = obj.get("id")
-        sid = None if sid is None else str(sid)
+        sid = obj.get("id")  # passed through to the output unchanged
         if "tokens" in obj:
             toks = obj["tokens"]
             if not isinstance(toks, list) or not all(isinstance(t, str) and t for t in toks):

@@ -18,7 +18,7 @@ class Sentence:
     tags: list[str] | None = None
     text: str | None = None
     spans: list[tuple[int, int]] | None = None
-    id: str | None = None
+    id: str | int | None = None  # a CSV sentence id or a JSONL "id", passed through
     line: int | None = None  # where the sentence starts in its file (1-based)
     extra: dict = field(default_factory=dict)
 

@@ -70,7 +70,7 @@ def test_jsonl(tmp_path):
     lines = [{"text": "Hello @bob !", "id": 7}, {"tokens": ["a", "b"], "tags": ["B-x", "I-x"]}]
     p = write(tmp_path, "in.jsonl", "\n".join(json.dumps(x) for x in lines) + "\n\n")
     sents = list(read_jsonl(p))
-    assert sents[0].tokens == ["Hello", "@bob", "!"] and sents[0].id == "7"
+    assert sents[0].tokens == ["Hello", "@bob", "!"] and sents[0].id == 7
     assert sents[0].spans == [(0, 5), (6, 10), (11, 12)]
     assert sents[1].tokens == ["a", "b"]
     with pytest.raises(DataError, match=r"in.jsonl:1: 'tags' must be a list"):
