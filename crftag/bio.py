@@ -33,22 +33,27 @@ def strip_type(tag: str) -> str:
     return split_tag(tag)[0]
 
 
+# Tag pairs (previous, current) at which the CoNLL-2000 conlleval script
+# (version 2004-01-26) sees a chunk end or start. Besides BIO it knows E and the
+# one-token chunks "[" and "]"; "." is neutral.
+_END_PAIRS = frozenset({("B", "B"), ("B", OUTSIDE), ("I", "B"), ("I", OUTSIDE),
+                        ("E", "E"), ("E", "I"), ("E", OUTSIDE)})
+_START_PAIRS = frozenset({("B", "B"), ("I", "B"), (OUTSIDE, "B"), (OUTSIDE, "I"),
+                          ("E", "E"), ("E", "I"), (OUTSIDE, "E")})
+
+
 def chunk_end(prev_tag: str, tag: str, prev_type: str, type_: str) -> bool:
     """conlleval's endOfChunk: did a chunk end between the previous and this token?"""
-    if prev_tag in ("E", "S", "]", "["):
-        return True
-    if prev_tag in ("B", "I") and tag in ("B", "S", OUTSIDE):
-        return True
-    return prev_tag not in (OUTSIDE, ".") and prev_type != type_
+    return ((prev_tag, tag) in _END_PAIRS
+            or (prev_tag not in (OUTSIDE, ".") and prev_type != type_)
+            or prev_tag in ("]", "["))
 
 
 def chunk_start(prev_tag: str, tag: str, prev_type: str, type_: str) -> bool:
     """conlleval's startOfChunk: did a chunk start at this token?"""
-    if tag in ("B", "S", "[", "]"):
-        return True
-    if tag in ("E", "I") and prev_tag in ("E", "S", OUTSIDE):
-        return True
-    return tag not in (OUTSIDE, ".") and prev_type != type_
+    return ((prev_tag, tag) in _START_PAIRS
+            or (tag not in (OUTSIDE, ".") and prev_type != type_)
+            or tag in ("[", "]"))
 
 
 def chunks(tags: Sequence[str]) -> list[tuple[str, int, int]]:

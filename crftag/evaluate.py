@@ -1,9 +1,10 @@
 """Evaluation: entity-level scores exactly as conlleval computes them, and more.
 
 ``conlleval_counts`` is a line-for-line port of the counting loop of the
-CoNLL-2000 ``conlleval`` Perl script (chunk starts/ends, the in-correct state,
-sentence boundaries), and the percentages are computed with the same
-arithmetic, so the printed figures match the script's to the last digit.
+CoNLL-2000 ``conlleval`` Perl script (version 2004-01-26: chunk starts/ends,
+the in-correct state, sentence boundaries), and the percentages are computed
+with the same arithmetic (a type with no guessed chunks has precision 0, as in
+the script), so the printed figures match the script's to the last digit.
 """
 
 from __future__ import annotations
