@@ -1,177 +1,369 @@
-"""Featurisation: tokens in, one list of string features per token out.
+"""Featurisation: tokens in, integer feature keys out, in compiled code.
 
-Each atom group turns one token into a few *atoms* (``lower=paris``,
-``title``); a feature set says which groups to use and which window offsets
-each group's atoms are copied from, giving features such as ``-1|lower=in``.
-Atoms depend on the token alone, so they are computed once per distinct token
-and cached. The featuriser sits behind :class:`Featurizer`, so a faster engine
-can replace this one without touching the models.
+For each distinct token the featuriser computes its atoms once (Python string
+work, cached) and hashes them to 64-bit ids. A compiled kernel (numba, GIL
+released) then builds every token's features for a whole batch: the atoms of
+the tokens in its window, each salted with its offset; BOS/EOS markers;
+gazetteer matches (longest match per list, B/I position) and conjunctions such
+as word bigrams. The result is a :class:`Featurized` batch: one flat array of
+uint64 keys with per-token and per-sentence offsets, which feeds every backend.
+
+:class:`ReferenceFeaturizer` computes the same features the straightforward
+way, as readable strings with the same keys; it is the baseline of the
+featurisation benchmark and the oracle of the equivalence test.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from collections.abc import Callable, Sequence
-from functools import lru_cache
-from typing import Protocol
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
 
+import numpy as np
+from numba import njit
+
+from crftag.atoms import TOKEN_KINDS, make_atom_fn
 from crftag.featureset import FeatureSet
+from crftag.hashing import (
+    hash_strings,
+    offset_salt,
+    py_feature_key,
+    py_fnv1a,
+    py_splitmix64,
+    splitmix64,
+)
+from crftag.lexicon import FNV_OFFSET, MAX_GAZ_TOKENS, Lexicon, gazetteer_token, py_sequence_hash
 
-Features = list[list[str]]  # one list of feature strings per token
-
-
-class Featurizer(Protocol):
-    def featurize(self, tokens: Sequence[str]) -> Features: ...
-
-
-_URL_RE = re.compile(r"^(?:https?://|www\.)|\.(?:com|org|net|ly|co)(?:/|$)", re.I)
-_EMOTICON_RE = re.compile(r"^(?:<3+|</3+|[:;=8xX][-o*'^]?[)\](\[dDpPoO/\\|@3*}{$]+|"
-                          r"[)\](\[dDpP/\\|]+[-o*'^]?[:;=8]|\^_*\^|-_+-)$")
-
-
-def _is_punct(ch: str) -> bool:
-    return unicodedata.category(ch)[0] in "PS"
+BOS, EOS = "BOS", "EOS"
 
 
-def _shape(token: str) -> str:
-    out = []
-    for ch in token:
-        if ch.isupper():
-            out.append("X")
-        elif ch.islower():
-            out.append("x")
-        elif ch.isdigit():
-            out.append("d")
-        else:
-            out.append(ch)
-    return "".join(out)
+@dataclass
+class Featurized:
+    """Features of a batch of sentences: keys of token t are keys[token_ptr[t]:token_ptr[t+1]]."""
+
+    keys: np.ndarray  # uint64
+    token_ptr: np.ndarray  # int64, n_tokens + 1
+    sent_ptr: np.ndarray  # int64, n_sentences + 1 (token indices)
+
+    def __len__(self) -> int:
+        return len(self.sent_ptr) - 1
+
+    def tokens(self, i: int) -> np.ndarray:
+        """The token_ptr slice of sentence ``i`` (absolute offsets into ``keys``)."""
+        return self.token_ptr[self.sent_ptr[i]:self.sent_ptr[i + 1] + 1]
+
+    def strings(self) -> list[list[list[str]]]:
+        """Keys as hex attribute names, per sentence and token (what CRFsuite trains on)."""
+        hexed = [format(k, "x") for k in self.keys.tolist()]
+        ptr = self.token_ptr.tolist()
+        out = []
+        for s in range(len(self)):
+            a, b = int(self.sent_ptr[s]), int(self.sent_ptr[s + 1])
+            out.append([hexed[ptr[t]:ptr[t + 1]] for t in range(a, b)])
+        return out
 
 
-def _collapse(shape: str) -> str:
-    return re.sub(r"(.)\1+", r"\1", shape)
+def conj_salt(group: str, o1: int, o2: int) -> int:
+    return py_splitmix64(py_fnv1a(f"conj:{group}:{o1}:{o2}"))
 
 
-def _bias(token: str, params: dict) -> list[str]:
-    return ["bias"]
+class _Spec:
+    """The feature set compiled to arrays the kernel reads."""
+
+    def __init__(self, fs: FeatureSet, lexicon: Lexicon):
+        self.groups = list(fs.groups.items())
+        offsets = sorted({o for _, p in self.groups for o in p["window"]})
+        self.offsets = np.array(offsets, dtype=np.int64)
+        self.group_mask = np.array([[o in p["window"] for o in offsets] for _, p in self.groups],
+                                   dtype=np.bool_).reshape(len(self.groups), len(offsets))
+        self.salts = np.array([offset_salt(o) for o in offsets], dtype=np.uint64)
+        self.boundaries = fs.boundaries
+        self.bos = np.array([py_feature_key(BOS, o) for o in offsets], dtype=np.uint64)
+        self.eos = np.array([py_feature_key(EOS, o) for o in offsets], dtype=np.uint64)
+        self.atom_fns = []  # (group index, name, fn) for token-level groups
+        self.gaz_group = -1
+        gaz = lexicon.gazetteer
+        self.gaz_keys = np.zeros(0, np.uint64)
+        self.gaz_masks = np.zeros(0, np.uint64)
+        self.gaz_atoms = np.zeros((0, 2), np.uint64)
+        for gi, (name, params) in enumerate(self.groups):
+            kind = params["kind"]
+            if kind in TOKEN_KINDS:
+                self.atom_fns.append((gi, name, make_atom_fn(kind, params, lexicon.clusters.get(name))))
+            elif gaz is not None:
+                self.gaz_group = gi
+                self.gaz_keys, self.gaz_masks = gaz.keys, gaz.masks
+                self.gaz_atoms = np.array([[py_fnv1a(f"{name}|{ln}:B"), py_fnv1a(f"{name}|{ln}:I")]
+                                           for ln in gaz.names], dtype=np.uint64).reshape(-1, 2)
+        index = {name: gi for gi, (name, _) in enumerate(self.groups)}
+        self.conj_group = np.array([index[c["group"]] for c in fs.conjunctions], dtype=np.int64)
+        self.conj_offsets = np.array([c["offsets"] for c in fs.conjunctions],
+                                     dtype=np.int64).reshape(-1, 2)
+        self.conj_salts = np.array([conj_salt(c["group"], *c["offsets"]) for c in fs.conjunctions],
+                                   dtype=np.uint64)
+        self.bos_atom = np.uint64(py_fnv1a(BOS))
+        self.eos_atom = np.uint64(py_fnv1a(EOS))
 
 
-def _word(token: str, params: dict) -> list[str]:
-    return [f"word={token}"]
+class _Growable:
+    """A numpy array with amortised appends."""
+
+    def __init__(self, dtype, initial: np.ndarray | None = None):
+        self.data = np.zeros(1024, dtype=dtype) if initial is None else initial
+        self.size = 0 if initial is None else len(initial)
+
+    def extend(self, values: np.ndarray) -> None:
+        need = self.size + len(values)
+        if need > len(self.data):
+            grown = np.zeros(max(need, 2 * len(self.data)), dtype=self.data.dtype)
+            grown[:self.size] = self.data[:self.size]
+            self.data = grown
+        self.data[self.size:need] = values
+        self.size = need
+
+    @property
+    def view(self) -> np.ndarray:
+        return self.data[:self.size]
 
 
-def _lower(token: str, params: dict) -> list[str]:
-    return [f"lower={token.lower()}"]
+class Featurizer:
+    """The compiled featuriser. Thread-safe; its token cache is bounded by ``max_types``."""
 
-
-def _prefix(token: str, params: dict) -> list[str]:
-    low = token.lower()
-    return [f"pre{n}={low[:n]}" for n in params.get("lengths", [3]) if len(low) >= n]
-
-
-def _suffix(token: str, params: dict) -> list[str]:
-    low = token.lower()
-    return [f"suf{n}={low[-n:]}" for n in params.get("lengths", [3]) if len(low) >= n]
-
-
-def _casing(token: str, params: dict) -> list[str]:
-    atoms = []
-    if token.istitle():
-        atoms.append("title")
-    if token.isupper():
-        atoms.append("upper")
-    if token.islower():
-        atoms.append("lower")
-    if any(c.isupper() for c in token[1:]) and any(c.islower() for c in token):
-        atoms.append("mixedcase")
-    if token[:1].isupper():
-        atoms.append("initcap")
-    return atoms
-
-
-def _shape_atoms(token: str, params: dict) -> list[str]:
-    shape = _shape(token)
-    return [f"shape={shape[:12]}", f"sshape={_collapse(shape)}"]
-
-
-def _chars(token: str, params: dict) -> list[str]:
-    atoms = []
-    if token.isdigit():
-        atoms.append("alldigit")
-    elif any(c.isdigit() for c in token):
-        atoms.append("hasdigit")
-    if all(_is_punct(c) for c in token):
-        atoms.append("allpunct")
-    elif any(_is_punct(c) for c in token):
-        atoms.append("haspunct")
-    if "-" in token[1:-1]:
-        atoms.append("hyphen")
-    n = len(token)
-    atoms.append(f"len={n if n < 4 else '4-7' if n < 8 else '8+'}")
-    return atoms
-
-
-def _twitter(token: str, params: dict) -> list[str]:
-    if token.startswith("@") and len(token) > 1:
-        return ["<USR>"]
-    if token.startswith("#") and len(token) > 1:
-        return ["<HASHTAG>"]
-    if _URL_RE.search(token):
-        return ["<URL>"]
-    if token in ("RT", "rt"):
-        return ["<RT>"]
-    if _EMOTICON_RE.match(token):
-        return ["<EMOTICON>"]
-    return []
-
-
-ATOM_GROUPS: dict[str, Callable[[str, dict], list[str]]] = {
-    "bias": _bias,
-    "word": _word,
-    "lower": _lower,
-    "prefix": _prefix,
-    "suffix": _suffix,
-    "casing": _casing,
-    "shape": _shape_atoms,
-    "chars": _chars,
-    "twitter": _twitter,
-}
-
-
-class DictFeaturizer:
-    """The reference featuriser: plain Python, string features, per-token atom cache."""
-
-    def __init__(self, feature_set: FeatureSet, cache_size: int = 1 << 16):
+    def __init__(self, feature_set: FeatureSet, lexicon: Lexicon | None = None,
+                 max_types: int = 500_000):
         self.feature_set = feature_set
-        self._groups = [(ATOM_GROUPS[name], params, params["window"])
-                        for name, params in feature_set.groups.items()]
-        self._offsets = sorted({o for _, _, w in self._groups for o in w})
-        self._atoms = lru_cache(maxsize=cache_size)(self._compute_atoms)
+        self.lexicon = lexicon or Lexicon()
+        self.spec = _Spec(feature_set, self.lexicon)
+        self.max_types = max_types
+        self._lock = threading.Lock()
+        self._reset()
 
-    def _compute_atoms(self, token: str) -> tuple[tuple[str, ...], ...]:
-        """Atoms of one token, per group (in feature-set order)."""
-        return tuple(tuple(fn(token, params)) for fn, params, _ in self._groups)
+    def _reset(self) -> None:
+        self._types: dict[str, int] = {}
+        self._atom_ptr = _Growable(np.int64, np.zeros(1, np.int64))
+        self._atom_hash = _Growable(np.uint64)
+        self._atom_group = _Growable(np.int64)
+        self._tok_gaz = _Growable(np.uint64)
 
-    def featurize(self, tokens: Sequence[str]) -> Features:
-        atoms = [self._atoms(t) for t in tokens]
+    def _register(self, new_tokens: list[str]) -> None:
+        """Compute, hash and store the atoms of tokens not seen before."""
+        strings: list[str] = []
+        groups: list[int] = []
+        counts = np.empty(len(new_tokens), dtype=np.int64)
+        for i, tok in enumerate(new_tokens):
+            n = 0
+            for gi, name, fn in self.spec.atom_fns:
+                atoms = fn(tok)
+                strings.extend(f"{name}|{a}" for a in atoms)
+                groups.extend([gi] * len(atoms))
+                n += len(atoms)
+            counts[i] = n
+        self._atom_hash.extend(hash_strings(strings))
+        self._atom_group.extend(np.array(groups, dtype=np.int64))
+        self._atom_ptr.extend(self._atom_ptr.view[-1] + np.cumsum(counts))
+        if self.spec.gaz_group >= 0:
+            norm = [gazetteer_token(t) for t in new_tokens]
+            hashes = hash_strings(norm)
+            hashes[[i for i, s in enumerate(norm) if not s]] = 0  # empty: can't be in an entry
+            self._tok_gaz.extend(hashes)
+        else:
+            self._tok_gaz.extend(np.zeros(len(new_tokens), np.uint64))
+        for tok in new_tokens:
+            self._types[tok] = len(self._types)
+
+    def featurize_batch(self, sentences: Sequence[Sequence[str]]) -> Featurized:
+        """Features of many sentences in one compiled pass."""
+        sent_ptr = np.zeros(len(sentences) + 1, dtype=np.int64)
+        np.cumsum([len(s) for s in sentences], out=sent_ptr[1:])
+        with self._lock:
+            types = self._types
+            if len(types) + int(sent_ptr[-1]) > self.max_types:
+                self._reset()  # bounded memory for long-running services
+                types = self._types
+            new = list(dict.fromkeys(t for s in sentences for t in s if t not in types))
+            if new:
+                self._register(new)
+            ids = np.fromiter((types[t] for s in sentences for t in s), dtype=np.int64,
+                              count=int(sent_ptr[-1]))
+            sp = self.spec
+            token_ptr, keys = _compose(
+                ids, sent_ptr, self._atom_ptr.view, self._atom_hash.view, self._atom_group.view,
+                sp.group_mask, sp.offsets, sp.salts, sp.boundaries, sp.bos, sp.eos,
+                self._tok_gaz.view, sp.gaz_group, sp.gaz_keys, sp.gaz_masks, sp.gaz_atoms,
+                sp.conj_group, sp.conj_offsets, sp.conj_salts, sp.bos_atom, sp.eos_atom)
+        return Featurized(keys, token_ptr, sent_ptr)
+
+    def featurize(self, tokens: Sequence[str]) -> Featurized:
+        return self.featurize_batch([tokens])
+
+
+@njit(nogil=True, cache=True)
+def _gaz_marks(tok_gaz, type_ids, a, b, gaz_keys, gaz_masks, b_mask, i_mask):
+    """Greedy leftmost-longest gazetteer matches, per list, in tokens [a, b)."""
+    next_free = np.zeros(64, dtype=np.int64)  # per list: first position not inside a match
+    for i in range(a, b):
+        best = np.zeros(64, dtype=np.int64)
+        h = np.uint64(FNV_OFFSET)
+        union = np.uint64(0)
+        for length in range(1, MAX_GAZ_TOKENS + 1):
+            j = i + length - 1
+            if j >= b or tok_gaz[type_ids[j]] == 0:
+                break
+            h = splitmix64(h ^ tok_gaz[type_ids[j]])
+            k = np.searchsorted(gaz_keys, h)
+            if k < len(gaz_keys) and gaz_keys[k] == h:
+                m = gaz_masks[k]
+                union |= m
+                for lst in range(64):
+                    if (m >> np.uint64(lst)) & np.uint64(1):
+                        best[lst] = length
+        if union == 0:
+            continue
+        for lst in range(64):
+            if best[lst] > 0 and i >= next_free[lst]:
+                bit = np.uint64(1) << np.uint64(lst)
+                b_mask[i] |= bit
+                for j in range(i + 1, i + best[lst]):
+                    i_mask[j] |= bit
+                next_free[lst] = i + best[lst]
+
+
+@njit(nogil=True, cache=True)
+def _group_atom(t, g, atom_ptr, atom_hash, atom_group, type_ids):
+    ty = type_ids[t]
+    for x in range(atom_ptr[ty], atom_ptr[ty + 1]):
+        if atom_group[x] == g:
+            return atom_hash[x]
+    return np.uint64(0)
+
+
+@njit(nogil=True, cache=True)
+def _compose(type_ids, sent_ptr, atom_ptr, atom_hash, atom_group, group_mask, offsets, salts,
+             boundaries, bos, eos, tok_gaz, gaz_group, gaz_keys, gaz_masks, gaz_atoms,
+             conj_group, conj_offsets, conj_salts, bos_atom, eos_atom):
+    n_tok = len(type_ids)
+    n_off = len(offsets)
+    b_mask = np.zeros(n_tok, dtype=np.uint64)
+    i_mask = np.zeros(n_tok, dtype=np.uint64)
+    if gaz_group >= 0 and len(gaz_keys) > 0:
+        for s in range(len(sent_ptr) - 1):
+            _gaz_marks(tok_gaz, type_ids, sent_ptr[s], sent_ptr[s + 1], gaz_keys, gaz_masks,
+                       b_mask, i_mask)
+    # pass 1: count features per token; pass 2: fill them in
+    token_ptr = np.zeros(n_tok + 1, dtype=np.int64)
+    for fill in range(2):
+        keys = np.empty(token_ptr[n_tok] if fill else 0, dtype=np.uint64)
+        for s in range(len(sent_ptr) - 1):
+            a, b = sent_ptr[s], sent_ptr[s + 1]
+            for t in range(a, b):
+                pos = token_ptr[t]
+                n = 0
+                for k in range(n_off):
+                    j = t + offsets[k]
+                    if j < a or j >= b:
+                        if boundaries:
+                            if fill:
+                                keys[pos + n] = bos[k] if j < a else eos[k]
+                            n += 1
+                        continue
+                    ty = type_ids[j]
+                    for x in range(atom_ptr[ty], atom_ptr[ty + 1]):
+                        if group_mask[atom_group[x], k]:
+                            if fill:
+                                keys[pos + n] = splitmix64(atom_hash[x] ^ salts[k])
+                            n += 1
+                    if gaz_group >= 0 and group_mask[gaz_group, k] and (b_mask[j] | i_mask[j]):
+                        for lst in range(64):
+                            bit = np.uint64(1) << np.uint64(lst)
+                            for which in range(2):
+                                m = b_mask[j] if which == 0 else i_mask[j]
+                                if m & bit:
+                                    if fill:
+                                        keys[pos + n] = splitmix64(gaz_atoms[lst, which] ^ salts[k])
+                                    n += 1
+                for c in range(len(conj_group)):
+                    j1, j2 = t + conj_offsets[c, 0], t + conj_offsets[c, 1]
+                    if fill:
+                        h1 = bos_atom if j1 < a else eos_atom if j1 >= b else _group_atom(
+                            j1, conj_group[c], atom_ptr, atom_hash, atom_group, type_ids)
+                        h2 = bos_atom if j2 < a else eos_atom if j2 >= b else _group_atom(
+                            j2, conj_group[c], atom_ptr, atom_hash, atom_group, type_ids)
+                        keys[pos + n] = splitmix64(splitmix64(h1 ^ conj_salts[c]) ^ h2)
+                    n += 1
+                if not fill:
+                    token_ptr[t + 1] = token_ptr[t] + n
+    return token_ptr, keys
+
+
+class ReferenceFeaturizer:
+    """The same features, computed the plain way: readable strings plus their keys."""
+
+    def __init__(self, feature_set: FeatureSet, lexicon: Lexicon | None = None):
+        self.spec = _Spec(feature_set, lexicon or Lexicon())
+        lex = lexicon or Lexicon()
+        self.gaz = dict(zip(lex.gazetteer.keys.tolist(), lex.gazetteer.masks.tolist(), strict=True)) \
+            if lex.gazetteer is not None else {}
+        self.gaz_names = lex.gazetteer.names if lex.gazetteer is not None else []
+        self.feature_set = feature_set
+
+    def _gaz_marks(self, tokens: Sequence[str]) -> list[list[str]]:
+        norm = [gazetteer_token(t) for t in tokens]
+        marks: list[list[str]] = [[] for _ in tokens]
+        for li, lname in enumerate(self.gaz_names):
+            i = 0
+            while i < len(tokens):
+                best = 0
+                for length in range(1, MAX_GAZ_TOKENS + 1):
+                    piece = norm[i:i + length]
+                    if len(piece) < length or not all(piece):
+                        break
+                    if self.gaz.get(py_sequence_hash(piece), 0) >> li & 1:
+                        best = length
+                if best:
+                    marks[i].append(f"{lname}:B")
+                    for j in range(i + 1, i + best):
+                        marks[j].append(f"{lname}:I")
+                    i += best
+                else:
+                    i += 1
+        return marks
+
+    def featurize(self, tokens: Sequence[str], with_keys: bool = True) -> list[dict[str, int]]:
+        """Per token, ``{readable feature: key}`` (key 1 for all when ``with_keys`` is False,
+        which is the plain dict featuriser a sklearn-crfsuite user writes)."""
+        key = py_feature_key if with_keys else _one
+        sp = self.spec
+        atoms = [{name: [f"{name}|{a}" for a in fn(t)] for _, name, fn in sp.atom_fns} for t in tokens]
+        gaz_name = sp.groups[sp.gaz_group][0] if sp.gaz_group >= 0 else None
+        gaz = self._gaz_marks(tokens) if gaz_name else [[] for _ in tokens]
         n = len(tokens)
-        out: Features = []
-        boundaries = self.feature_set.boundaries
+        out = []
         for i in range(n):
-            feats: list[str] = []
-            for o in self._offsets:
+            feats: dict[str, int] = {}
+            for o in sp.offsets.tolist():
                 j = i + o
                 if not 0 <= j < n:
-                    if boundaries:
-                        feats.append(f"{o}|{'BOS' if j < 0 else 'EOS'}")
+                    if sp.boundaries:
+                        marker = BOS if j < 0 else EOS
+                        feats[f"{marker}@{o}"] = key(marker, o)
                     continue
-                for g, (_, _, window) in enumerate(self._groups):
-                    if o in window:
-                        feats.extend(f"{o}|{a}" for a in atoms[j][g])
+                for name, params in sp.groups:
+                    if o not in params["window"]:
+                        continue
+                    strings = [f"{name}|{m}" for m in gaz[j]] if name == gaz_name else atoms[j][name]
+                    for a in strings:
+                        feats[f"{a}@{o}"] = key(a, o)
+            for c in self.feature_set.conjunctions:
+                g, (o1, o2) = c["group"], c["offsets"]
+                parts = []
+                for j in (i + o1, i + o2):
+                    parts.append(BOS if j < 0 else EOS if j >= n else atoms[j][g][0])
+                feats[f"{parts[0]}@{o1}&{parts[1]}@{o2}"] = py_splitmix64(
+                    py_splitmix64(py_fnv1a(parts[0]) ^ conj_salt(g, o1, o2)) ^ py_fnv1a(parts[1])
+                ) if with_keys else 1
             out.append(feats)
         return out
 
 
-def make_featurizer(feature_set: FeatureSet) -> Featurizer:
-    """The featuriser for a feature set (the one place that picks the engine)."""
-    return DictFeaturizer(feature_set)
+def _one(atom: str, offset: int) -> int:
+    return 1

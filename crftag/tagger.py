@@ -15,7 +15,8 @@ from crftag.bio import chunks
 from crftag.entity import Entity
 from crftag.errors import ModelError
 from crftag.featureset import FeatureSet
-from crftag.featurize import Featurizer, make_featurizer
+from crftag.featurize import Featurizer
+from crftag.lexicon import Lexicon
 from crftag.modelfile import load_model, save_model
 from crftag.readers import sentences_from_texts
 from crftag.sentence import Sentence
@@ -26,12 +27,13 @@ class Tagger:
     """A trained tagger: feature set + model + the metadata that describes them."""
 
     def __init__(self, model: TaggingModel, feature_set: FeatureSet, backend: str,
-                 meta: dict[str, Any] | None = None):
+                 meta: dict[str, Any] | None = None, lexicon: Lexicon | None = None):
         self.model = model
         self.feature_set = feature_set
         self.backend = backend
         self.meta = dict(meta or {})
-        self.featurizer: Featurizer = make_featurizer(feature_set)
+        self.lexicon = lexicon or Lexicon()
+        self.featurizer = Featurizer(feature_set, self.lexicon)
 
     @property
     def labels(self) -> list[str]:
@@ -45,23 +47,26 @@ class Tagger:
         try:
             backend = get_backend(meta["backend"])
             feature_set = FeatureSet.from_dict(meta["feature_set"], source=os.fspath(path))
+            lexicon = Lexicon.from_arrays(meta.get("lexicon", {}), arrays)
             model = backend.load(list(meta["labels"]), arrays)
-        except (KeyError, ValueError, TypeError, IndexError) as exc:
+        except (KeyError, ValueError, TypeError, IndexError, UnicodeDecodeError) as exc:
             raise ModelError(path, f"inconsistent model contents ({exc!s})") from None
-        return cls(model, feature_set, meta["backend"], meta)
+        return cls(model, feature_set, meta["backend"], meta, lexicon)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model atomically; see :mod:`crftag.modelfile`."""
         meta = {**self.meta, "crftag_version": __version__, "backend": self.backend,
-                "labels": self.labels, "feature_set": self.feature_set.to_dict()}
-        save_model(path, meta, self.model.to_arrays())
+                "labels": self.labels, "feature_set": self.feature_set.to_dict(),
+                "lexicon": self.lexicon.meta()}
+        save_model(path, meta, {**self.model.to_arrays(), **self.lexicon.to_arrays()})
 
     # -- tagging ----------------------------------------------------------------
     def tag_tokens(self, tokens: Sequence[str]) -> list[str]:
         """BIO tags for one pre-tokenised sentence."""
         if not tokens:
             return []
-        return self.model.predict(self.featurizer.featurize(tokens))
+        feats = self.featurizer.featurize(tokens)
+        return self.model.predict(feats.keys, feats.token_ptr)
 
     def tag(self, text: str) -> list[Entity]:
         """Entities in one text (a tweet), with character offsets into ``text``."""
@@ -72,10 +77,21 @@ class Tagger:
         """Entities for each of several texts."""
         return [entities(s, tags) for s, tags in self.tag_sentences(sentences_from_texts(texts))]
 
-    def tag_sentences(self, sentences: Iterable[Sentence]) -> Iterator[tuple[Sentence, list[str]]]:
-        """Stream ``(sentence, predicted tags)`` pairs in input order."""
+    def tag_sentences(self, sentences: Iterable[Sentence],
+                      batch_size: int = 256) -> Iterator[tuple[Sentence, list[str]]]:
+        """Stream ``(sentence, predicted tags)`` pairs in input order, featurising in batches."""
+        batch: list[Sentence] = []
         for sent in sentences:
-            yield sent, self.tag_tokens(sent.tokens)
+            batch.append(sent)
+            if len(batch) >= batch_size:
+                yield from zip(batch, self._predict_batch(batch), strict=True)
+                batch = []
+        if batch:
+            yield from zip(batch, self._predict_batch(batch), strict=True)
+
+    def _predict_batch(self, sentences: list[Sentence]) -> list[list[str]]:
+        feats = self.featurizer.featurize_batch([s.tokens for s in sentences])
+        return [self.model.predict(feats.keys, feats.tokens(i)) for i in range(len(sentences))]
 
     def info(self) -> dict[str, Any]:
         """What the model is: backend, feature set, labels, training data and scores."""

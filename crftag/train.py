@@ -11,7 +11,8 @@ from crftag.backends import get_backend
 from crftag.errors import CrftagError
 from crftag.evaluate import evaluate
 from crftag.featureset import FeatureSet, load_feature_set
-from crftag.featurize import make_featurizer
+from crftag.featurize import Featurizer
+from crftag.lexicon import build_lexicon
 from crftag.readers import read_labelled
 from crftag.resources import resolve_data, sha256_file
 from crftag.sentence import Sentence
@@ -60,10 +61,11 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
         random.Random(seed).shuffle(train_sents)
     dev_sents, dev_record = _load(dev, fmt) if dev is not None else ([], [])
 
-    featurizer = make_featurizer(feature_set)
-    X = [featurizer.featurize(s.tokens) for s in train_sents]
+    lexicon = build_lexicon(feature_set)
+    featurizer = Featurizer(feature_set, lexicon)
+    X = featurizer.featurize_batch([s.tokens for s in train_sents])
     y = [s.tags for s in train_sents]
-    X_dev = [featurizer.featurize(s.tokens) for s in dev_sents] or None
+    X_dev = featurizer.featurize_batch([s.tokens for s in dev_sents]) if dev_sents else None
     y_dev = [s.tags for s in dev_sents] or None
     model = estimator.fit(X, y, X_dev, y_dev, progress=progress)
     meta: dict[str, Any] = {
@@ -74,7 +76,7 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
                      "sentences": len(train_sents), "tokens": sum(len(s) for s in train_sents)},
     }
     if dev_sents:
-        report = evaluate(y_dev, [model.predict(x) for x in X_dev])
+        report = evaluate(y_dev, [model.predict(X_dev.keys, X_dev.tokens(i)) for i in range(len(X_dev))])
         meta["dev_scores"] = {"overall": report.overall, "per_type": report.per_type,
                               "notypes": report.notypes_overall}
-    return Tagger(model, feature_set, backend, meta)
+    return Tagger(model, feature_set, backend, meta, lexicon)

@@ -45,4 +45,4 @@ def wnut16_dev() -> Path:
 def tiny_crf(tiny):
     from crftag import train
 
-    return train(tiny, backend="crf", c1=0.0, c2=0.01, max_iterations=50)
+    return train(tiny, backend="crf", features="surface", c1=0.0, c2=0.01, max_iterations=50)

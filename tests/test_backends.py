@@ -13,13 +13,18 @@ from crftag.backends.crf import _to_linear_model
 from crftag.bio import allowed_starts, allowed_transitions
 from crftag.errors import CrftagError
 from crftag.featureset import load_feature_set
-from crftag.featurize import make_featurizer
+from crftag.featurize import Featurizer
+
+
+def _featurize(sentences):
+    """crftag's features of each sentence as CRFsuite attribute lists (hex keys)."""
+    feat = Featurizer(load_feature_set("surface"))
+    return feat.featurize_batch([s if isinstance(s, list) else s.tokens for s in sentences]).strings()
 
 
 def _crfsuite_reference(sentences, tmp_path, max_iterations=50):
     """Train with sklearn-crfsuite directly, as a user would, on crftag's features."""
-    feat = make_featurizer(load_feature_set("twitter"))
-    X = [feat.featurize(s.tokens) for s in sentences]
+    X = _featurize(sentences)
     y = [s.tags for s in sentences]
     path = str(tmp_path / "ref.crfsuite")
     crf = sklearn_crfsuite.CRF(c1=0.0, c2=0.01, max_iterations=max_iterations,
@@ -31,10 +36,15 @@ def _crfsuite_reference(sentences, tmp_path, max_iterations=50):
 def test_exported_weights_equal_crfsuite_dump(tiny, tmp_path):
     crf, _, path = _crfsuite_reference(tiny, tmp_path)
     model = _to_linear_model(path)
-    index = {a: i for i, a in enumerate(model.attributes)}
+    row = {int(k): i for i, k in enumerate(model.feature_keys)}
     lab = {lab: i for i, lab in enumerate(model.labels)}
+    dense = np.zeros((len(model.feature_keys), len(model.labels)))
+    for i in range(len(model.feature_keys)):
+        y = slice(model.row_ptr[i], model.row_ptr[i + 1])
+        dense[i, model.cols[y]] = model.vals[y]
     for (attr, label), w in crf.state_features_.items():  # the dump rounds to 6 decimals
-        assert model.weights[index[attr], lab[label]] == pytest.approx(w, abs=1e-6)
+        assert dense[row[int(attr, 16)], lab[label]] == pytest.approx(w, abs=1e-6)
+    assert len(crf.state_features_) == len(model.vals)
     for (a, b), w in crf.transition_features_.items():
         assert model.transitions[lab[a], lab[b]] == pytest.approx(w, abs=1e-6)
 
@@ -44,9 +54,10 @@ def test_viterbi_matches_crfsuite_tagger(tiny, tmp_path):
     model = _to_linear_model(path)
     tagger = pycrfsuite.Tagger()
     tagger.open(path)
-    unseen = make_featurizer(load_feature_set("twitter")).featurize(["Obama", "in", "Chicago", "lol"])
-    for x in [*X, unseen]:
-        assert model.predict(x) == tagger.tag(x)
+    sents = [s.tokens for s in tiny] + [["Obama", "in", "Chicago", "lol"]]
+    F = Featurizer(load_feature_set("surface")).featurize_batch(sents)
+    for i, x in enumerate([*X, *_featurize([sents[-1]])]):
+        assert model.predict(F.keys, F.tokens(i)) == tagger.tag(x)
 
 
 def test_crf_backend_learns_the_fixture(tiny_crf, tiny):
@@ -56,13 +67,13 @@ def test_crf_backend_learns_the_fixture(tiny_crf, tiny):
 
 @pytest.mark.parametrize("algorithm", ["l2sgd", "ap", "pa", "arow"])
 def test_other_crfsuite_algorithms(tiny, algorithm):
-    tagger = train(tiny, backend="crf", algorithm=algorithm, max_iterations=10)
+    tagger = train(tiny, backend="crf", features="surface", algorithm=algorithm, max_iterations=10)
     assert tagger.meta["backend_params"]["algorithm"] == algorithm
     assert len(tagger.tag_tokens(["Paris", "is", "nice"])) == 3
 
 
 def test_sgd_output_is_valid_bio_and_alpha_is_chosen_on_dev(tiny):
-    tagger = train(tiny[:8], dev=tiny[8:], backend="sgd", class_weight=None)
+    tagger = train(tiny[:8], dev=tiny[8:], backend="sgd", features="surface", class_weight=None)
     fit = tagger.meta["fit_info"]
     assert set(fit["alpha_search_dev_f1"]) == {"1e-06", "1e-05", "0.0001", "0.001"}
     assert fit["alpha"] in (1e-6, 1e-5, 1e-4, 1e-3)
@@ -78,9 +89,10 @@ def test_sgd_output_is_valid_bio_and_alpha_is_chosen_on_dev(tiny):
 
 
 def test_sgd_is_deterministic(tiny):
-    a = train(tiny, backend="sgd", alpha=1e-4, seed=3)
-    b = train(tiny, backend="sgd", alpha=1e-4, seed=3)
-    np.testing.assert_array_equal(a.model.weights, b.model.weights)
+    a = train(tiny, backend="sgd", features="surface", alpha=1e-4, seed=3)
+    b = train(tiny, backend="sgd", features="surface", alpha=1e-4, seed=3)
+    np.testing.assert_array_equal(a.model.vals, b.model.vals)
+    np.testing.assert_array_equal(a.model.feature_keys, b.model.feature_keys)
 
 
 def test_params_are_typed_and_checked():
@@ -106,9 +118,10 @@ def test_wnut16_viterbi_matches_crfsuite(wnut16_train, wnut16_dev, tmp_path):
     model = _to_linear_model(path)
     tagger = pycrfsuite.Tagger()
     tagger.open(path)
-    feat = make_featurizer(load_feature_set("twitter"))
-    dev = [feat.featurize(s.tokens) for s in read_conll(wnut16_dev)]
-    mismatches = sum(model.predict(x) != tagger.tag(x) for x in dev)
+    dev = [s.tokens for s in read_conll(wnut16_dev)]
+    F = Featurizer(load_feature_set("surface")).featurize_batch(dev)
+    X = F.strings()
+    mismatches = sum(model.predict(F.keys, F.tokens(i)) != tagger.tag(X[i]) for i in range(len(dev)))
     assert mismatches == 0
 
 

@@ -17,7 +17,8 @@ def crftag(*args, stdin=None):
 @pytest.fixture(scope="module")
 def model(tmp_path_factory, tiny_path):
     path = tmp_path_factory.mktemp("cli") / "tiny.crftag"
-    r = crftag("train", tiny_path, "--dev", tiny_path, "-o", path, "-p", "c1=0", "-p", "c2=0.01")
+    r = crftag("train", tiny_path, "--dev", tiny_path, "-o", path, "--features", "surface",
+               "-p", "c1=0", "-p", "c2=0.01")
     assert r.returncode == 0, r.stderr
     assert "dev: precision" in r.stdout
     return path
@@ -86,7 +87,8 @@ def test_eval_equals_conlleval(model, tiny_path, tmp_path):
 @pytest.mark.data
 def test_eval_equals_conlleval_on_wnut16_dev(wnut16_train, wnut16_dev, tmp_path):
     model = tmp_path / "m.crftag"
-    assert crftag("train", wnut16_train, "-o", model, "-p", "max_iterations=30", "-q").returncode == 0
+    r = crftag("train", wnut16_train, "-o", model, "--features", "surface", "-p", "max_iterations=30", "-q")
+    assert r.returncode == 0, r.stderr
     pred = tmp_path / "pred.txt"
     r = crftag("eval", "-m", model, wnut16_dev, "--write-predictions", pred)
     assert r.returncode == 0, r.stderr
@@ -97,7 +99,7 @@ def test_eval_equals_conlleval_on_wnut16_dev(wnut16_train, wnut16_dev, tmp_path)
 def test_info(model):
     r = crftag("info", model)
     assert r.returncode == 0 and "backend: crf" in r.stdout
-    assert json.loads(crftag("info", model, "--json").stdout)["feature_set"] == "twitter"
+    assert json.loads(crftag("info", model, "--json").stdout)["feature_set"] == "surface"
 
 
 def _one_line_error(r):
@@ -125,7 +127,8 @@ def test_truncated_model_is_one_line_exit_2(model, tmp_path):
 def test_unknown_resource_and_param(tmp_path, tiny_path):
     err = _one_line_error(crftag("fetch", "nope:x"))
     assert err.startswith("crftag: unknown resource 'nope:x'")
-    err = _one_line_error(crftag("train", tiny_path, "-o", tmp_path / "m", "-p", "zzz=1"))
+    err = _one_line_error(crftag("train", tiny_path, "-o", tmp_path / "m", "--features", "surface",
+                                 "-p", "zzz=1"))
     assert "has no parameter 'zzz'" in err
 
 

@@ -1,30 +1,115 @@
+"""The compiled featuriser: same features as the plain reference, clusters, gazetteers."""
+
 import pytest
 
 from crftag.errors import DataError
 from crftag.featureset import FeatureSet, available, load_feature_set
-from crftag.featurize import make_featurizer
+from crftag.featurize import Featurizer, ReferenceFeaturizer
+from crftag.lexicon import Gazetteer, Lexicon, cluster_keys, gazetteer_token, read_clusters
+
+TWEETS = [
+    ["@bob", "loves", "New", "York", "City", "!!!"],
+    ["RT", "@NYCMayor", ":", "the", "new", "york", "knicks", "#NBA", "http://t.co/x"],
+    ["Barack", "Obama", "visited", "Paris", ",", "France", ":)"],
+    ["new"],
+    ["#GameOfThrones", "on", "HBO", "tonight", "New", "York"],
+]
+
+
+@pytest.fixture
+def lexicon(tmp_path):
+    brown = tmp_path / "paths"
+    brown.write_text("0110\tnew\t5\n0111\tyork\t4\n10\tparis\t3\n110\t#nba\t9\n1110\tobama\t2\n")
+    clark = tmp_path / "clark.txt"
+    clark.write_text("new 3 0.5\n__isMention__ 7 0.9\nparis 12 0.4\n")
+    gaz = Gazetteer.from_lists({
+        "cities": ["New York", "New York City", "Paris", "York"],
+        "teams": ["New York Knicks", "Knicks"],
+        "people": ["Barack Obama", "Obama"],
+        "tv": ["Game of Thrones", "HBO"],
+    })
+    return Lexicon(clusters={"brown": read_clusters(brown, "brown"),
+                             "clark": read_clusters(clark, "clark")}, gazetteer=gaz)
+
+
+@pytest.fixture
+def full_set():
+    return FeatureSet.from_dict({
+        "name": "test",
+        "groups": {
+            "bias": {}, "lower": {"window": [-2, -1, 0, 1, 2]}, "word": {},
+            "prefix": {"lengths": [1, 3]}, "suffix": {"lengths": [2, 4], "window": [0, 1]},
+            "casing": {"window": [-1, 0, 1]}, "shape": {}, "chars": {}, "twitter": {"window": [-1, 0]},
+            "brown": {"resource": "unused", "prefixes": [2, 4], "window": [-1, 0, 1]},
+            "clark": {"resource": "unused"},
+            "gazetteer": {"resources": ["unused"], "window": [-1, 0, 1]},
+        },
+        "conjunctions": [{"group": "lower", "offsets": [-1, 0]}, {"group": "brown", "offsets": [0, 1]}],
+    })
+
+
+def test_engine_equals_reference(full_set, lexicon):
+    """The compiled path and the plain reference give the same feature multiset per token."""
+    feats = Featurizer(full_set, lexicon).featurize_batch(TWEETS)
+    ref = ReferenceFeaturizer(full_set, lexicon)
+    t = 0
+    for tokens in TWEETS:
+        for per_token in ref.featurize(tokens):
+            engine = sorted(feats.keys[feats.token_ptr[t]:feats.token_ptr[t + 1]].tolist())
+            assert engine == sorted(per_token.values())
+            t += 1
+    assert t == len(feats.token_ptr) - 1
+
+
+def test_gazetteer_longest_match_with_positions(full_set, lexicon):
+    ref = ReferenceFeaturizer(full_set, lexicon).featurize(TWEETS[0])
+    assert "gazetteer|cities:B@0" in ref[2]  # New York City: longest match wins
+    assert "gazetteer|cities:I@0" in ref[3] and "gazetteer|cities:I@0" in ref[4]
+    assert "gazetteer|cities:B@0" not in ref[3]  # 'York' alone is inside the longer match
+    knicks = ReferenceFeaturizer(full_set, lexicon).featurize(TWEETS[1])
+    assert "gazetteer|teams:B@0" in knicks[4] and "gazetteer|teams:I@0" in knicks[6]
+    hashtag = ReferenceFeaturizer(full_set, lexicon).featurize(TWEETS[4])
+    assert "gazetteer|tv:B@0" in hashtag[2]
+
+
+def test_clusters_and_hashtag_bodies(full_set, lexicon):
+    ref = ReferenceFeaturizer(full_set, lexicon).featurize(TWEETS[1])
+    assert "brown|p2=01@0" in ref[4] and "brown|p4=0110@0" in ref[4]
+    assert "brown|p2=11@0" in ref[7]  # '#NBA' found as '#nba'
+    assert "clark|7@0" in ref[1]  # mentions map to __isMention__
+    assert "twitter|body=nba@0" in ref[7]
+    assert cluster_keys("#Paris", "lower") == ["#paris", "paris"]
+    assert cluster_keys("$5", "twitterner") == ["__isMoney__"]
+    assert gazetteer_token("#F.C.") == "fc"
+
+
+def test_batch_equals_one_by_one_and_cache_is_bounded(full_set, lexicon):
+    f = Featurizer(full_set, lexicon, max_types=12)
+    batch = Featurizer(full_set, lexicon).featurize_batch(TWEETS)
+    for i, tokens in enumerate(TWEETS):
+        single = f.featurize(tokens)
+        a, b = batch.token_ptr[batch.sent_ptr[i]], batch.token_ptr[batch.sent_ptr[i + 1]]
+        assert single.keys.tolist() == batch.keys[a:b].tolist()
+        assert len(f._types) <= 12
 
 
 def test_shipped_sets():
-    assert {"twitter", "minimal"} <= set(available())
+    assert {"twitter", "surface", "minimal"} <= set(available())
     fs = load_feature_set("twitter")
     assert fs.groups["lower"]["window"] == [-2, -1, 0, 1, 2]
-
-
-def test_features_of_a_tweet():
-    feats = make_featurizer(load_feature_set("twitter")).featurize(["@bob", "loves", "Paris"])
-    assert "0|<USR>" in feats[0] and "-1|BOS" in feats[0] and "-2|BOS" in feats[0]
-    assert "0|lower=paris" in feats[2] and "0|title" in feats[2] and "-1|lower=loves" in feats[2]
-    assert "0|pre2=pa" in feats[2] and "0|suf3=ris" in feats[2] and "0|shape=Xxxxx" in feats[2]
-    assert "1|EOS" in feats[2]
-    assert all(len(set(f)) == len(f) for f in feats)  # no duplicate attributes
+    assert fs.groups["brown"]["resource"] == "brown:ark-twitter-6mpaths"
+    assert "conjunction" in fs.describe()
 
 
 def test_bad_feature_sets(tmp_path):
-    with pytest.raises(DataError, match="unknown feature group 'nope'"):
+    with pytest.raises(DataError, match="unknown feature group kind 'nope'"):
         FeatureSet.from_dict({"groups": {"nope": {}}})
     with pytest.raises(DataError, match="window must be a list of integers"):
         FeatureSet.from_dict({"groups": {"lower": {"window": "x"}}})
+    with pytest.raises(DataError, match="needs 'resource'"):
+        FeatureSet.from_dict({"groups": {"brown": {}}})
+    with pytest.raises(DataError, match="conjunction offsets must be two integers"):
+        FeatureSet.from_dict({"groups": {"lower": {}}, "conjunctions": [{"group": "lower", "offsets": [1]}]})
     bad = tmp_path / "bad.toml"
     bad.write_text("groups = [")
     with pytest.raises(DataError, match="invalid TOML"):

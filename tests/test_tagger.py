@@ -29,18 +29,18 @@ def test_tag_tokens_and_batch_agree(tiny_crf, tiny):
 
 
 def test_training_is_deterministic(tiny, tmp_path):
-    a = train(tiny, c1=0.0, c2=0.01, max_iterations=30)
-    b = train(tiny, c1=0.0, c2=0.01, max_iterations=30)
+    a = train(tiny, features="surface", c1=0.0, c2=0.01, max_iterations=30)
+    b = train(tiny, features="surface", c1=0.0, c2=0.01, max_iterations=30)
     a.save(tmp_path / "a")
     b.save(tmp_path / "b")
     assert (tmp_path / "a").read_bytes() == (tmp_path / "b").read_bytes()
 
 
 def test_info_records_provenance(tiny_path, tmp_path):
-    tagger = train(tiny_path, dev=tiny_path, max_iterations=20)
+    tagger = train(tiny_path, dev=tiny_path, features="surface", max_iterations=20)
     tagger.save(tmp_path / "m")
     info = Tagger.load(tmp_path / "m").info()
-    assert info["backend"] == "crf" and info["feature_set"] == "twitter"
+    assert info["backend"] == "crf" and info["feature_set"] == "surface"
     assert len(info["training"]["train"][0]["sha256"]) == 64
     assert info["dev_scores"]["overall"]["f1"] > 50
     assert "O" in info["labels"]

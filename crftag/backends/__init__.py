@@ -1,8 +1,9 @@
 """Training backends behind one small interface.
 
 A backend is a scikit-learn-style estimator: parameters in ``__init__``,
-``fit(X, y, X_dev, y_dev)`` on featurised sentences, returning a model that
-tags (``predict``) and stores itself as arrays (``to_arrays``/``from_arrays``).
+``fit(X, y, X_dev, y_dev)`` on a :class:`~crftag.featurize.Featurized` batch,
+returning a model that tags one sentence (``predict(keys, token_ptr)``) and
+stores itself as arrays (``to_arrays`` / ``load``).
 ``crf`` and ``sgd`` both produce a :class:`~crftag.model.LinearChainModel`.
 A third backend implements :class:`Backend` and is added to ``BACKENDS``.
 """
@@ -17,7 +18,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from crftag.errors import CrftagError
-from crftag.featurize import Features
+from crftag.featurize import Featurized
 
 
 class TaggingModel(Protocol):
@@ -25,7 +26,7 @@ class TaggingModel(Protocol):
 
     labels: list[str]
 
-    def predict(self, features: Features) -> list[str]: ...
+    def predict(self, keys: np.ndarray, token_ptr: np.ndarray) -> list[str]: ...
 
     def to_arrays(self) -> dict[str, np.ndarray]: ...
 
@@ -36,9 +37,8 @@ class Backend(ABC):
     name: ClassVar[str]
 
     @abstractmethod
-    def fit(self, X: Sequence[Features], y: Sequence[list[str]],
-            X_dev: Sequence[Features] | None = None, y_dev: Sequence[list[str]] | None = None,
-            progress: bool = False) -> TaggingModel:
+    def fit(self, X: Featurized, y: Sequence[list[str]], X_dev: Featurized | None = None,
+            y_dev: Sequence[list[str]] | None = None, progress: bool = False) -> TaggingModel:
         """Train on featurised sentences ``X`` with tags ``y``."""
 
     @classmethod

@@ -16,8 +16,8 @@ import numpy as np
 from crftag.backends import Backend
 from crftag.backends.crfsuite_model import read_crfsuite_model
 from crftag.errors import CrftagError
-from crftag.featurize import Features
-from crftag.model import LinearChainModel
+from crftag.featurize import Featurized
+from crftag.model import LinearChainModel, to_csr
 from crftag.progress import progress_bar
 
 ALGORITHMS = ("lbfgs", "l2sgd", "ap", "pa", "arow")
@@ -51,13 +51,13 @@ class CRFBackend(Backend):
             model_filename=model_file, trainer_cls=trainer_cls, verbose=False,
             **penalties.get(self.algorithm, {}))
 
-    def fit(self, X: Sequence[Features], y: Sequence[list[str]],
-            X_dev: Sequence[Features] | None = None, y_dev: Sequence[list[str]] | None = None,
-            progress: bool = False) -> LinearChainModel:
+    def fit(self, X: Featurized, y: Sequence[list[str]], X_dev: Featurized | None = None,
+            y_dev: Sequence[list[str]] | None = None, progress: bool = False) -> LinearChainModel:
+        attributes = X.strings()  # CRFsuite takes the integer keys as attribute names
         with tempfile.TemporaryDirectory(prefix="crftag-") as tmp, \
                 progress_bar(self.max_iterations, f"training crf ({self.algorithm})", progress) as bar:
             model_file = os.path.join(tmp, "model.crfsuite")
-            self._estimator(model_file, _progress_trainer(bar)).fit(X, y)
+            self._estimator(model_file, _progress_trainer(bar)).fit(attributes, list(y))
             return _to_linear_model(model_file)
 
     @classmethod
@@ -78,8 +78,13 @@ def _progress_trainer(bar) -> type:
 
 
 def _to_linear_model(model_file: str) -> LinearChainModel:
+    """CRFsuite's trained weights as a LinearChainModel (attribute names are hex keys)."""
     crf = read_crfsuite_model(model_file)
-    weights = np.zeros((len(crf.attributes), len(crf.labels)))
+    keys = np.array([int(a, 16) for a in crf.attributes], dtype=np.uint64)
+    order = np.argsort(keys, kind="stable")
+    position = np.empty(len(keys), dtype=np.int64)
+    position[order] = np.arange(len(keys))
     sf = crf.state_features
-    weights[sf["src"], sf["dst"]] = sf["weight"]
-    return LinearChainModel(crf.labels, crf.attributes, weights, crf.transitions)
+    row_ptr, cols, vals = to_csr(position[sf["src"]], sf["dst"].astype(np.int64), sf["weight"],
+                                 len(keys))
+    return LinearChainModel(crf.labels, keys[order], row_ptr, cols, vals, crf.transitions)

@@ -20,7 +20,7 @@ import numpy as np
 from crftag.backends import Backend
 from crftag.bio import allowed_starts, allowed_transitions
 from crftag.evaluate import evaluate
-from crftag.featurize import Features
+from crftag.featurize import Featurized
 from crftag.model import LinearChainModel
 from crftag.progress import progress_bar
 
@@ -51,19 +51,16 @@ class SGDBackend(Backend):
         self.alpha_: float | None = None
         self.not_converged_: list[float] = []
 
-    def fit(self, X: Sequence[Features], y: Sequence[list[str]],
-            X_dev: Sequence[Features] | None = None, y_dev: Sequence[list[str]] | None = None,
-            progress: bool = False) -> LinearChainModel:
-        vocab: dict[str, int] = {}
-        for sent in X:
-            for feats in sent:
-                for f in feats:
-                    vocab.setdefault(f, len(vocab))
+    def fit(self, X: Featurized, y: Sequence[list[str]], X_dev: Featurized | None = None,
+            y_dev: Sequence[list[str]] | None = None, progress: bool = False) -> LinearChainModel:
+        import scipy.sparse as sp
+
         labels = sorted({t for tags in y for t in tags})
         label_id = {lab: i for i, lab in enumerate(labels)}
-        matrix = _matrix(X, vocab)
+        keys, columns = np.unique(X.keys, return_inverse=True)  # one column per distinct key
+        matrix = sp.csr_matrix((np.ones(len(columns)), columns.ravel(), X.token_ptr),
+                               shape=(len(X.token_ptr) - 1, len(keys)))
         target = np.array([label_id[t] for tags in y for t in tags])
-        attributes = list(vocab)
         if self.alpha is not None or X_dev is None or y_dev is None:
             candidates = [self.alpha if self.alpha is not None else 1e-5]
         else:
@@ -73,9 +70,9 @@ class SGDBackend(Backend):
         self.not_converged_ = []
         with progress_bar(len(candidates), "training sgd (alpha grid)", progress) as bar:
             for alpha in candidates:
-                model = self._fit_one(matrix, target, labels, attributes, alpha)
+                model = self._fit_one(matrix, target, labels, keys, alpha)
                 if len(candidates) > 1:
-                    pred = [model.predict(s) for s in X_dev]
+                    pred = [model.predict(X_dev.keys, X_dev.tokens(i)) for i in range(len(X_dev))]
                     f1 = evaluate(y_dev, pred).overall["f1"]
                     self.search_[f"{alpha:g}"] = f1
                 else:
@@ -87,7 +84,7 @@ class SGDBackend(Backend):
         return best[1]
 
     def _fit_one(self, matrix, target: np.ndarray, labels: list[str],
-                 attributes: list[str], alpha: float) -> LinearChainModel:
+                 keys: np.ndarray, alpha: float) -> LinearChainModel:
         from sklearn.exceptions import ConvergenceWarning  # training only
         from sklearn.linear_model import SGDClassifier
 
@@ -104,8 +101,8 @@ class SGDBackend(Backend):
             coef = np.vstack([-coef[0] / 2, coef[0] / 2])
             intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
         trans, start = bio_constraints(labels)
-        return LinearChainModel(labels, attributes, np.ascontiguousarray(coef.T), trans,
-                                bias=intercept.astype(np.float64), start=start)
+        return LinearChainModel.from_dense(labels, keys, np.ascontiguousarray(coef.T), trans,
+                                           bias=intercept.astype(np.float64), start=start)
 
     def fit_info(self) -> dict[str, Any]:
         return {"alpha": self.alpha_, "alpha_search_dev_f1": self.search_,
@@ -115,16 +112,3 @@ class SGDBackend(Backend):
     def load(cls, labels: list[str], arrays: dict[str, np.ndarray]) -> LinearChainModel:
         return LinearChainModel.from_arrays(labels, arrays)
 
-
-def _matrix(X: Sequence[Features], vocab: dict[str, int]):
-    """Binary token-by-feature CSR matrix."""
-    import scipy.sparse as sp
-
-    indptr, indices = [0], []
-    for sent in X:
-        for feats in sent:
-            indices.extend(vocab[f] for f in feats if f in vocab)
-            indptr.append(len(indices))
-    data = np.ones(len(indices), dtype=np.float64)
-    return sp.csr_matrix((data, np.array(indices, dtype=np.int64), np.array(indptr)),
-                         shape=(len(indptr) - 1, len(vocab)))
