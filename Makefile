@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 MODEL  ?= models/wnut16-crf.crftag
+DEV_MODEL ?= models/wnut16-crf-train-only.crftag
 
 # Data comes through the resource registry; ../shared is an offline mirror of it.
 ifneq ($(wildcard ../shared/datasets),)
@@ -19,11 +20,14 @@ $(BIN)/crftag: pyproject.toml
 
 install: $(BIN)/crftag
 
-## The main job: install, fetch WNUT16, train the default CRF, evaluate on dev, tag samples.
+## The main job: install, fetch the data, train the default CRF on train and score it on
+## dev, then train the final model on train+dev and tag sample tweets with it.
 demo: install
-	$(BIN)/crftag fetch wnut16:train wnut16:dev
-	$(BIN)/crftag train wnut16:train --dev wnut16:dev -o $(MODEL)
-	$(BIN)/crftag eval -m $(MODEL) wnut16:dev
+	$(BIN)/crftag fetch wnut16:train wnut16:dev brown:ark-twitter-6mpaths lexicons:wnut16 lexicons:wikidata2016
+	$(BIN)/crftag train wnut16:train --dev wnut16:dev -o $(DEV_MODEL)
+	$(BIN)/crftag eval -m $(DEV_MODEL) wnut16:dev
+	$(BIN)/crftag train wnut16:train wnut16:dev -o $(MODEL)
+	$(BIN)/crftag info $(MODEL)
 	$(BIN)/crftag tag -m $(MODEL) --output-format text tests/fixtures/sample_tweets.txt
 
 ## The tests (CI runs this).

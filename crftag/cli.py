@@ -252,6 +252,53 @@ def info(model_path: str, as_json: bool) -> None:
         click.echo(f"{key}: {value}")
 
 
+@cli.group()
+def features() -> None:
+    """Inspect feature sets (the TOML files in features/, or your own)."""
+
+
+@features.command(name="list")
+def features_list() -> None:
+    """List the shipped feature sets.
+
+    \b
+    Example:
+      crftag features list
+    """
+    from crftag.featureset import available, load_feature_set
+
+    for name in available():
+        click.echo(f"{name:<10} {load_feature_set(name).description}")
+
+
+@features.command(name="show")
+@click.argument("name_or_path")
+@click.option("--example", default="RT @NYCMayor : Watching the Knicks at Madison Square Garden #NBA",
+              show_default=True, help="A tweet whose features are printed (needs the resources).")
+@click.option("--token", type=int, default=None, help="Only this token of the example.")
+def features_show(name_or_path: str, example: str, token: int | None) -> None:
+    """Print what a feature set expands to, and the features of an example tweet.
+
+    \b
+    Examples:
+      crftag features show twitter
+      crftag features show my_features.toml --example "Obama in Paris" --token 2
+    """
+    from crftag.featureset import load_feature_set
+    from crftag.featurize import ReferenceFeaturizer
+    from crftag.lexicon import build_lexicon
+    from crftag.tokenize import tokenize
+
+    fs = load_feature_set(name_or_path)
+    click.echo(fs.describe())
+    tokens = tokenize(example)[0]
+    per_token = ReferenceFeaturizer(fs, build_lexicon(fs)).featurize(tokens)
+    for i, (tok, feats) in enumerate(zip(tokens, per_token, strict=True)):
+        if token is None or token == i:
+            click.echo(f"\n[{i}] {tok}: {len(feats)} features")
+            click.echo("  " + "  ".join(sorted(feats)))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning user errors into one line and exit status 2."""
     try:

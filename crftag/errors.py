@@ -19,13 +19,20 @@ class DataError(CrftagError):
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {message}")
 
+    def __reduce__(self):  # picklable, so errors cross process pools intact
+        return (type(self), (self.path, self.line, self.message))
+
 
 class ModelError(CrftagError):
     """A model file that cannot be loaded: truncated, corrupted, wrong version."""
 
     def __init__(self, path: str | os.PathLike[str], message: str):
         self.path = os.fspath(path)
+        self.message = message
         super().__init__(f"{self.path}: {message}")
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.message))
 
 
 class ResourceError(CrftagError):

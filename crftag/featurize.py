@@ -15,6 +15,8 @@ featurisation benchmark and the oracle of the equivalence test.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -127,41 +129,54 @@ class _Growable:
 
 
 class Featurizer:
-    """The compiled featuriser. Thread-safe; its token cache is bounded by ``max_types``."""
+    """The compiled featuriser. Thread-safe; its token cache is bounded by ``max_types``.
+
+    For each distinct token it keeps the salted feature keys the token
+    contributes at each window offset, so building a sentence's features is a
+    series of array copies plus the gazetteer scan and conjunctions.
+    """
 
     def __init__(self, feature_set: FeatureSet, lexicon: Lexicon | None = None,
-                 max_types: int = 500_000):
+                 max_types: int = 200_000):
         self.feature_set = feature_set
         self.lexicon = lexicon or Lexicon()
         self.spec = _Spec(feature_set, self.lexicon)
+        self.gaz_table_keys, self.gaz_table_masks = _hash_table(self.spec.gaz_keys, self.spec.gaz_masks)
         self.max_types = max_types
         self._lock = threading.Lock()
         self._reset()
 
     def _reset(self) -> None:
+        n_off = len(self.spec.offsets)
         self._types: dict[str, int] = {}
-        self._atom_ptr = _Growable(np.int64, np.zeros(1, np.int64))
-        self._atom_hash = _Growable(np.uint64)
-        self._atom_group = _Growable(np.int64)
+        self._key_ptr = _Growable(np.int64, np.zeros(1, np.int64))  # per (type, offset)
+        self._keys = _Growable(np.uint64)
+        self._conj = _Growable(np.uint64)  # per (type, conjunction): the group's first atom
         self._tok_gaz = _Growable(np.uint64)
+        self._n_off = n_off
 
     def _register(self, new_tokens: list[str]) -> None:
-        """Compute, hash and store the atoms of tokens not seen before."""
+        """Compute the atoms of tokens not seen before, hash and salt them, and store the keys."""
+        sp = self.spec
         strings: list[str] = []
         groups: list[int] = []
         counts = np.empty(len(new_tokens), dtype=np.int64)
         for i, tok in enumerate(new_tokens):
             n = 0
-            for gi, name, fn in self.spec.atom_fns:
+            for gi, name, fn in sp.atom_fns:
                 atoms = fn(tok)
                 strings.extend(f"{name}|{a}" for a in atoms)
                 groups.extend([gi] * len(atoms))
                 n += len(atoms)
             counts[i] = n
-        self._atom_hash.extend(hash_strings(strings))
-        self._atom_group.extend(np.array(groups, dtype=np.int64))
-        self._atom_ptr.extend(self._atom_ptr.view[-1] + np.cumsum(counts))
-        if self.spec.gaz_group >= 0:
+        atom_ptr = np.zeros(len(new_tokens) + 1, dtype=np.int64)
+        np.cumsum(counts, out=atom_ptr[1:])
+        keys, per_offset, conj = _salted_keys(hash_strings(strings), np.array(groups, dtype=np.int64),
+                                              atom_ptr, sp.group_mask, sp.salts, sp.conj_group)
+        self._keys.extend(keys)
+        self._key_ptr.extend(self._key_ptr.view[-1] + np.cumsum(per_offset))
+        self._conj.extend(conj)
+        if sp.gaz_group >= 0:
             norm = [gazetteer_token(t) for t in new_tokens]
             hashes = hash_strings(norm)
             hashes[[i for i, s in enumerate(norm) if not s]] = 0  # empty: can't be in an entry
@@ -175,22 +190,24 @@ class Featurizer:
         """Features of many sentences in one compiled pass."""
         sent_ptr = np.zeros(len(sentences) + 1, dtype=np.int64)
         np.cumsum([len(s) for s in sentences], out=sent_ptr[1:])
+        flat = list(itertools.chain.from_iterable(sentences))
         with self._lock:
-            types = self._types
-            if len(types) + int(sent_ptr[-1]) > self.max_types:
+            if len(self._types) + len(flat) > self.max_types:
                 self._reset()  # bounded memory for long-running services
-                types = self._types
-            new = list(dict.fromkeys(t for s in sentences for t in s if t not in types))
-            if new:
+            types = self._types
+            ids = np.fromiter(map(types.get, flat, itertools.repeat(-1)), dtype=np.int64,
+                              count=len(flat))
+            missing = np.flatnonzero(ids < 0)
+            if len(missing):
+                new = list(dict.fromkeys(flat[i] for i in missing.tolist()))
                 self._register(new)
-            ids = np.fromiter((types[t] for s in sentences for t in s), dtype=np.int64,
-                              count=int(sent_ptr[-1]))
+                ids[missing] = [types[flat[i]] for i in missing.tolist()]
             sp = self.spec
             token_ptr, keys = _compose(
-                ids, sent_ptr, self._atom_ptr.view, self._atom_hash.view, self._atom_group.view,
-                sp.group_mask, sp.offsets, sp.salts, sp.boundaries, sp.bos, sp.eos,
-                self._tok_gaz.view, sp.gaz_group, sp.gaz_keys, sp.gaz_masks, sp.gaz_atoms,
-                sp.conj_group, sp.conj_offsets, sp.conj_salts, sp.bos_atom, sp.eos_atom)
+                ids, sent_ptr, self._key_ptr.view, self._keys.view, sp.offsets, sp.boundaries,
+                sp.bos, sp.eos, self._tok_gaz.view, sp.gaz_group, sp.group_mask,
+                self.gaz_table_keys, self.gaz_table_masks, sp.gaz_atoms, sp.salts,
+                self._conj.view, sp.conj_offsets, sp.conj_salts, sp.bos_atom, sp.eos_atom)
         return Featurized(keys, token_ptr, sent_ptr)
 
     def featurize(self, tokens: Sequence[str]) -> Featurized:
@@ -198,11 +215,67 @@ class Featurizer:
 
 
 @njit(nogil=True, cache=True)
-def _gaz_marks(tok_gaz, type_ids, a, b, gaz_keys, gaz_masks, b_mask, i_mask):
-    """Greedy leftmost-longest gazetteer matches, per list, in tokens [a, b)."""
-    next_free = np.zeros(64, dtype=np.int64)  # per list: first position not inside a match
+def _salted_keys(atom_hash, atom_group, atom_ptr, group_mask, salts, conj_group):
+    """Per token type: the keys of its atoms at each window offset, and its conjunction atoms."""
+    n_types, n_off = len(atom_ptr) - 1, group_mask.shape[1]
+    per_offset = np.zeros(n_types * n_off, dtype=np.int64)
+    keys = np.empty(len(atom_hash) * n_off, dtype=np.uint64)
+    conj = np.zeros(n_types * len(conj_group), dtype=np.uint64)
+    n = 0
+    for ty in range(n_types):
+        for k in range(n_off):
+            for x in range(atom_ptr[ty], atom_ptr[ty + 1]):
+                if group_mask[atom_group[x], k]:
+                    keys[n] = splitmix64(atom_hash[x] ^ salts[k])
+                    n += 1
+                    per_offset[ty * n_off + k] += 1
+        for c in range(len(conj_group)):
+            for x in range(atom_ptr[ty], atom_ptr[ty + 1]):
+                if atom_group[x] == conj_group[c]:
+                    conj[ty * len(conj_group) + c] = atom_hash[x]
+                    break
+    return keys[:n], per_offset, conj
+
+
+@njit(nogil=True, cache=True)
+def _hash_table(keys, masks):
+    """Open addressing (linear probing) over well-mixed 64-bit keys; 0 marks an empty slot."""
+    size = 16
+    while size < 2 * len(keys):
+        size *= 2
+    table_keys = np.zeros(size, dtype=np.uint64)
+    table_masks = np.zeros(size, dtype=np.uint64)
+    slot_mask = np.uint64(size - 1)
+    for i in range(len(keys)):
+        slot = keys[i] & slot_mask
+        while table_keys[slot] != 0:
+            slot = (slot + np.uint64(1)) & slot_mask
+        table_keys[slot] = keys[i]
+        table_masks[slot] = masks[i]
+    return table_keys, table_masks
+
+
+@njit(nogil=True, cache=True)
+def _lookup(table_keys, table_masks, key):
+    """(found, mask) for a key of the gazetteer table."""
+    slot_mask = np.uint64(len(table_keys) - 1)
+    slot = key & slot_mask
+    while table_keys[slot] != 0:
+        if table_keys[slot] == key:
+            return True, table_masks[slot]
+        slot = (slot + np.uint64(1)) & slot_mask
+    return False, np.uint64(0)
+
+
+@njit(nogil=True, cache=True)
+def _gaz_marks(tok_gaz, type_ids, a, b, table_keys, table_masks, best, next_free, b_mask, i_mask):
+    """Greedy leftmost-longest gazetteer matches, per list, in tokens [a, b).
+
+    The table also holds every proper prefix of an entry (mask 0), so the scan
+    from a position stops as soon as no entry can continue.
+    """
+    next_free[:] = 0
     for i in range(a, b):
-        best = np.zeros(64, dtype=np.int64)
         h = np.uint64(FNV_OFFSET)
         union = np.uint64(0)
         for length in range(1, MAX_GAZ_TOKENS + 1):
@@ -210,46 +283,45 @@ def _gaz_marks(tok_gaz, type_ids, a, b, gaz_keys, gaz_masks, b_mask, i_mask):
             if j >= b or tok_gaz[type_ids[j]] == 0:
                 break
             h = splitmix64(h ^ tok_gaz[type_ids[j]])
-            k = np.searchsorted(gaz_keys, h)
-            if k < len(gaz_keys) and gaz_keys[k] == h:
-                m = gaz_masks[k]
+            found, m = _lookup(table_keys, table_masks, h)
+            if not found:
+                break
+            if m:
+                if union == 0:
+                    best[:] = 0
                 union |= m
-                for lst in range(64):
-                    if (m >> np.uint64(lst)) & np.uint64(1):
+                lst = 0
+                while m:
+                    if m & np.uint64(1):
                         best[lst] = length
-        if union == 0:
-            continue
-        for lst in range(64):
-            if best[lst] > 0 and i >= next_free[lst]:
+                    m >>= np.uint64(1)
+                    lst += 1
+        lst = 0
+        while union:
+            if union & np.uint64(1) and i >= next_free[lst]:
                 bit = np.uint64(1) << np.uint64(lst)
                 b_mask[i] |= bit
                 for j in range(i + 1, i + best[lst]):
                     i_mask[j] |= bit
                 next_free[lst] = i + best[lst]
+            union >>= np.uint64(1)
+            lst += 1
 
 
 @njit(nogil=True, cache=True)
-def _group_atom(t, g, atom_ptr, atom_hash, atom_group, type_ids):
-    ty = type_ids[t]
-    for x in range(atom_ptr[ty], atom_ptr[ty + 1]):
-        if atom_group[x] == g:
-            return atom_hash[x]
-    return np.uint64(0)
-
-
-@njit(nogil=True, cache=True)
-def _compose(type_ids, sent_ptr, atom_ptr, atom_hash, atom_group, group_mask, offsets, salts,
-             boundaries, bos, eos, tok_gaz, gaz_group, gaz_keys, gaz_masks, gaz_atoms,
-             conj_group, conj_offsets, conj_salts, bos_atom, eos_atom):
-    n_tok = len(type_ids)
-    n_off = len(offsets)
+def _compose(type_ids, sent_ptr, key_ptr, type_keys, offsets, boundaries, bos, eos, tok_gaz,
+             gaz_group, group_mask, table_keys, table_masks, gaz_atoms, salts,
+             conj_atoms, conj_offsets, conj_salts, bos_atom, eos_atom):
+    n_tok, n_off, n_conj = len(type_ids), len(offsets), len(conj_offsets)
     b_mask = np.zeros(n_tok, dtype=np.uint64)
     i_mask = np.zeros(n_tok, dtype=np.uint64)
-    if gaz_group >= 0 and len(gaz_keys) > 0:
+    if gaz_group >= 0 and len(table_keys) > 0:
+        best = np.zeros(64, dtype=np.int64)
+        next_free = np.zeros(64, dtype=np.int64)
         for s in range(len(sent_ptr) - 1):
-            _gaz_marks(tok_gaz, type_ids, sent_ptr[s], sent_ptr[s + 1], gaz_keys, gaz_masks,
-                       b_mask, i_mask)
-    # pass 1: count features per token; pass 2: fill them in
+            _gaz_marks(tok_gaz, type_ids, sent_ptr[s], sent_ptr[s + 1], table_keys, table_masks,
+                       best, next_free, b_mask, i_mask)
+    # pass 1 counts each token's features, pass 2 writes them
     token_ptr = np.zeros(n_tok + 1, dtype=np.int64)
     for fill in range(2):
         keys = np.empty(token_ptr[n_tok] if fill else 0, dtype=np.uint64)
@@ -257,41 +329,41 @@ def _compose(type_ids, sent_ptr, atom_ptr, atom_hash, atom_group, group_mask, of
             a, b = sent_ptr[s], sent_ptr[s + 1]
             for t in range(a, b):
                 pos = token_ptr[t]
-                n = 0
                 for k in range(n_off):
                     j = t + offsets[k]
                     if j < a or j >= b:
                         if boundaries:
                             if fill:
-                                keys[pos + n] = bos[k] if j < a else eos[k]
-                            n += 1
+                                keys[pos] = bos[k] if j < a else eos[k]
+                            pos += 1
                         continue
-                    ty = type_ids[j]
-                    for x in range(atom_ptr[ty], atom_ptr[ty + 1]):
-                        if group_mask[atom_group[x], k]:
-                            if fill:
-                                keys[pos + n] = splitmix64(atom_hash[x] ^ salts[k])
-                            n += 1
-                    if gaz_group >= 0 and group_mask[gaz_group, k] and (b_mask[j] | i_mask[j]):
-                        for lst in range(64):
-                            bit = np.uint64(1) << np.uint64(lst)
-                            for which in range(2):
-                                m = b_mask[j] if which == 0 else i_mask[j]
-                                if m & bit:
-                                    if fill:
-                                        keys[pos + n] = splitmix64(gaz_atoms[lst, which] ^ salts[k])
-                                    n += 1
-                for c in range(len(conj_group)):
-                    j1, j2 = t + conj_offsets[c, 0], t + conj_offsets[c, 1]
+                    slot = type_ids[j] * n_off + k
+                    lo, hi = key_ptr[slot], key_ptr[slot + 1]
                     if fill:
-                        h1 = bos_atom if j1 < a else eos_atom if j1 >= b else _group_atom(
-                            j1, conj_group[c], atom_ptr, atom_hash, atom_group, type_ids)
-                        h2 = bos_atom if j2 < a else eos_atom if j2 >= b else _group_atom(
-                            j2, conj_group[c], atom_ptr, atom_hash, atom_group, type_ids)
-                        keys[pos + n] = splitmix64(splitmix64(h1 ^ conj_salts[c]) ^ h2)
-                    n += 1
+                        keys[pos:pos + hi - lo] = type_keys[lo:hi]
+                    pos += hi - lo
+                    if gaz_group >= 0 and group_mask[gaz_group, k]:
+                        for which in range(2):
+                            m = b_mask[j] if which == 0 else i_mask[j]
+                            lst = 0
+                            while m:
+                                if m & np.uint64(1):
+                                    if fill:
+                                        keys[pos] = splitmix64(gaz_atoms[lst, which] ^ salts[k])
+                                    pos += 1
+                                m >>= np.uint64(1)
+                                lst += 1
+                for c in range(n_conj):
+                    if fill:
+                        j1, j2 = t + conj_offsets[c, 0], t + conj_offsets[c, 1]
+                        h1 = bos_atom if j1 < a else eos_atom if j1 >= b else \
+                            conj_atoms[type_ids[j1] * n_conj + c]
+                        h2 = bos_atom if j2 < a else eos_atom if j2 >= b else \
+                            conj_atoms[type_ids[j2] * n_conj + c]
+                        keys[pos] = splitmix64(splitmix64(h1 ^ conj_salts[c]) ^ h2)
+                    pos += 1
                 if not fill:
-                    token_ptr[t + 1] = token_ptr[t] + n
+                    token_ptr[t + 1] = pos
     return token_ptr, keys
 
 
@@ -307,25 +379,27 @@ class ReferenceFeaturizer:
         self.feature_set = feature_set
 
     def _gaz_marks(self, tokens: Sequence[str]) -> list[list[str]]:
+        """Greedy leftmost-longest matches per list; one lookup per n-gram serves all lists."""
         norm = [gazetteer_token(t) for t in tokens]
+        longest = [dict() for _ in tokens]  # position -> {list index: longest match length}
+        for i in range(len(tokens)):
+            for length in range(1, MAX_GAZ_TOKENS + 1):
+                piece = norm[i:i + length]
+                if len(piece) < length or not all(piece):
+                    break
+                mask = self.gaz.get(_sequence_hash(tuple(piece)), 0)
+                for li in range(len(self.gaz_names)):
+                    if mask >> li & 1:
+                        longest[i][li] = length
         marks: list[list[str]] = [[] for _ in tokens]
-        for li, lname in enumerate(self.gaz_names):
-            i = 0
-            while i < len(tokens):
-                best = 0
-                for length in range(1, MAX_GAZ_TOKENS + 1):
-                    piece = norm[i:i + length]
-                    if len(piece) < length or not all(piece):
-                        break
-                    if self.gaz.get(py_sequence_hash(piece), 0) >> li & 1:
-                        best = length
-                if best:
-                    marks[i].append(f"{lname}:B")
-                    for j in range(i + 1, i + best):
-                        marks[j].append(f"{lname}:I")
-                    i += best
-                else:
-                    i += 1
+        next_free = [0] * len(self.gaz_names)
+        for i in range(len(tokens)):
+            for li, length in sorted(longest[i].items()):
+                if i >= next_free[li]:
+                    marks[i].append(f"{self.gaz_names[li]}:B")
+                    for j in range(i + 1, i + length):
+                        marks[j].append(f"{self.gaz_names[li]}:I")
+                    next_free[li] = i + length
         return marks
 
     def featurize(self, tokens: Sequence[str], with_keys: bool = True) -> list[dict[str, int]]:
@@ -367,3 +441,8 @@ class ReferenceFeaturizer:
 
 def _one(atom: str, offset: int) -> int:
     return 1
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _sequence_hash(tokens: tuple[str, ...]) -> int:
+    return py_sequence_hash(list(tokens))

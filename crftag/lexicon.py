@@ -95,14 +95,18 @@ def read_clusters(path: str | os.PathLike[str], fmt: str) -> dict[str, str]:
 
 
 @njit(nogil=True, cache=True)
-def _sequence_hashes(tok_hash: np.ndarray, entry_ptr: np.ndarray) -> np.ndarray:
-    out = np.empty(len(entry_ptr) - 1, dtype=np.uint64)
+def _sequence_hashes(tok_hash: np.ndarray, entry_ptr: np.ndarray, entry_bit: np.ndarray):
+    """Hashes of every entry and of every proper prefix of it (prefixes get mask 0)."""
+    n = entry_ptr[-1]
+    keys = np.empty(n, dtype=np.uint64)
+    masks = np.zeros(n, dtype=np.uint64)
     for e in range(len(entry_ptr) - 1):
         h = np.uint64(FNV_OFFSET)
         for j in range(entry_ptr[e], entry_ptr[e + 1]):
             h = splitmix64(h ^ tok_hash[j])
-        out[e] = h
-    return out
+            keys[j] = h
+        masks[entry_ptr[e + 1] - 1] = entry_bit[e]
+    return keys, masks
 
 
 def py_sequence_hash(tokens: list[str]) -> int:
@@ -114,7 +118,11 @@ def py_sequence_hash(tokens: list[str]) -> int:
 
 @dataclass
 class Gazetteer:
-    """Hashed gazetteer entries: sorted sequence hashes and their list masks."""
+    """Hashed gazetteer entries: sorted sequence hashes and their list masks.
+
+    Every proper prefix of an entry is present too, with mask 0, so a scan can
+    stop as soon as no entry continues the tokens seen so far.
+    """
 
     names: list[str]
     keys: np.ndarray  # uint64, sorted, unique
@@ -130,16 +138,17 @@ class Gazetteer:
         entry_ptr = [0]
         entry_list: list[int] = []
         for li, entries in enumerate(lists.values()):
-            for entry in entries:
-                toks = [t for t in entry.lower().translate(table).split() if t]
+            # normalise a whole list in one pass: lowercase, drop punctuation
+            for line in "\n".join(entries).lower().translate(table).split("\n"):
+                toks = line.split()
                 if 0 < len(toks) <= MAX_GAZ_TOKENS:
                     all_tokens.extend(toks)
                     entry_ptr.append(len(all_tokens))
                     entry_list.append(li)
         if not entry_list:
             return cls(list(lists), np.zeros(0, np.uint64), np.zeros(0, np.uint64))
-        seq = _sequence_hashes(hash_strings(all_tokens), np.array(entry_ptr, dtype=np.int64))
         bits = np.left_shift(np.uint64(1), np.array(entry_list, dtype=np.uint64))
+        seq, bits = _sequence_hashes(hash_strings(all_tokens), np.array(entry_ptr, dtype=np.int64), bits)
         order = np.argsort(seq, kind="stable")
         seq, bits = seq[order], bits[order]
         starts = np.flatnonzero(np.r_[True, seq[1:] != seq[:-1]])
@@ -169,8 +178,10 @@ class Lexicon:
     def to_arrays(self) -> dict[str, np.ndarray]:
         arrays: dict[str, np.ndarray] = {}
         for i, table in enumerate(self.clusters.values()):
+            names, index = np.unique(np.array(list(table.values()), dtype=object), return_inverse=True)
             arrays[f"lex_c{i}_words"], arrays[f"lex_c{i}_wptr"] = pack_strings(list(table))
-            arrays[f"lex_c{i}_ids"], arrays[f"lex_c{i}_iptr"] = pack_strings(list(table.values()))
+            arrays[f"lex_c{i}_names"], arrays[f"lex_c{i}_nptr"] = pack_strings(names.tolist())
+            arrays[f"lex_c{i}_index"] = index.astype(np.int32)
         if self.gazetteer is not None:
             arrays["lex_gaz_keys"] = self.gazetteer.keys
             arrays["lex_gaz_masks"] = self.gazetteer.masks
@@ -186,8 +197,9 @@ class Lexicon:
         clusters = {}
         for i, group in enumerate(meta.get("cluster_groups", [])):
             words = unpack_strings(arrays[f"lex_c{i}_words"], arrays[f"lex_c{i}_wptr"])
-            ids = unpack_strings(arrays[f"lex_c{i}_ids"], arrays[f"lex_c{i}_iptr"])
-            clusters[group] = dict(zip(words, ids, strict=True))
+            names = unpack_strings(arrays[f"lex_c{i}_names"], arrays[f"lex_c{i}_nptr"])
+            clusters[group] = dict(zip(words, [names[j] for j in arrays[f"lex_c{i}_index"].tolist()],
+                                       strict=True))
         gaz = None
         if meta.get("gazetteer_lists") is not None:
             gaz = Gazetteer(meta["gazetteer_lists"], arrays["lex_gaz_keys"], arrays["lex_gaz_masks"])

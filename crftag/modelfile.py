@@ -28,7 +28,7 @@ FORMAT_VERSION = 1
 META = "meta.json"
 _ARRAY_NAME = re.compile(r"^arrays/([a-z][a-z0-9_]{0,63})\.npy$")
 MAX_MEMBER_BYTES = 4 << 30  # no single member may claim more than 4 GiB uncompressed
-MAX_RATIO = 200  # nor expand more than 200x (zip-bomb guard)
+BOMB_BYTES, BOMB_RATIO = 64 << 20, 500  # nor a large one expand more than 500x (zip bomb)
 _PICKLE_MAGIC = (b"\x80", b"(d", b"(l", b"cnumpy", b"ccopy_reg")
 
 
@@ -53,7 +53,7 @@ def save_model(path: str | os.PathLike[str], meta: dict, arrays: dict[str, np.nd
 
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> bytes:
     if info.file_size > MAX_MEMBER_BYTES or (
-            info.file_size > (1 << 20) and info.file_size > MAX_RATIO * max(info.compress_size, 1)):
+            info.file_size > BOMB_BYTES and info.file_size > BOMB_RATIO * max(info.compress_size, 1)):
         raise ModelError(path, f"member {info.filename!r} is implausibly large; refusing to inflate it")
     with zf.open(info) as fh:
         data = fh.read(info.file_size + 1)

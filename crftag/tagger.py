@@ -96,7 +96,7 @@ class Tagger:
     def info(self) -> dict[str, Any]:
         """What the model is: backend, feature set, labels, training data and scores."""
         keys = ("crftag_version", "backend", "backend_params", "fit_info", "training",
-                "dev_scores", "seed")
+                "dev_scores", "seed", "lexicon")
         return {"labels": self.labels, "feature_set": self.feature_set.name,
                 **{k: self.meta[k] for k in keys if k in self.meta}}
 

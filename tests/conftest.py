@@ -42,6 +42,14 @@ def wnut16_dev() -> Path:
 
 
 @pytest.fixture(scope="session")
+def twitter_resources() -> None:
+    """The clusters and gazetteers the shipped twitter feature sets use."""
+    for name in ("brown:ark-twitter-6mpaths", "brown:wnut-hege-paths", "clark:wnut-hege-clark32",
+                 "lexicons:wnut16", "lexicons:wikidata2016"):
+        registry_file(name)
+
+
+@pytest.fixture(scope="session")
 def tiny_crf(tiny):
     from crftag import train
 

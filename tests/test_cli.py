@@ -136,3 +136,12 @@ def test_resources_lists_registry():
     r = crftag("resources", "--json")
     names = {x["name"] for x in json.loads(r.stdout)["resources"]}
     assert {"wnut16:train", "wnut16:dev", "lexicons:wnut16"} <= names
+
+
+def test_features_list_and_show():
+    r = crftag("features", "list")
+    assert r.returncode == 0 and "twitter" in r.stdout and "surface" in r.stdout
+    r = crftag("features", "show", "surface", "--example", "Obama in Paris", "--token", "2")
+    assert r.returncode == 0, r.stderr
+    assert "lower        kind=lower" in r.stdout
+    assert "[2] Paris:" in r.stdout and "lower|paris@0" in r.stdout and "lower|in@-1" in r.stdout

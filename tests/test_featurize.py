@@ -94,11 +94,12 @@ def test_batch_equals_one_by_one_and_cache_is_bounded(full_set, lexicon):
 
 
 def test_shipped_sets():
-    assert {"twitter", "surface", "minimal"} <= set(available())
+    assert {"twitter", "twitter-all", "surface", "minimal"} <= set(available())
     fs = load_feature_set("twitter")
     assert fs.groups["lower"]["window"] == [-2, -1, 0, 1, 2]
     assert fs.groups["brown"]["resource"] == "brown:ark-twitter-6mpaths"
-    assert "conjunction" in fs.describe()
+    assert "brown" in fs.describe()
+    assert "conjunction" in load_feature_set("twitter-all").describe()
 
 
 def test_bad_feature_sets(tmp_path):
@@ -116,3 +117,20 @@ def test_bad_feature_sets(tmp_path):
         load_feature_set(bad)
     with pytest.raises(DataError, match="no such feature set"):
         load_feature_set("does-not-exist")
+
+
+@pytest.mark.data
+def test_engine_equals_reference_on_wnut16_with_real_resources(wnut16_train, twitter_resources):
+    """All groups (both Brown sets, Clark, 60 gazetteer lists, bigrams) on 300 real tweets."""
+    from crftag.lexicon import build_lexicon
+    from crftag.readers import read_conll
+
+    fs = load_feature_set("twitter-all")
+    lex = build_lexicon(fs)
+    sents = [s.tokens for s in read_conll(wnut16_train)][:300]
+    feats = Featurizer(fs, lex).featurize_batch(sents)
+    ref = ReferenceFeaturizer(fs, lex)
+    for i, tokens in enumerate(sents):
+        a, b = feats.token_ptr[feats.sent_ptr[i]], feats.token_ptr[feats.sent_ptr[i + 1]]
+        expected = sorted(k for per_token in ref.featurize(tokens) for k in per_token.values())
+        assert sorted(feats.keys[a:b].tolist()) == expected

@@ -113,7 +113,7 @@ def test_object_arrays_are_refused(tmp_path):
 def test_zip_bomb_is_refused(tmp_path):
     p = tmp_path / "bomb.crftag"
     with zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("meta.json", b"{" + b" " * (50 << 20) + b"}")
+        zf.writestr("meta.json", b"{" + b" " * (200 << 20) + b"}")
     with pytest.raises(ModelError, match="implausibly large"):
         load_model(p)
 
