@@ -247,6 +247,12 @@ def info(model_path: str, as_json: bool) -> None:
         if key == "dev_scores":
             o = value["overall"]
             value = f"precision {o['precision']:.2f}  recall {o['recall']:.2f}  F1 {o['f1']:.2f}"
+        elif key == "lexicon":
+            lists = value.get("gazetteer_lists") or []
+            sources = ", ".join(f"{ref} ({len(files)} file{'s' * (len(files) != 1)})"
+                                for ref, files in value.get("sources", {}).items())
+            value = (f"clusters for {value.get('cluster_groups') or 'none'}; {len(lists)} gazetteer "
+                     f"lists; from {sources or 'nothing'} (sha256 of each file: --json)")
         elif isinstance(value, (dict, list)):
             value = json.dumps(value)
         click.echo(f"{key}: {value}")
