@@ -117,8 +117,11 @@ def _output(path: str | None) -> Iterator[TextIO]:
 @click.option("--output-format", type=click.Choice(["conll", "jsonl", "text"]), default="conll",
               show_default=True)
 @click.option("-o", "--output", help="Output file (written atomically); default stdout.")
+@click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
+              help="Drop entities whose probability (exact span and type) is below this; "
+                   "their tokens become O.")
 def tag(model_path: str, inputs: tuple[str, ...], input_format: str | None, output_format: str,
-        output: str | None) -> None:
+        output: str | None, min_confidence: float | None) -> None:
     """Tag tweets. Reads INPUT files, or standard input when none is given.
 
     \b
@@ -126,6 +129,7 @@ def tag(model_path: str, inputs: tuple[str, ...], input_format: str | None, outp
       echo "Obama visits Paris with @UN" | crftag tag -m wnut16.crftag
       crftag tag -m wnut16.crftag tweets.txt --output-format jsonl -o tagged.jsonl
       crftag tag -m wnut16.crftag wnut16:dev --input-format conll
+      crftag tag -m wnut16.crftag tweets.txt --output-format jsonl --min-confidence 0.8
     """
     from crftag.readers import read
     from crftag.resources import resolve_data
@@ -138,8 +142,8 @@ def tag(model_path: str, inputs: tuple[str, ...], input_format: str | None, outp
     with _output(output) as out:
         for src in sources:
             sentences = read(src, input_format, labelled=False, default="text")
-            for sent, tags in tagger.tag_sentences(sentences):
-                write(out, sent, tags)
+            for tagged in tagger.tag_sentences(sentences, min_confidence):
+                write(out, tagged)
 
 
 @cli.command(name="eval")
@@ -171,7 +175,7 @@ def eval_cmd(model_path: str, gold_file: str, fmt: str, input_format: str | None
 
     tagger = Tagger.load(model_path)
     gold = read_labelled([resolve_data(gold_file)], input_format)
-    pred = [tags for _, tags in tagger.tag_sentences(gold)]
+    pred = [t.tags for t in tagger.tag_sentences(gold)]
     if write_predictions:
         with _output(write_predictions) as out:
             for sent, tags in zip(gold, pred, strict=True):
@@ -309,6 +313,10 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning user errors into one line and exit status 2."""
     try:
         cli.main(args=argv, prog_name="crftag", standalone_mode=False)
+    except click.UsageError as exc:  # one line, like every other user error
+        cmd = exc.ctx.command_path if exc.ctx else "crftag"
+        click.echo(f"{cmd}: {exc.format_message()} (see '{cmd} --help')", err=True)
+        sys.exit(EXIT_USER_ERROR)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

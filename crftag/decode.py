@@ -1,32 +1,110 @@
-"""Decoding: the best label sequence under emission and transition scores.
+"""Decoding in compiled code: Viterbi, forward-backward marginals, entity confidences.
 
-Viterbi with crfsuite's tie-breaking (the first of equal scores wins, which is
-what ``numpy.argmax`` does), so labels match crfsuite's own tagger.
+Scores are log-potentials: ``emissions[t, y]`` (sum of the weights of token t's
+features for label y) and ``transitions[from, to]``; ``start[y]`` adds a score
+for the first label (``-inf`` forbids it, which is how BIO constraints are
+imposed on models without learned transitions). Viterbi breaks ties the way
+CRFsuite does (the first of equal scores wins), so labels match crfsuite's own
+tagger exactly. All kernels release the GIL.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
+
+O_PREFIX, B_PREFIX, I_PREFIX = 0, 1, 2
 
 
-def viterbi(emissions: np.ndarray, transitions: np.ndarray,
-            start: np.ndarray | None = None) -> np.ndarray:
-    """Best path through ``emissions`` (T x L) with ``transitions[from, to]`` (L x L).
-
-    ``start`` adds a score for the first label (``-inf`` forbids it), which is how
-    BIO constraints are imposed on models without learned transitions.
-    """
-    n_tokens = emissions.shape[0]
-    if n_tokens == 0:
-        return np.zeros(0, dtype=np.intp)
-    score = emissions[0] if start is None else emissions[0] + start
-    back = np.empty((n_tokens, emissions.shape[1]), dtype=np.intp)
-    for t in range(1, n_tokens):
-        cand = score[:, None] + transitions
-        back[t] = np.argmax(cand, axis=0)
-        score = cand[back[t], np.arange(cand.shape[1])] + emissions[t]
-    path = np.empty(n_tokens, dtype=np.intp)
-    path[-1] = int(np.argmax(score))
-    for t in range(n_tokens - 1, 0, -1):
+@njit(nogil=True, cache=True)
+def viterbi(emissions, transitions, start):
+    """Best label path (int64 array) through ``emissions`` (T x L)."""
+    n_tok, n_lab = emissions.shape
+    path = np.zeros(n_tok, dtype=np.int64)
+    if n_tok == 0:
+        return path
+    score = emissions[0] + start
+    back = np.zeros((n_tok, n_lab), dtype=np.int64)
+    nxt = np.empty(n_lab)
+    for t in range(1, n_tok):
+        for j in range(n_lab):
+            best, arg = -np.inf, 0
+            for i in range(n_lab):
+                s = score[i] + transitions[i, j]
+                if best < s:
+                    best, arg = s, i
+            back[t, j] = arg
+            nxt[j] = best + emissions[t, j]
+        score[:] = nxt
+    best, arg = -np.inf, 0
+    for i in range(n_lab):
+        if best < score[i]:
+            best, arg = score[i], i
+    path[n_tok - 1] = arg
+    for t in range(n_tok - 1, 0, -1):
         path[t - 1] = back[t, path[t]]
     return path
+
+
+@njit(nogil=True, cache=True)
+def _logsumexp(v):
+    m = v.max()
+    if m == -np.inf:
+        return -np.inf
+    return m + np.log(np.exp(v - m).sum())
+
+
+@njit(nogil=True, cache=True)
+def forward_backward(emissions, transitions, start):
+    """Log forward (emission included), log backward, and log Z."""
+    n_tok, n_lab = emissions.shape
+    alpha = np.empty((n_tok, n_lab))
+    beta = np.zeros((n_tok, n_lab))
+    alpha[0] = emissions[0] + start
+    tmp = np.empty(n_lab)
+    for t in range(1, n_tok):
+        for j in range(n_lab):
+            for i in range(n_lab):
+                tmp[i] = alpha[t - 1, i] + transitions[i, j]
+            alpha[t, j] = _logsumexp(tmp) + emissions[t, j]
+    for t in range(n_tok - 2, -1, -1):
+        for i in range(n_lab):
+            for j in range(n_lab):
+                tmp[j] = transitions[i, j] + emissions[t + 1, j] + beta[t + 1, j]
+            beta[t, i] = _logsumexp(tmp)
+    return alpha, beta, _logsumexp(alpha[n_tok - 1])
+
+
+@njit(nogil=True, cache=True)
+def marginals(emissions, transitions, start):
+    """P(y_t = y | sentence) for every token and label."""
+    alpha, beta, log_z = forward_backward(emissions, transitions, start)
+    return np.exp(alpha + beta - log_z)
+
+
+@njit(nogil=True, cache=True)
+def span_probability(alpha, beta, log_z, emissions, transitions, path, i, j, prefix, kind):
+    """Probability that tokens [i, j) carry exactly ``path[i:j]`` and form one whole entity.
+
+    The entity must not continue: the label after it is not ``I-`` of its type,
+    and when it opens with ``I-`` (a conlleval chunk start) the label before it
+    is not ``B-``/``I-`` of its type.
+    """
+    n_tok, n_lab = emissions.shape
+    t_kind = kind[path[i]]
+    tmp = np.empty(n_lab)
+    if prefix[path[i]] == I_PREFIX and i > 0:
+        for y in range(n_lab):
+            inside = kind[y] == t_kind and prefix[y] != O_PREFIX
+            tmp[y] = -np.inf if inside else alpha[i - 1, y] + transitions[y, path[i]]
+        logp = _logsumexp(tmp) + emissions[i, path[i]]
+    else:
+        logp = alpha[i, path[i]]
+    for t in range(i + 1, j):
+        logp += transitions[path[t - 1], path[t]] + emissions[t, path[t]]
+    if j < n_tok:
+        for y in range(n_lab):
+            cont = kind[y] == t_kind and prefix[y] == I_PREFIX
+            tmp[y] = -np.inf if cont else transitions[path[j - 1], y] + emissions[j, y] + beta[j, y]
+        logp += _logsumexp(tmp)
+    return np.exp(logp - log_z)

@@ -191,7 +191,7 @@ class Featurizer:
         sent_ptr = np.zeros(len(sentences) + 1, dtype=np.int64)
         np.cumsum([len(s) for s in sentences], out=sent_ptr[1:])
         flat = list(itertools.chain.from_iterable(sentences))
-        with self._lock:
+        with self._lock:  # registration mutates the cache; the kernel runs outside the lock
             if len(self._types) + len(flat) > self.max_types:
                 self._reset()  # bounded memory for long-running services
             types = self._types
@@ -202,12 +202,14 @@ class Featurizer:
                 new = list(dict.fromkeys(flat[i] for i in missing.tolist()))
                 self._register(new)
                 ids[missing] = [types[flat[i]] for i in missing.tolist()]
-            sp = self.spec
-            token_ptr, keys = _compose(
-                ids, sent_ptr, self._key_ptr.view, self._keys.view, sp.offsets, sp.boundaries,
-                sp.bos, sp.eos, self._tok_gaz.view, sp.gaz_group, sp.group_mask,
-                self.gaz_table_keys, self.gaz_table_masks, sp.gaz_atoms, sp.salts,
-                self._conj.view, sp.conj_offsets, sp.conj_salts, sp.bos_atom, sp.eos_atom)
+            # Views of the arrays as they are now: later growth reallocates, never mutates these.
+            key_ptr, type_keys = self._key_ptr.view, self._keys.view
+            conj, tok_gaz = self._conj.view, self._tok_gaz.view
+        sp = self.spec
+        token_ptr, keys = _compose(
+            ids, sent_ptr, key_ptr, type_keys, sp.offsets, sp.boundaries, sp.bos, sp.eos, tok_gaz,
+            sp.gaz_group, sp.group_mask, self.gaz_table_keys, self.gaz_table_masks, sp.gaz_atoms,
+            sp.salts, conj, sp.conj_offsets, sp.conj_salts, sp.bos_atom, sp.eos_atom)
         return Featurized(keys, token_ptr, sent_ptr)
 
     def featurize(self, tokens: Sequence[str]) -> Featurized:

@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from crftag.decode import viterbi
+from crftag.bio import split_tag
+from crftag.decode import B_PREFIX, I_PREFIX, O_PREFIX, forward_backward, span_probability, viterbi
 
 
 def pack_strings(strings: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -60,6 +61,44 @@ def to_csr(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int):
     return row_ptr, cols.astype(np.int32), vals.astype(np.float64)
 
 
+@njit(nogil=True, cache=True)
+def tag_sentence(keys, token_ptr, feature_keys, row_ptr, cols, vals, bias, transitions, start):
+    """Features of one sentence in, (label path, emission scores) out."""
+    emissions = emission_scores(keys, token_ptr, feature_keys, row_ptr, cols, vals, bias)
+    return viterbi(emissions, transitions, start), emissions
+
+
+@njit(nogil=True, cache=True)
+def _tag_range(keys, token_ptr, sent_ptr, s, feature_keys, row_ptr, cols, vals, bias,
+               transitions, start, out):
+    a, b = sent_ptr[s], sent_ptr[s + 1]
+    if b > a:
+        emissions = emission_scores(keys, token_ptr[a:b + 1], feature_keys, row_ptr, cols, vals, bias)
+        out[a:b] = viterbi(emissions, transitions, start)
+
+
+@njit(nogil=True, cache=True)
+def tag_batch_serial(keys, token_ptr, sent_ptr, feature_keys, row_ptr, cols, vals, bias,
+                     transitions, start):
+    """Label ids of every token of a batch, one sentence after another."""
+    out = np.zeros(sent_ptr[-1], dtype=np.int64)
+    for s in range(len(sent_ptr) - 1):
+        _tag_range(keys, token_ptr, sent_ptr, s, feature_keys, row_ptr, cols, vals, bias,
+                   transitions, start, out)
+    return out
+
+
+@njit(nogil=True, cache=True, parallel=True)
+def tag_batch_parallel(keys, token_ptr, sent_ptr, feature_keys, row_ptr, cols, vals, bias,
+                       transitions, start):
+    """The same, sentences spread over numba's threads (NUMBA_NUM_THREADS)."""
+    out = np.zeros(sent_ptr[-1], dtype=np.int64)
+    for s in prange(len(sent_ptr) - 1):
+        _tag_range(keys, token_ptr, sent_ptr, s, feature_keys, row_ptr, cols, vals, bias,
+                   transitions, start, out)
+    return out
+
+
 class LinearChainModel:
     """Linear emission scores plus first-order transitions, decoded by Viterbi."""
 
@@ -75,6 +114,12 @@ class LinearChainModel:
         self.transitions = np.ascontiguousarray(transitions, dtype=np.float64)
         self.bias = np.zeros(n_labels) if bias is None else np.asarray(bias, dtype=np.float64)
         self.start = start
+        self._start = np.zeros(n_labels) if start is None else np.asarray(start, dtype=np.float64)
+        parts = [split_tag(lab) for lab in self.labels]
+        codes = {"B": B_PREFIX, "I": I_PREFIX}
+        self._prefix = np.array([codes.get(p, O_PREFIX) for p, _ in parts], dtype=np.int64)
+        kinds = {k: i for i, k in enumerate(sorted({k for _, k in parts}))}
+        self._kind = np.array([kinds[k] for _, k in parts], dtype=np.int64)
         if (len(self.row_ptr) != len(self.feature_keys) + 1 or len(self.cols) != len(self.vals)
                 or self.row_ptr[-1] != len(self.vals) or transitions.shape != (n_labels, n_labels)
                 or (len(self.cols) and (self.cols.min() < 0 or self.cols.max() >= n_labels))
@@ -92,17 +137,45 @@ class LinearChainModel:
         row_ptr, cols, vals = to_csr(rows, cols, weights[order][rows, cols], len(feature_keys))
         return cls(labels, feature_keys[order], row_ptr, cols, vals, transitions, **kwargs)
 
+    def _arrays(self) -> tuple:
+        return (self.feature_keys, self.row_ptr, self.cols, self.vals, self.bias,
+                self.transitions, self._start)
+
     def emissions(self, keys: np.ndarray, token_ptr: np.ndarray) -> np.ndarray:
         return emission_scores(keys, token_ptr, self.feature_keys, self.row_ptr, self.cols,
                                self.vals, self.bias)
 
+    def decode(self, keys: np.ndarray, token_ptr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Label ids of one sentence (token t has keys[token_ptr[t]:token_ptr[t+1]]) and its
+        emission scores."""
+        return tag_sentence(keys, token_ptr, *self._arrays())
+
     def predict(self, keys: np.ndarray, token_ptr: np.ndarray) -> list[str]:
-        """Labels of one sentence whose token t has keys[token_ptr[t]:token_ptr[t+1]]."""
+        """Labels of one sentence."""
         if len(token_ptr) <= 1:
             return []
-        path = viterbi(self.emissions(keys, token_ptr), self.transitions, self.start)
         labels = self.labels
-        return [labels[i] for i in path]
+        return [labels[i] for i in self.decode(keys, token_ptr)[0].tolist()]
+
+    def predict_batch(self, keys: np.ndarray, token_ptr: np.ndarray, sent_ptr: np.ndarray,
+                      parallel: bool = False) -> np.ndarray:
+        """Label ids of every token of a featurised batch (threads over sentences if ``parallel``)."""
+        kernel = tag_batch_parallel if parallel else tag_batch_serial
+        return kernel(keys, token_ptr, sent_ptr, *self._arrays())
+
+    def marginals(self, emissions: np.ndarray) -> np.ndarray:
+        """P(label | sentence) per token (tokens x labels)."""
+        alpha, beta, log_z = forward_backward(emissions, self.transitions, self._start)
+        return np.exp(alpha + beta - log_z)
+
+    def span_scores(self, emissions: np.ndarray, path: np.ndarray,
+                    spans: list[tuple[int, int]]) -> list[float]:
+        """Probability of each entity span ``[i, j)`` exactly as decoded (span and type)."""
+        if not spans:
+            return []
+        alpha, beta, log_z = forward_backward(emissions, self.transitions, self._start)
+        return [float(span_probability(alpha, beta, log_z, emissions, self.transitions, path, i, j,
+                                       self._prefix, self._kind)) for i, j in spans]
 
     # -- storage: arrays only ---------------------------------------------------
     def to_arrays(self) -> dict[str, np.ndarray]:

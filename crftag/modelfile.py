@@ -44,8 +44,9 @@ def save_model(path: str | os.PathLike[str], meta: dict, arrays: dict[str, np.nd
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, **meta,
             "checksums": {n: hashlib.sha256(b).hexdigest() for n, b in payloads.items()}}
     with atomic_write(path, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
-        # Fixed timestamps: the same model always gives the same bytes.
-        for name, data in [(META, json.dumps(meta, indent=1, sort_keys=True).encode()),
+        # Fixed timestamps: the same model always gives the same bytes. Key order is kept:
+        # the order of feature groups fixes the order in which weights are summed.
+        for name, data in [(META, json.dumps(meta, indent=1).encode()),
                            *payloads.items()]:
             zf.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data,
                         compress_type=zipfile.ZIP_DEFLATED)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from crftag import __version__
@@ -68,30 +69,56 @@ class Tagger:
         feats = self.featurizer.featurize(tokens)
         return self.model.predict(feats.keys, feats.token_ptr)
 
-    def tag(self, text: str) -> list[Entity]:
-        """Entities in one text (a tweet), with character offsets into ``text``."""
+    def tag(self, text: str, min_confidence: float | None = None) -> list[Entity]:
+        """Entities in one text (a tweet), with character offsets into ``text`` and confidences."""
         tokens, spans = tokenize(text)
-        return entities(Sentence(tokens, text=text, spans=spans), self.tag_tokens(tokens))
+        return self.analyse(Sentence(tokens, text=text, spans=spans), min_confidence).entities
 
-    def tag_batch(self, texts: Iterable[str]) -> list[list[Entity]]:
+    def tag_batch(self, texts: Iterable[str], min_confidence: float | None = None) -> list[list[Entity]]:
         """Entities for each of several texts."""
-        return [entities(s, tags) for s, tags in self.tag_sentences(sentences_from_texts(texts))]
+        return [t.entities for t in self.tag_sentences(sentences_from_texts(texts), min_confidence)]
 
-    def tag_sentences(self, sentences: Iterable[Sentence],
-                      batch_size: int = 256) -> Iterator[tuple[Sentence, list[str]]]:
-        """Stream ``(sentence, predicted tags)`` pairs in input order, featurising in batches."""
+    def analyse(self, sentence: Sentence, min_confidence: float | None = None) -> Tagged:
+        """Tags and scored entities of one sentence."""
+        if not sentence.tokens:
+            return Tagged(sentence, [], [])
+        feats = self.featurizer.featurize(sentence.tokens)
+        return self._tagged(sentence, feats.keys, feats.token_ptr, min_confidence)
+
+    def tag_sentences(self, sentences: Iterable[Sentence], min_confidence: float | None = None,
+                      batch_size: int = 256) -> Iterator[Tagged]:
+        """Stream tagged sentences in input order, featurising in batches."""
         batch: list[Sentence] = []
         for sent in sentences:
             batch.append(sent)
             if len(batch) >= batch_size:
-                yield from zip(batch, self._predict_batch(batch), strict=True)
+                yield from self._tag_batch(batch, min_confidence)
                 batch = []
         if batch:
-            yield from zip(batch, self._predict_batch(batch), strict=True)
+            yield from self._tag_batch(batch, min_confidence)
 
-    def _predict_batch(self, sentences: list[Sentence]) -> list[list[str]]:
+    def _tag_batch(self, sentences: list[Sentence], min_confidence: float | None) -> list[Tagged]:
         feats = self.featurizer.featurize_batch([s.tokens for s in sentences])
-        return [self.model.predict(feats.keys, feats.tokens(i)) for i in range(len(sentences))]
+        return [self._tagged(s, feats.keys, feats.tokens(i), min_confidence) if s.tokens
+                else Tagged(s, [], []) for i, s in enumerate(sentences)]
+
+    def _tagged(self, sentence: Sentence, keys, token_ptr, min_confidence: float | None) -> Tagged:
+        path, emissions = self.model.decode(keys, token_ptr)
+        labels = self.model.labels
+        tags = [labels[i] for i in path.tolist()]
+        found = chunks(tags)
+        scores = self.model.span_scores(emissions, path, [(i, j) for _, i, j in found])
+        sent = sentence.with_text()
+        text, spans = sent.text, sent.spans
+        ents = []
+        for (kind, i, j), score in zip(found, scores, strict=True):
+            if min_confidence is not None and score < min_confidence:
+                tags[i:j] = ["O"] * (j - i)  # dropped entities leave no tags behind either
+                continue
+            start, end = spans[i][0], spans[j - 1][1]
+            ents.append(Entity(text=text[start:end], type=kind, start=start, end=end,
+                               token_start=i, token_end=j, score=score))
+        return Tagged(sent, tags, ents)
 
     def info(self) -> dict[str, Any]:
         """What the model is: backend, feature set, labels, training data and scores."""
@@ -101,13 +128,11 @@ class Tagger:
                 **{k: self.meta[k] for k in keys if k in self.meta}}
 
 
-def entities(sentence: Sentence, tags: Sequence[str]) -> list[Entity]:
-    """The chunks of ``tags`` as :class:`Entity` objects with character offsets."""
-    sent = sentence.with_text()
-    text, spans = sent.text, sent.spans
-    out = []
-    for kind, i, j in chunks(tags):
-        start, end = spans[i][0], spans[j - 1][1]
-        out.append(Entity(text=text[start:end], type=kind, start=start, end=end,
-                          token_start=i, token_end=j))
-    return out
+
+@dataclass
+class Tagged:
+    """One tagged sentence: its tags and its entities (with confidences)."""
+
+    sentence: Sentence
+    tags: list[str]
+    entities: list[Entity]

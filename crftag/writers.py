@@ -2,8 +2,9 @@
 
 * ``conll``: ``token<TAB>tag`` per line, one blank line after each sentence
   (empty sentences are skipped: CoNLL cannot represent them).
-* ``jsonl``: one object per sentence with ``tokens``, ``tags`` and ``entities``
-  (type, token span, character offsets, text); ``text`` and ``id`` when known.
+* ``jsonl``: one object per sentence with ``text``, ``tokens``, ``tags`` and
+  ``entities`` (type, token span, character offsets, text, confidence ``score``);
+  ``id`` when the input had one.
 * ``text``: the input line with entities bracketed, ``[New York|geo-loc]``;
   one output line per input line.
 """
@@ -11,38 +12,37 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import TextIO
 
-from crftag.sentence import Sentence
-from crftag.tagger import entities
+from crftag.tagger import Tagged
 
 FORMATS = ("conll", "jsonl", "text")
 
 
-def write_conll(out: TextIO, sentence: Sentence, tags: Sequence[str]) -> None:
-    if not sentence.tokens:
+def write_conll(out: TextIO, tagged: Tagged) -> None:
+    tokens = tagged.sentence.tokens
+    if not tokens:
         return
-    out.write("".join(f"{tok}\t{tag}\n" for tok, tag in zip(sentence.tokens, tags, strict=True)))
+    out.write("".join(f"{tok}\t{tag}\n" for tok, tag in zip(tokens, tagged.tags, strict=True)))
     out.write("\n")
 
 
-def write_jsonl(out: TextIO, sentence: Sentence, tags: Sequence[str]) -> None:
-    ents = entities(sentence, tags)
+def write_jsonl(out: TextIO, tagged: Tagged) -> None:
+    sentence = tagged.sentence
     obj = {}
     if sentence.id is not None:
         obj["id"] = sentence.id
-    obj["text"] = sentence.text
+    obj["text"] = sentence.with_text().text
     obj["tokens"] = sentence.tokens
-    obj["tags"] = list(tags)
-    obj["entities"] = [e.to_dict() for e in ents]
+    obj["tags"] = tagged.tags
+    obj["entities"] = [e.to_dict() for e in tagged.entities]
     out.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
 
-def write_text(out: TextIO, sentence: Sentence, tags: Sequence[str]) -> None:
-    text = sentence.with_text().text
+def write_text(out: TextIO, tagged: Tagged) -> None:
+    text = tagged.sentence.with_text().text
     pieces, pos = [], 0
-    for e in entities(sentence, tags):
+    for e in tagged.entities:
         pieces.append(text[pos:e.start])
         pieces.append(f"[{e.text}|{e.type}]")
         pos = e.end

@@ -58,6 +58,15 @@ def test_viterbi_matches_crfsuite_tagger(tiny, tmp_path):
     F = Featurizer(load_feature_set("surface")).featurize_batch(sents)
     for i, x in enumerate([*X, *_featurize([sents[-1]])]):
         assert model.predict(F.keys, F.tokens(i)) == tagger.tag(x)
+        _assert_marginals_match(model, tagger, F, i, x)
+
+
+def _assert_marginals_match(model, tagger, F, i, x):
+    """Our forward-backward marginals equal crfsuite's to 1e-6."""
+    tagger.set(x)
+    ours = model.marginals(model.decode(F.keys, F.tokens(i))[1])
+    theirs = np.array([[tagger.marginal(lab, t) for lab in model.labels] for t in range(len(x))])
+    np.testing.assert_allclose(ours, theirs, atol=1e-6, rtol=0)
 
 
 def test_crf_backend_learns_the_fixture(tiny_crf, tiny):
@@ -111,7 +120,8 @@ def test_params_are_typed_and_checked():
 
 @pytest.mark.data
 def test_wnut16_viterbi_matches_crfsuite(wnut16_train, wnut16_dev, tmp_path):
-    """On all of WNUT16 dev, crftag's exported model gives exactly crfsuite's labels."""
+    """On all of WNUT16 dev, crftag's compiled Viterbi gives exactly crfsuite's labels (serial and
+    parallel batch entry points), and its marginals equal crfsuite's to 1e-6."""
     from crftag.readers import read_conll
 
     _, _, path = _crfsuite_reference(list(read_conll(wnut16_train)), tmp_path, max_iterations=40)
@@ -123,6 +133,10 @@ def test_wnut16_viterbi_matches_crfsuite(wnut16_train, wnut16_dev, tmp_path):
     X = F.strings()
     mismatches = sum(model.predict(F.keys, F.tokens(i)) != tagger.tag(X[i]) for i in range(len(dev)))
     assert mismatches == 0
+    batch = model.predict_batch(F.keys, F.token_ptr, F.sent_ptr, parallel=True)
+    assert [model.labels[y] for y in batch] == [t for x in X for t in tagger.tag(x)]
+    for i in range(0, len(dev), 10):  # every tenth tweet: 100 tweets, 1,600 tokens x 21 labels
+        _assert_marginals_match(model, tagger, F, i, X[i])
 
 
 @pytest.mark.data

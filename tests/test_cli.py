@@ -145,3 +145,19 @@ def test_features_list_and_show():
     assert r.returncode == 0, r.stderr
     assert "lower        kind=lower" in r.stdout
     assert "[2] Paris:" in r.stdout and "lower|paris@0" in r.stdout and "lower|in@-1" in r.stdout
+
+
+def test_tag_jsonl_scores_and_min_confidence(model):
+    text = "Barack Obama visited Paris today\n"
+    r = crftag("tag", "-m", model, "--output-format", "jsonl", stdin=text)
+    ents = json.loads(r.stdout)["entities"]
+    assert ents and all(0 < e["score"] <= 1 for e in ents)
+    cut = max(e["score"] for e in ents)
+    r = crftag("tag", "-m", model, "--output-format", "jsonl", "--min-confidence", str(cut), stdin=text)
+    kept = json.loads(r.stdout)
+    assert [e["text"] for e in kept["entities"]] == [e["text"] for e in ents if e["score"] >= cut]
+    dropped = [e for e in ents if e["score"] < cut]
+    for e in dropped:
+        assert set(kept["tags"][e["token_start"]:e["token_end"]]) == {"O"}
+    err = _one_line_error(crftag("tag", "-m", model, "--min-confidence", "2", stdin=text))
+    assert "--min-confidence" in err

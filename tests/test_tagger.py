@@ -10,7 +10,7 @@ def test_tag_returns_entities_with_offsets(tiny_crf):
     for e in ents:
         assert isinstance(e, Entity)
         assert text[e.start:e.end] == e.text
-        assert e.score is None
+        assert 0.0 < e.score <= 1.0
     assert ("Paris", "geo-loc") in {(e.text, e.type) for e in ents}
 
 
@@ -44,3 +44,25 @@ def test_info_records_provenance(tiny_path, tmp_path):
     assert len(info["training"]["train"][0]["sha256"]) == 64
     assert info["dev_scores"]["overall"]["f1"] > 50
     assert "O" in info["labels"]
+
+
+def test_min_confidence_filters_entities(tiny_crf):
+    text = "Barack Obama visited Paris today http://t.co/x"
+    everything = tiny_crf.tag(text)
+    threshold = min(e.score for e in everything) + 1e-9
+    kept = tiny_crf.tag(text, min_confidence=threshold)
+    assert kept == [e for e in everything if e.score >= threshold]
+    assert len(kept) == len(everything) - 1
+    assert tiny_crf.tag(text, min_confidence=0.0) == everything
+
+
+def test_threads_give_the_same_results(tiny_crf, tiny):
+    """One Tagger shared by 8 threads returns exactly what it returns serially."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [" ".join(s.tokens) for s in tiny] * 40 + ["Obama in Chicago", "new phone from Samsung"] * 40
+    serial = [tiny_crf.tag(t) for t in texts]
+    fresh = Tagger(tiny_crf.model, tiny_crf.feature_set, tiny_crf.backend, tiny_crf.meta)  # cold cache
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        parallel = list(pool.map(fresh.tag, texts))
+    assert parallel == serial

@@ -1,0 +1,80 @@
+"""Compiled decoding against brute force: Viterbi, marginals, entity span probabilities."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from crftag.bio import chunks, split_tag
+from crftag.decode import forward_backward, marginals, span_probability, viterbi
+from crftag.model import LinearChainModel
+
+LABELS = ["O", "B-a", "I-a", "B-b", "I-b"]
+
+
+def _all_paths(emissions, transitions, start):
+    n_tok, n_lab = emissions.shape
+    for path in itertools.product(range(n_lab), repeat=n_tok):
+        score = start[path[0]] + sum(emissions[t, y] for t, y in enumerate(path))
+        score += sum(transitions[a, b] for a, b in itertools.pairwise(path))
+        yield path, score
+
+
+def _random(seed, n_tok):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n_tok, len(LABELS))), rng.normal(size=(len(LABELS), len(LABELS)))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_viterbi_and_marginals_equal_brute_force(seed):
+    emissions, transitions = _random(seed, 4)
+    start = np.zeros(len(LABELS))
+    paths = list(_all_paths(emissions, transitions, start))
+    best = max(paths, key=lambda p: p[1])[0]
+    assert tuple(viterbi(emissions, transitions, start)) == best
+    log_z = np.logaddexp.reduce([s for _, s in paths])
+    expected = np.zeros_like(emissions)
+    for path, score in paths:
+        for t, y in enumerate(path):
+            expected[t, y] += np.exp(score - log_z)
+    np.testing.assert_allclose(marginals(emissions, transitions, start), expected, atol=1e-12)
+    assert forward_backward(emissions, transitions, start)[2] == pytest.approx(log_z)
+
+
+def test_viterbi_ties_go_to_the_first_label():
+    emissions = np.zeros((3, 3))
+    assert viterbi(emissions, np.zeros((3, 3)), np.zeros(3)).tolist() == [0, 0, 0]
+
+
+def test_constraints_forbid_paths():
+    emissions, transitions = _random(3, 4)
+    start = np.array([0, 0, -np.inf, 0, -np.inf])
+    emissions[:, 2] += 10  # I-a is attractive, but may not start a sentence
+    path = viterbi(emissions, transitions, start)
+    assert path[0] != 2
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_span_probability_equals_brute_force(seed):
+    """P(the decoded span is exactly this entity) = mass of all paths where it is."""
+    emissions, transitions = _random(100 + seed, 5)
+    start = np.zeros(len(LABELS))
+    model = LinearChainModel(LABELS, np.zeros(0, np.uint64), np.zeros(1, np.int64), np.zeros(0),
+                             np.zeros(0), transitions)
+    paths = list(_all_paths(emissions, transitions, start))
+    log_z = np.logaddexp.reduce([s for _, s in paths])
+    decoded = viterbi(emissions, transitions, start)
+    tags = [LABELS[i] for i in decoded]
+    spans = [(i, j) for _, i, j in chunks(tags)]
+    got = model.span_scores(emissions, decoded, spans)
+    for (kind, i, j), score in zip(chunks(tags), got, strict=True):
+        mass = sum(np.exp(s - log_z) for p, s in _all_paths(emissions, transitions, start)
+                   if (kind, i, j) in chunks([LABELS[y] for y in p])
+                   and list(p[i:j]) == decoded[i:j].tolist())
+        assert score == pytest.approx(mass, abs=1e-12)
+    alpha, beta, lz = forward_backward(emissions, transitions, start)
+    prefix = np.array([{"B": 1, "I": 2}.get(split_tag(t)[0], 0) for t in LABELS])
+    kind = np.array([{"": 0, "a": 1, "b": 2}[split_tag(t)[1]] for t in LABELS])
+    for i, j in spans:
+        assert 0 <= span_probability(alpha, beta, lz, emissions, transitions, decoded, i, j,
+                                     prefix, kind) <= 1 + 1e-12
