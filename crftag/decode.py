@@ -55,30 +55,46 @@ def _logsumexp(v):
 
 
 @njit(nogil=True, cache=True)
-def forward_backward(emissions, transitions, start):
-    """Log forward (emission included), log backward, and log Z."""
+def forward_backward(emissions, exp_transitions, start):
+    """Log forward (emission included), log backward, and log Z.
+
+    Each step rescales by the row maximum and multiplies by ``exp(transitions)``
+    (precomputed once per model), so there is one ``exp`` per label per token
+    rather than one per label pair.
+    """
     n_tok, n_lab = emissions.shape
     alpha = np.empty((n_tok, n_lab))
     beta = np.zeros((n_tok, n_lab))
     alpha[0] = emissions[0] + start
-    tmp = np.empty(n_lab)
+    w = np.empty(n_lab)
     for t in range(1, n_tok):
-        for j in range(n_lab):
-            for i in range(n_lab):
-                tmp[i] = alpha[t - 1, i] + transitions[i, j]
-            alpha[t, j] = _logsumexp(tmp) + emissions[t, j]
-    for t in range(n_tok - 2, -1, -1):
+        m = alpha[t - 1].max()
         for i in range(n_lab):
+            w[i] = np.exp(alpha[t - 1, i] - m)
+        for j in range(n_lab):
+            acc = 0.0
+            for i in range(n_lab):
+                acc += w[i] * exp_transitions[i, j]
+            alpha[t, j] = (np.log(acc) + m if acc > 0.0 else -np.inf) + emissions[t, j]
+    for t in range(n_tok - 2, -1, -1):
+        m = -np.inf
+        for j in range(n_lab):
+            w[j] = emissions[t + 1, j] + beta[t + 1, j]
+            m = max(m, w[j])
+        for j in range(n_lab):
+            w[j] = np.exp(w[j] - m)
+        for i in range(n_lab):
+            acc = 0.0
             for j in range(n_lab):
-                tmp[j] = transitions[i, j] + emissions[t + 1, j] + beta[t + 1, j]
-            beta[t, i] = _logsumexp(tmp)
+                acc += exp_transitions[i, j] * w[j]
+            beta[t, i] = np.log(acc) + m if acc > 0.0 else -np.inf
     return alpha, beta, _logsumexp(alpha[n_tok - 1])
 
 
 @njit(nogil=True, cache=True)
 def marginals(emissions, transitions, start):
     """P(y_t = y | sentence) for every token and label."""
-    alpha, beta, log_z = forward_backward(emissions, transitions, start)
+    alpha, beta, log_z = forward_backward(emissions, np.exp(transitions), start)
     return np.exp(alpha + beta - log_z)
 
 

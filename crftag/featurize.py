@@ -27,6 +27,8 @@ from numba import njit
 from crftag.atoms import TOKEN_KINDS, make_atom_fn
 from crftag.featureset import FeatureSet
 from crftag.hashing import (
+    bucket_offsets,
+    find_key,
     hash_strings,
     offset_salt,
     py_feature_key,
@@ -141,7 +143,7 @@ class Featurizer:
         self.feature_set = feature_set
         self.lexicon = lexicon or Lexicon()
         self.spec = _Spec(feature_set, self.lexicon)
-        self.gaz_table_keys, self.gaz_table_masks = _hash_table(self.spec.gaz_keys, self.spec.gaz_masks)
+        self.gaz_buckets, self.gaz_shift = bucket_offsets(self.spec.gaz_keys)
         self.max_types = max_types
         self._lock = threading.Lock()
         self._reset()
@@ -208,8 +210,8 @@ class Featurizer:
         sp = self.spec
         token_ptr, keys = _compose(
             ids, sent_ptr, key_ptr, type_keys, sp.offsets, sp.boundaries, sp.bos, sp.eos, tok_gaz,
-            sp.gaz_group, sp.group_mask, self.gaz_table_keys, self.gaz_table_masks, sp.gaz_atoms,
-            sp.salts, conj, sp.conj_offsets, sp.conj_salts, sp.bos_atom, sp.eos_atom)
+            sp.gaz_group, sp.group_mask, sp.gaz_keys, self.gaz_buckets, self.gaz_shift, sp.gaz_masks,
+            sp.gaz_atoms, sp.salts, conj, sp.conj_offsets, sp.conj_salts, sp.bos_atom, sp.eos_atom)
         return Featurized(keys, token_ptr, sent_ptr)
 
     def featurize(self, tokens: Sequence[str]) -> Featurized:
@@ -240,41 +242,12 @@ def _salted_keys(atom_hash, atom_group, atom_ptr, group_mask, salts, conj_group)
 
 
 @njit(nogil=True, cache=True)
-def _hash_table(keys, masks):
-    """Open addressing (linear probing) over well-mixed 64-bit keys; 0 marks an empty slot."""
-    size = 16
-    while size < 2 * len(keys):
-        size *= 2
-    table_keys = np.zeros(size, dtype=np.uint64)
-    table_masks = np.zeros(size, dtype=np.uint64)
-    slot_mask = np.uint64(size - 1)
-    for i in range(len(keys)):
-        slot = keys[i] & slot_mask
-        while table_keys[slot] != 0:
-            slot = (slot + np.uint64(1)) & slot_mask
-        table_keys[slot] = keys[i]
-        table_masks[slot] = masks[i]
-    return table_keys, table_masks
-
-
-@njit(nogil=True, cache=True)
-def _lookup(table_keys, table_masks, key):
-    """(found, mask) for a key of the gazetteer table."""
-    slot_mask = np.uint64(len(table_keys) - 1)
-    slot = key & slot_mask
-    while table_keys[slot] != 0:
-        if table_keys[slot] == key:
-            return True, table_masks[slot]
-        slot = (slot + np.uint64(1)) & slot_mask
-    return False, np.uint64(0)
-
-
-@njit(nogil=True, cache=True)
-def _gaz_marks(tok_gaz, type_ids, a, b, table_keys, table_masks, best, next_free, b_mask, i_mask):
+def _gaz_marks(tok_gaz, type_ids, a, b, gaz_keys, gaz_buckets, gaz_shift, gaz_masks, best,
+               next_free, b_mask, i_mask):
     """Greedy leftmost-longest gazetteer matches, per list, in tokens [a, b).
 
-    The table also holds every proper prefix of an entry (mask 0), so the scan
-    from a position stops as soon as no entry can continue.
+    The gazetteer also holds every proper prefix of an entry (mask 0), so the
+    scan from a position stops as soon as no entry can continue.
     """
     next_free[:] = 0
     for i in range(a, b):
@@ -285,9 +258,10 @@ def _gaz_marks(tok_gaz, type_ids, a, b, table_keys, table_masks, best, next_free
             if j >= b or tok_gaz[type_ids[j]] == 0:
                 break
             h = splitmix64(h ^ tok_gaz[type_ids[j]])
-            found, m = _lookup(table_keys, table_masks, h)
-            if not found:
+            found = find_key(gaz_keys, gaz_buckets, gaz_shift, h)
+            if found < 0:
                 break
+            m = gaz_masks[found]
             if m:
                 if union == 0:
                     best[:] = 0
@@ -312,17 +286,17 @@ def _gaz_marks(tok_gaz, type_ids, a, b, table_keys, table_masks, best, next_free
 
 @njit(nogil=True, cache=True)
 def _compose(type_ids, sent_ptr, key_ptr, type_keys, offsets, boundaries, bos, eos, tok_gaz,
-             gaz_group, group_mask, table_keys, table_masks, gaz_atoms, salts,
+             gaz_group, group_mask, gaz_keys, gaz_buckets, gaz_shift, gaz_masks, gaz_atoms, salts,
              conj_atoms, conj_offsets, conj_salts, bos_atom, eos_atom):
     n_tok, n_off, n_conj = len(type_ids), len(offsets), len(conj_offsets)
     b_mask = np.zeros(n_tok, dtype=np.uint64)
     i_mask = np.zeros(n_tok, dtype=np.uint64)
-    if gaz_group >= 0 and len(table_keys) > 0:
+    if gaz_group >= 0 and len(gaz_keys) > 0:
         best = np.zeros(64, dtype=np.int64)
         next_free = np.zeros(64, dtype=np.int64)
         for s in range(len(sent_ptr) - 1):
-            _gaz_marks(tok_gaz, type_ids, sent_ptr[s], sent_ptr[s + 1], table_keys, table_masks,
-                       best, next_free, b_mask, i_mask)
+            _gaz_marks(tok_gaz, type_ids, sent_ptr[s], sent_ptr[s + 1], gaz_keys, gaz_buckets,
+                       gaz_shift, gaz_masks, best, next_free, b_mask, i_mask)
     # pass 1 counts each token's features, pass 2 writes them
     token_ptr = np.zeros(n_tok + 1, dtype=np.int64)
     for fill in range(2):

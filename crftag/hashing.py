@@ -75,3 +75,32 @@ def offset_salt(offset: int) -> int:
 
 def py_feature_key(atom: str, offset: int) -> int:
     return py_splitmix64(py_fnv1a(atom) ^ offset_salt(offset))
+
+
+def bucket_offsets(sorted_keys: np.ndarray, bits: int | None = None) -> tuple[np.ndarray, int]:
+    """Offsets of the 2**bits buckets (by the keys' top bits) of a sorted uint64 array.
+
+    With about four keys per bucket, a lookup is one offset read and a short
+    scan: as fast as a hash table, with no table to build or hold beside the
+    sorted keys themselves.
+    """
+    if bits is None:
+        bits = max(1, min(24, int(np.ceil(np.log2(max(len(sorted_keys), 1) / 4 + 1)))))
+    shift = 64 - bits
+    bounds = np.arange(2 ** bits + 1, dtype=np.uint64)
+    # boundary b is the smallest key whose top bits equal b; the last boundary is "past the end"
+    starts = np.searchsorted(sorted_keys, bounds[:-1] << np.uint64(shift))
+    return np.append(starts, len(sorted_keys)).astype(np.int64), shift
+
+
+@njit(nogil=True, cache=True)
+def find_key(sorted_keys: np.ndarray, buckets: np.ndarray, shift: int, key: np.uint64) -> int:
+    """Index of ``key`` in ``sorted_keys`` (see :func:`bucket_offsets`), or -1."""
+    b = key >> np.uint64(shift)
+    for i in range(buckets[b], buckets[b + 1]):
+        k = sorted_keys[i]
+        if k == key:
+            return i
+        if k > key:
+            return -1
+    return -1

@@ -12,7 +12,7 @@ from typing import Any
 
 from crftag import __version__
 from crftag.backends import TaggingModel, get_backend
-from crftag.bio import chunks
+from crftag.bio import split_tag
 from crftag.entity import Entity
 from crftag.errors import ModelError
 from crftag.featureset import FeatureSet
@@ -103,20 +103,18 @@ class Tagger:
                 else Tagged(s, [], []) for i, s in enumerate(sentences)]
 
     def _tagged(self, sentence: Sentence, keys, token_ptr, min_confidence: float | None) -> Tagged:
-        path, emissions = self.model.decode(keys, token_ptr)
+        path, starts, ends, scores = self.model.tag_and_score(keys, token_ptr)
         labels = self.model.labels
         tags = [labels[i] for i in path.tolist()]
-        found = chunks(tags)
-        scores = self.model.span_scores(emissions, path, [(i, j) for _, i, j in found])
         sent = sentence.with_text()
         text, spans = sent.text, sent.spans
         ents = []
-        for (kind, i, j), score in zip(found, scores, strict=True):
+        for i, j, score in zip(starts.tolist(), ends.tolist(), scores.tolist(), strict=True):
             if min_confidence is not None and score < min_confidence:
                 tags[i:j] = ["O"] * (j - i)  # dropped entities leave no tags behind either
                 continue
             start, end = spans[i][0], spans[j - 1][1]
-            ents.append(Entity(text=text[start:end], type=kind, start=start, end=end,
+            ents.append(Entity(text=text[start:end], type=split_tag(tags[i])[1], start=start, end=end,
                                token_start=i, token_end=j, score=score))
         return Tagged(sent, tags, ents)
 

@@ -38,7 +38,7 @@ def test_viterbi_and_marginals_equal_brute_force(seed):
         for t, y in enumerate(path):
             expected[t, y] += np.exp(score - log_z)
     np.testing.assert_allclose(marginals(emissions, transitions, start), expected, atol=1e-12)
-    assert forward_backward(emissions, transitions, start)[2] == pytest.approx(log_z)
+    assert forward_backward(emissions, np.exp(transitions), start)[2] == pytest.approx(log_z)
 
 
 def test_viterbi_ties_go_to_the_first_label():
@@ -72,9 +72,28 @@ def test_span_probability_equals_brute_force(seed):
                    if (kind, i, j) in chunks([LABELS[y] for y in p])
                    and list(p[i:j]) == decoded[i:j].tolist())
         assert score == pytest.approx(mass, abs=1e-12)
-    alpha, beta, lz = forward_backward(emissions, transitions, start)
+    alpha, beta, lz = forward_backward(emissions, np.exp(transitions), start)
     prefix = np.array([{"B": 1, "I": 2}.get(split_tag(t)[0], 0) for t in LABELS])
     kind = np.array([{"": 0, "a": 1, "b": 2}[split_tag(t)[1]] for t in LABELS])
     for i, j in spans:
         assert 0 <= span_probability(alpha, beta, lz, emissions, transitions, decoded, i, j,
                                      prefix, kind) <= 1 + 1e-12
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_fused_kernel_chunks_like_conlleval(seed):
+    """tag_and_score's chunks and probabilities equal bio.chunks + span_scores on the same path."""
+    rng = np.random.default_rng(seed)
+    n_tok = int(rng.integers(1, 12))
+    weights = rng.normal(scale=2.0, size=(n_tok, len(LABELS)))
+    transitions = rng.normal(size=(len(LABELS), len(LABELS)))
+    model = LinearChainModel.from_dense(LABELS, np.arange(1, n_tok + 1, dtype=np.uint64), weights,
+                                        transitions)
+    keys = np.arange(1, n_tok + 1, dtype=np.uint64)
+    token_ptr = np.arange(n_tok + 1, dtype=np.int64)
+    path, starts, ends, scores = model.tag_and_score(keys, token_ptr)
+    tags = [LABELS[i] for i in path]
+    expected = chunks(tags)
+    assert list(zip(starts.tolist(), ends.tolist(), strict=True)) == [(i, j) for _, i, j in expected]
+    emissions = model.emissions(keys, token_ptr)
+    np.testing.assert_allclose(scores, model.span_scores(emissions, path, [(i, j) for _, i, j in expected]))
