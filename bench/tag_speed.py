@@ -3,9 +3,9 @@
     python bench/tag_speed.py [--tokens 1000000] [--calls 10000] [--soak 1000000] [--out bench/results]
 
 * Throughput, tokens in -> labels out (featurisation included), on WNUT16 dev
-  repeated to --tokens tokens: crftag on one core (NUMBA_NUM_THREADS=1, serial
-  kernels) and on all cores (a thread per core over batches: the kernels release
-  the GIL), against the straightforward sklearn-crfsuite pipeline (plain-Python
+  repeated to --tokens tokens, through ``Tagger.tag_tokens_batch``: crftag on
+  one core and on all cores (a thread per core over batches: the kernels
+  release the GIL), against the straightforward sklearn-crfsuite pipeline (plain-Python
   dict features, ``CRF.predict``) on a CRF trained identically on the same
   features (same data, same c1/c2/iterations; the attribute names are strings
   instead of hashed keys), measured in the same run on a slice of the corpus.
@@ -13,7 +13,8 @@
   Viterbi, entity confidences), --calls calls after warm-up: p50/p99/p99.9.
 * Cold start: ``crftag tag -m MODEL`` on one tweet in a new process (the numba
   cache is warm after the first run), median of 5.
-* Memory: resident size added by loading the model, and RSS every 100k calls
+* Memory: resident size added by importing crftag and by loading the model (in
+  a fresh process), and this process's RSS every 100k calls
   over --soak calls of ``Tagger.tag`` (every 10th text carries a never-seen token).
 """
 
@@ -68,20 +69,22 @@ def main() -> None:
     model_path = tmp / "model.crftag"
     train(train_sents, features=args.features).save(model_path)
 
-    rss_before_load = rss_mb()
     tagger = Tagger.load(model_path)
     result["model_bytes"] = model_path.stat().st_size
-    result["rss_model_mb"] = rss_mb() - rss_before_load
+    probe = ("import sys; from bench.tag_speed import rss_mb; base = rss_mb(); import crftag; "
+             "imported = rss_mb(); t = crftag.Tagger.load(sys.argv[1]); t.tag('warm up'); "
+             "print(imported - base, rss_mb() - imported)")
+    lib, model = map(float, subprocess.run([sys.executable, "-c", probe, str(model_path)],
+                                           capture_output=True, text=True, check=True,
+                                           cwd=Path(__file__).resolve().parent.parent).stdout.split())
+    result["rss_import_mb"], result["rss_model_mb"] = lib, model
 
     corpus = dev * -(-args.tokens // sum(map(len, dev)))
     n_tokens = sum(map(len, corpus))
     batches = [corpus[i:i + args.batch] for i in range(0, len(corpus), args.batch)]
-    labels = tagger.model.labels
 
     def run_batch(batch: list[list[str]]) -> list[str]:
-        feats = tagger.featurizer.featurize_batch(batch)
-        ids = tagger.model.predict_batch(feats.keys, feats.token_ptr, feats.sent_ptr)
-        return [labels[i] for i in ids.tolist()]
+        return [t for tags in tagger.tag_tokens_batch(batch) for t in tags]
 
     run_batch(batches[0])  # warm the token cache and compiled code
     t0 = time.perf_counter()
@@ -154,8 +157,9 @@ def main() -> None:
     result["rss_start_mb"] = rss_start
 
     lat = result["latency_us"]
-    print(f"model: {result['model_bytes'] / 1e6:.1f} MB on disk, +{result['rss_model_mb']:.0f} MB "
-          "resident when loaded")
+    print(f"model: {result['model_bytes'] / 1e6:.1f} MB on disk; resident: importing crftag "
+          f"+{result['rss_import_mb']:.0f} MB, loading the model and tagging once "
+          f"+{result['rss_model_mb']:.0f} MB")
     print(f"throughput ({n_tokens:,} tokens, featurisation included):")
     print(f"  sklearn-crfsuite, dict features: {result['baseline_tokens_per_s']:>12,.0f} tokens/s "
           f"(label agreement with crftag {100 * result['baseline_label_agreement']:.2f}%)")

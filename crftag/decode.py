@@ -124,3 +124,30 @@ def span_probability(alpha, beta, log_z, emissions, transitions, path, i, j, pre
             tmp[y] = -np.inf if cont else transitions[path[j - 1], y] + emissions[j, y] + beta[j, y]
         logp += _logsumexp(tmp)
     return np.exp(logp - log_z)
+
+
+@njit(nogil=True, cache=True)
+def decode_and_score(emissions, transitions, start, exp_transitions, prefix, kind):
+    """Label path, conlleval chunks of it, and each chunk's probability."""
+    path = viterbi(emissions, transitions, start)
+    n = len(path)
+    starts = np.empty(n, dtype=np.int64)
+    ends = np.empty(n, dtype=np.int64)
+    n_chunks = 0
+    for t in range(n):
+        p, k = prefix[path[t]], kind[path[t]]
+        inside = t > 0 and prefix[path[t - 1]] != O_PREFIX and kind[path[t - 1]] == k
+        if p == B_PREFIX or (p == I_PREFIX and not inside):
+            starts[n_chunks] = t
+            n_chunks += 1
+        if n_chunks and p != O_PREFIX:
+            nxt = t + 1 < n and prefix[path[t + 1]] == I_PREFIX and kind[path[t + 1]] == k
+            if not nxt:
+                ends[n_chunks - 1] = t + 1
+    scores = np.empty(n_chunks)
+    if n_chunks:
+        alpha, beta, log_z = forward_backward(emissions, exp_transitions, start)
+        for c in range(n_chunks):
+            scores[c] = span_probability(alpha, beta, log_z, emissions, transitions, path,
+                                         starts[c], ends[c], prefix, kind)
+    return path, starts[:n_chunks], ends[:n_chunks], scores

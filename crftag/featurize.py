@@ -139,7 +139,7 @@ class Featurizer:
     """
 
     def __init__(self, feature_set: FeatureSet, lexicon: Lexicon | None = None,
-                 max_types: int = 200_000):
+                 max_types: int = 50_000):
         self.feature_set = feature_set
         self.lexicon = lexicon or Lexicon()
         self.spec = _Spec(feature_set, self.lexicon)
@@ -149,13 +149,12 @@ class Featurizer:
         self._reset()
 
     def _reset(self) -> None:
-        n_off = len(self.spec.offsets)
+        self.generation = getattr(self, "generation", -1) + 1  # tells caches built on type ids
         self._types: dict[str, int] = {}
         self._key_ptr = _Growable(np.int64, np.zeros(1, np.int64))  # per (type, offset)
         self._keys = _Growable(np.uint64)
         self._conj = _Growable(np.uint64)  # per (type, conjunction): the group's first atom
         self._tok_gaz = _Growable(np.uint64)
-        self._n_off = n_off
 
     def _register(self, new_tokens: list[str]) -> None:
         """Compute the atoms of tokens not seen before, hash and salt them, and store the keys."""
@@ -188,12 +187,10 @@ class Featurizer:
         for tok in new_tokens:
             self._types[tok] = len(self._types)
 
-    def featurize_batch(self, sentences: Sequence[Sequence[str]]) -> Featurized:
-        """Features of many sentences in one compiled pass."""
-        sent_ptr = np.zeros(len(sentences) + 1, dtype=np.int64)
-        np.cumsum([len(s) for s in sentences], out=sent_ptr[1:])
-        flat = list(itertools.chain.from_iterable(sentences))
-        with self._lock:  # registration mutates the cache; the kernel runs outside the lock
+    def type_ids(self, flat: list[str]) -> tuple[np.ndarray, tuple]:
+        """Type ids of tokens (registering new ones) and a consistent snapshot of the
+        per-type arrays: (key_ptr, type_keys, conj atoms, gazetteer hashes, generation)."""
+        with self._lock:  # registration mutates the cache; kernels run outside the lock
             if len(self._types) + len(flat) > self.max_types:
                 self._reset()  # bounded memory for long-running services
             types = self._types
@@ -204,9 +201,17 @@ class Featurizer:
                 new = list(dict.fromkeys(flat[i] for i in missing.tolist()))
                 self._register(new)
                 ids[missing] = [types[flat[i]] for i in missing.tolist()]
-            # Views of the arrays as they are now: later growth reallocates, never mutates these.
-            key_ptr, type_keys = self._key_ptr.view, self._keys.view
-            conj, tok_gaz = self._conj.view, self._tok_gaz.view
+            # Views of the arrays as they are now: later growth reallocates or writes past
+            # their ends, never into them.
+            return ids, (self._key_ptr.view, self._keys.view, self._conj.view, self._tok_gaz.view,
+                         self.generation)
+
+    def featurize_batch(self, sentences: Sequence[Sequence[str]]) -> Featurized:
+        """Features of many sentences in one compiled pass."""
+        sent_ptr = np.zeros(len(sentences) + 1, dtype=np.int64)
+        np.cumsum([len(s) for s in sentences], out=sent_ptr[1:])
+        ids, (key_ptr, type_keys, conj, tok_gaz, _) = self.type_ids(
+            list(itertools.chain.from_iterable(sentences)))
         sp = self.spec
         token_ptr, keys = _compose(
             ids, sent_ptr, key_ptr, type_keys, sp.offsets, sp.boundaries, sp.bos, sp.eos, tok_gaz,

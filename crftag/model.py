@@ -17,7 +17,15 @@ import numpy as np
 from numba import njit, prange
 
 from crftag.bio import split_tag
-from crftag.decode import B_PREFIX, I_PREFIX, O_PREFIX, forward_backward, span_probability, viterbi
+from crftag.decode import (
+    B_PREFIX,
+    I_PREFIX,
+    O_PREFIX,
+    decode_and_score,
+    forward_backward,
+    span_probability,
+    viterbi,
+)
 from crftag.hashing import bucket_offsets, find_key
 
 
@@ -71,39 +79,6 @@ def tag_sentence(keys, token_ptr, feature_keys, buckets, shift, weights, bias, t
     """Features of one sentence in, (label path, emission scores) out."""
     emissions = emission_scores(keys, token_ptr, feature_keys, buckets, shift, weights, bias)
     return viterbi(emissions, transitions, start), emissions
-
-
-@njit(nogil=True, cache=True)
-def tag_and_score(keys, token_ptr, feature_keys, buckets, shift, weights, bias, transitions, start,
-                  exp_transitions, prefix, kind):
-    """One sentence in one call: label path, entity chunks and their probabilities.
-
-    Chunks follow conlleval on BIO labels (``I-X`` after ``O`` or another type
-    starts one). Forward-backward runs only when there is an entity to score.
-    """
-    emissions = emission_scores(keys, token_ptr, feature_keys, buckets, shift, weights, bias)
-    path = viterbi(emissions, transitions, start)
-    n = len(path)
-    starts = np.empty(n, dtype=np.int64)
-    ends = np.empty(n, dtype=np.int64)
-    n_chunks = 0
-    for t in range(n):
-        p, k = prefix[path[t]], kind[path[t]]
-        inside = t > 0 and prefix[path[t - 1]] != O_PREFIX and kind[path[t - 1]] == k
-        if p == B_PREFIX or (p == I_PREFIX and not inside):
-            starts[n_chunks] = t
-            n_chunks += 1
-        if n_chunks and p != O_PREFIX:
-            nxt = t + 1 < n and prefix[path[t + 1]] == I_PREFIX and kind[path[t + 1]] == k
-            if not nxt:
-                ends[n_chunks - 1] = t + 1
-    scores = np.empty(n_chunks)
-    if n_chunks:
-        alpha, beta, log_z = forward_backward(emissions, exp_transitions, start)
-        for c in range(n_chunks):
-            scores[c] = span_probability(alpha, beta, log_z, emissions, transitions, path,
-                                         starts[c], ends[c], prefix, kind)
-    return path, starts[:n_chunks], ends[:n_chunks], scores
 
 
 @njit(nogil=True, cache=True)
@@ -195,8 +170,8 @@ class LinearChainModel:
 
     def tag_and_score(self, keys: np.ndarray, token_ptr: np.ndarray) -> tuple:
         """(label ids, chunk starts, chunk ends, chunk probabilities) of one sentence."""
-        return tag_and_score(keys, token_ptr, *self._arrays(), self._exp_transitions, self._prefix,
-                             self._kind)
+        return decode_and_score(self.emissions(keys, token_ptr), self.transitions, self._start,
+                                self._exp_transitions, self._prefix, self._kind)
 
     def predict(self, keys: np.ndarray, token_ptr: np.ndarray) -> list[str]:
         """Labels of one sentence."""

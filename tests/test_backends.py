@@ -7,7 +7,7 @@ import pycrfsuite
 import pytest
 import sklearn_crfsuite
 
-from crftag import train
+from crftag import Tagger, train
 from crftag.backends import coerce_params, get_backend
 from crftag.backends.crf import _to_linear_model
 from crftag.bio import allowed_starts, allowed_transitions
@@ -137,6 +137,8 @@ def test_wnut16_viterbi_matches_crfsuite(wnut16_train, wnut16_dev, tmp_path):
     assert [model.labels[y] for y in batch] == [t for x in X for t in tagger.tag(x)]
     for i in range(0, len(dev), 10):  # every tenth tweet: 100 tweets, 1,600 tokens x 21 labels
         _assert_marginals_match(model, tagger, F, i, X[i])
+    fast = Tagger(model, load_feature_set("surface"), "crf")  # the per-type cached-score path
+    assert fast.tag_tokens_batch(dev) == [tagger.tag(x) for x in X]
 
 
 @pytest.mark.data

@@ -1,6 +1,9 @@
 """The Python API: Tagger.tag / tag_tokens / tag_batch, offsets, determinism."""
 
+import pytest
+
 from crftag import Entity, Tagger, train
+from crftag.sentence import Sentence
 
 
 def test_tag_returns_entities_with_offsets(tiny_crf):
@@ -66,3 +69,16 @@ def test_threads_give_the_same_results(tiny_crf, tiny):
     with ThreadPoolExecutor(max_workers=8) as pool:
         parallel = list(pool.map(fresh.tag, texts))
     assert parallel == serial
+
+
+def test_fast_path_equals_feature_key_path(tiny_crf, tiny):
+    """The per-type cached scores give the labels and confidences of the feature-by-feature path."""
+    sents = [s.tokens for s in tiny] + [["Obama", "and", "Taylor", "Swift", "in", "New", "York"], ["x"]]
+    feats = tiny_crf.featurizer.featurize_batch(sents)
+    via_keys = [tiny_crf.model.tag_and_score(feats.keys, feats.tokens(i)) for i in range(len(sents))]
+    assert tiny_crf.tag_tokens_batch(sents) == [[tiny_crf.labels[y] for y in p] for p, *_ in via_keys]
+    for sent, (path, starts, ends, scores) in zip(sents, via_keys, strict=True):
+        tagged = tiny_crf.analyse(Sentence(sent))
+        assert tagged.tags == [tiny_crf.labels[y] for y in path]
+        assert [(e.token_start, e.token_end) for e in tagged.entities] == list(zip(starts, ends, strict=True))
+        assert [e.score for e in tagged.entities] == pytest.approx(scores.tolist(), abs=1e-12)

@@ -1,0 +1,176 @@
+"""The tagging fast path: per-token-type cached scores instead of per-feature lookups.
+
+A token's window features at offset k depend only on the token at that offset,
+so for a given model their summed weight rows are a fixed vector per (token
+type, offset). :class:`TypeScores` computes that vector once per distinct token
+(when the featuriser first sees it) and the kernel here builds a sentence's
+emission scores from K cached vectors per token, plus lookups only for the
+position-dependent features (gazetteer matches, conjunctions). Then Viterbi,
+conlleval chunks and their probabilities, all in one compiled call.
+
+Sums are grouped per offset here, so the last bits of a score can differ from
+the feature-by-feature sum of :meth:`LinearChainModel.decode` (the path whose
+labels equal crfsuite's exactly); tests check both paths give the same labels.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from numba import njit
+
+from crftag.decode import viterbi
+from crftag.featurize import Featurizer, _gaz_marks
+from crftag.hashing import find_key, splitmix64
+from crftag.model import LinearChainModel
+
+
+@njit(nogil=True, cache=True)
+def _type_scores(key_ptr, type_keys, first, stop, n_off, feature_keys, buckets, shift, weights):
+    """Summed weight rows of the keys of types [first, stop) at each offset."""
+    n_lab = weights.shape[1]
+    out = np.zeros((stop - first, n_off, n_lab))
+    for ty in range(first, stop):
+        for k in range(n_off):
+            slot = ty * n_off + k
+            for x in range(key_ptr[slot], key_ptr[slot + 1]):
+                i = find_key(feature_keys, buckets, shift, type_keys[x])
+                if i >= 0:
+                    for y in range(n_lab):
+                        out[ty - first, k, y] += weights[i, y]
+    return out
+
+
+@njit(nogil=True, cache=True)
+def _add_key(out, t, key, feature_keys, buckets, shift, weights):
+    i = find_key(feature_keys, buckets, shift, key)
+    if i >= 0:
+        for y in range(weights.shape[1]):
+            out[t, y] += weights[i, y]
+
+
+@njit(nogil=True, cache=True)
+def _emissions(ids, a, b, scores, bos_scores, eos_scores, offsets, boundaries, tok_gaz, gaz_group,
+               group_mask, gaz_keys, gaz_buckets, gaz_shift, gaz_masks, gaz_atoms, salts, conj,
+               conj_offsets, conj_salts, bos_atom, eos_atom, feature_keys, buckets, shift, weights,
+               bias):
+    n_tok, n_off, n_lab, n_conj = b - a, len(offsets), len(bias), len(conj_offsets)
+    out = np.empty((n_tok, n_lab))
+    b_mask = np.zeros(len(ids), dtype=np.uint64)
+    i_mask = np.zeros(len(ids), dtype=np.uint64)
+    if gaz_group >= 0 and len(gaz_keys) > 0:
+        _gaz_marks(tok_gaz, ids, a, b, gaz_keys, gaz_buckets, gaz_shift, gaz_masks,
+                   np.zeros(64, dtype=np.int64), np.zeros(64, dtype=np.int64), b_mask, i_mask)
+    for t in range(a, b):
+        row = t - a
+        for y in range(n_lab):
+            out[row, y] = bias[y]
+        for k in range(n_off):
+            j = t + offsets[k]
+            if j < a or j >= b:
+                if boundaries:
+                    edge = bos_scores if j < a else eos_scores
+                    for y in range(n_lab):
+                        out[row, y] += edge[k, y]
+                continue
+            ty = ids[j]
+            for y in range(n_lab):
+                out[row, y] += scores[ty, k, y]
+            if gaz_group >= 0 and group_mask[gaz_group, k] and (b_mask[j] | i_mask[j]):
+                for which in range(2):
+                    m = b_mask[j] if which == 0 else i_mask[j]
+                    lst = 0
+                    while m:
+                        if m & np.uint64(1):
+                            _add_key(out, row, splitmix64(gaz_atoms[lst, which] ^ salts[k]),
+                                     feature_keys, buckets, shift, weights)
+                        m >>= np.uint64(1)
+                        lst += 1
+        for c in range(n_conj):
+            j1, j2 = t + conj_offsets[c, 0], t + conj_offsets[c, 1]
+            h1 = bos_atom if j1 < a else eos_atom if j1 >= b else conj[ids[j1] * n_conj + c]
+            h2 = bos_atom if j2 < a else eos_atom if j2 >= b else conj[ids[j2] * n_conj + c]
+            _add_key(out, row, splitmix64(splitmix64(h1 ^ conj_salts[c]) ^ h2), feature_keys,
+                     buckets, shift, weights)
+    return out
+
+
+@njit(nogil=True, cache=True)
+def _labels_range(ids, sent_ptr, first, stop, scores, bos_scores, eos_scores, offsets, boundaries,
+                  tok_gaz, gaz_group, group_mask, gaz_keys, gaz_buckets, gaz_shift, gaz_masks,
+                  gaz_atoms, salts, conj, conj_offsets, conj_salts, bos_atom, eos_atom, feature_keys,
+                  buckets, shift, weights, bias, transitions, start, out):
+    for s in range(first, stop):
+        a, b = sent_ptr[s], sent_ptr[s + 1]
+        if b > a:
+            emissions = _emissions(ids, a, b, scores, bos_scores, eos_scores, offsets, boundaries,
+                                   tok_gaz, gaz_group, group_mask, gaz_keys, gaz_buckets, gaz_shift,
+                                   gaz_masks, gaz_atoms, salts, conj, conj_offsets, conj_salts,
+                                   bos_atom, eos_atom, feature_keys, buckets, shift, weights, bias)
+            out[a:b] = viterbi(emissions, transitions, start)
+
+
+class TypeScores:
+    """Per-type score cache of one (featuriser, model) pair, kept in step with the
+    featuriser's type ids (rebuilt when the featuriser resets its cache)."""
+
+    def __init__(self, featurizer: Featurizer, model: LinearChainModel):
+        self.featurizer = featurizer
+        self.model = model
+        self._lock = threading.Lock()
+        sp = featurizer.spec
+        n_off, n_lab = len(sp.offsets), len(model.labels)
+        m = model
+        self.bos = np.zeros((n_off, n_lab))
+        self.eos = np.zeros((n_off, n_lab))
+        for k in range(n_off):
+            _add_key(self.bos, k, sp.bos[k], m.feature_keys, m._buckets, m._shift, m._dense)
+            _add_key(self.eos, k, sp.eos[k], m.feature_keys, m._buckets, m._shift, m._dense)
+        self._scores = np.zeros((1024, n_off, n_lab))
+        self._n = 0
+        self._generation = -1
+
+    def scores(self, snapshot: tuple) -> np.ndarray:
+        """The cache covering every type id of a featuriser snapshot (computing new ones)."""
+        key_ptr, type_keys, _, _, generation = snapshot
+        n_types = (len(key_ptr) - 1) // len(self.featurizer.spec.offsets)
+        with self._lock:
+            if generation != self._generation:  # ids were renumbered: start a new array, so
+                self._scores = np.zeros_like(self._scores)  # callers holding the old one stay right
+                self._n, self._generation = 0, generation
+            if n_types > self._n:
+                m = self.model
+                fresh = _type_scores(key_ptr, type_keys, self._n, n_types, self._scores.shape[1],
+                                     m.feature_keys, m._buckets, m._shift, m._dense)
+                if n_types > len(self._scores):
+                    grown = np.zeros((max(n_types, 2 * len(self._scores)), *self._scores.shape[1:]))
+                    grown[:self._n] = self._scores[:self._n]
+                    self._scores = grown
+                self._scores[self._n:n_types] = fresh
+                self._n = n_types
+            return self._scores
+
+    def emissions(self, ids: np.ndarray, a: int, b: int, snapshot: tuple,
+                  scores: np.ndarray) -> np.ndarray:
+        """Emission scores of tokens [a, b) of ``ids`` (one sentence)."""
+        _, _, conj, tok_gaz, _ = snapshot
+        sp, m, f = self.featurizer.spec, self.model, self.featurizer
+        return _emissions(ids, a, b, scores, self.bos, self.eos, sp.offsets, sp.boundaries, tok_gaz,
+                          sp.gaz_group, sp.group_mask, sp.gaz_keys, f.gaz_buckets, f.gaz_shift,
+                          sp.gaz_masks, sp.gaz_atoms, sp.salts, conj, sp.conj_offsets, sp.conj_salts,
+                          sp.bos_atom, sp.eos_atom, m.feature_keys, m._buckets, m._shift, m._dense,
+                          m.bias)
+
+    def labels(self, ids: np.ndarray, sent_ptr: np.ndarray, snapshot: tuple) -> np.ndarray:
+        """Label ids of every token of a batch (no confidences): the throughput path."""
+        _, _, conj, tok_gaz, _ = snapshot
+        scores = self.scores(snapshot)
+        sp, m, f = self.featurizer.spec, self.model, self.featurizer
+        out = np.zeros(len(ids), dtype=np.int64)
+        _labels_range(ids, sent_ptr, 0, len(sent_ptr) - 1, scores, self.bos, self.eos, sp.offsets,
+                      sp.boundaries, tok_gaz, sp.gaz_group, sp.group_mask, sp.gaz_keys,
+                      f.gaz_buckets, f.gaz_shift, sp.gaz_masks, sp.gaz_atoms, sp.salts, conj,
+                      sp.conj_offsets, sp.conj_salts, sp.bos_atom, sp.eos_atom, m.feature_keys,
+                      m._buckets, m._shift, m._dense, m.bias, m.transitions, m._start, out)
+        return out
