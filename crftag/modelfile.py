@@ -24,7 +24,7 @@ from crftag.atomic import atomic_write
 from crftag.errors import ModelError
 
 FORMAT = "crftag-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: gazetteers store entry prefixes (matching stops early)
 META = "meta.json"
 _ARRAY_NAME = re.compile(r"^arrays/([a-z][a-z0-9_]{0,63})\.npy$")
 MAX_MEMBER_BYTES = 4 << 30  # no single member may claim more than 4 GiB uncompressed

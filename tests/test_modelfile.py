@@ -24,7 +24,7 @@ def test_round_trip_preserves_predictions(model_file, tiny_crf, tiny):
     for s in tiny:
         assert loaded.tag_tokens(s.tokens) == tiny_crf.tag_tokens(s.tokens)
     meta, arrays = load_model(model_file)
-    assert meta["backend"] == "crf" and meta["format_version"] == 1
+    assert meta["backend"] == "crf" and meta["format_version"] == 2
     assert all(a.dtype != object for a in arrays.values())
 
 
@@ -70,7 +70,7 @@ def test_wrong_version_and_foreign_zip(tmp_path):
     p = tmp_path / "v.crftag"
     save_model(p, {"backend": "crf"}, {"x": np.zeros(2)})
     with zipfile.ZipFile(p) as zf:
-        meta = zf.read("meta.json").decode().replace('"format_version": 1', '"format_version": 99')
+        meta = zf.read("meta.json").decode().replace('"format_version": 2', '"format_version": 99')
         arr = zf.read("arrays/x.npy")
     with zipfile.ZipFile(p, "w") as zf:
         zf.writestr("meta.json", meta)
