@@ -74,11 +74,6 @@ def chunks(tags: Sequence[str]) -> list[tuple[str, int, int]]:
     return result
 
 
-def entity_types(labels: Sequence[str]) -> list[str]:
-    """Sorted entity types named by a label set."""
-    return sorted({split_tag(t)[1] for t in labels if t != OUTSIDE})
-
-
 def allowed_transitions(labels: Sequence[str]) -> np.ndarray:
     """Boolean matrix ``[from, to]``: may ``to`` follow ``from`` in valid BIO?
 

@@ -92,13 +92,6 @@ def forward_backward(emissions, exp_transitions, start):
 
 
 @njit(nogil=True, cache=True)
-def marginals(emissions, transitions, start):
-    """P(y_t = y | sentence) for every token and label."""
-    alpha, beta, log_z = forward_backward(emissions, np.exp(transitions), start)
-    return np.exp(alpha + beta - log_z)
-
-
-@njit(nogil=True, cache=True)
 def span_probability(alpha, beta, log_z, emissions, transitions, path, i, j, prefix, kind):
     """Probability that tokens [i, j) carry exactly ``path[i:j]`` and form one whole entity.
 

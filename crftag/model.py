@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from crftag.bio import split_tag
 from crftag.decode import (
@@ -79,38 +79,6 @@ def tag_sentence(keys, token_ptr, feature_keys, buckets, shift, weights, bias, t
     """Features of one sentence in, (label path, emission scores) out."""
     emissions = emission_scores(keys, token_ptr, feature_keys, buckets, shift, weights, bias)
     return viterbi(emissions, transitions, start), emissions
-
-
-@njit(nogil=True, cache=True)
-def _tag_range(keys, token_ptr, sent_ptr, s, feature_keys, buckets, shift, weights, bias,
-               transitions, start, out):
-    a, b = sent_ptr[s], sent_ptr[s + 1]
-    if b > a:
-        emissions = emission_scores(keys, token_ptr[a:b + 1], feature_keys, buckets, shift, weights,
-                                    bias)
-        out[a:b] = viterbi(emissions, transitions, start)
-
-
-@njit(nogil=True, cache=True)
-def tag_batch_serial(keys, token_ptr, sent_ptr, feature_keys, buckets, shift, weights, bias,
-                     transitions, start):
-    """Label ids of every token of a batch, one sentence after another."""
-    out = np.zeros(sent_ptr[-1], dtype=np.int64)
-    for s in range(len(sent_ptr) - 1):
-        _tag_range(keys, token_ptr, sent_ptr, s, feature_keys, buckets, shift, weights, bias,
-                   transitions, start, out)
-    return out
-
-
-@njit(nogil=True, cache=True, parallel=True)
-def tag_batch_parallel(keys, token_ptr, sent_ptr, feature_keys, buckets, shift, weights, bias,
-                       transitions, start):
-    """The same, sentences spread over numba's threads (NUMBA_NUM_THREADS)."""
-    out = np.zeros(sent_ptr[-1], dtype=np.int64)
-    for s in prange(len(sent_ptr) - 1):
-        _tag_range(keys, token_ptr, sent_ptr, s, feature_keys, buckets, shift, weights, bias,
-                   transitions, start, out)
-    return out
 
 
 class LinearChainModel:
@@ -179,12 +147,6 @@ class LinearChainModel:
             return []
         labels = self.labels
         return [labels[i] for i in self.decode(keys, token_ptr)[0].tolist()]
-
-    def predict_batch(self, keys: np.ndarray, token_ptr: np.ndarray, sent_ptr: np.ndarray,
-                      parallel: bool = False) -> np.ndarray:
-        """Label ids of every token of a featurised batch (threads over sentences if ``parallel``)."""
-        kernel = tag_batch_parallel if parallel else tag_batch_serial
-        return kernel(keys, token_ptr, sent_ptr, *self._arrays())
 
     def marginals(self, emissions: np.ndarray) -> np.ndarray:
         """P(label | sentence) per token (tokens x labels)."""
