@@ -51,11 +51,37 @@ TOKEN_RE = re.compile(
 )
 
 
-def tokenize(text: str) -> tuple[list[str], list[tuple[int, int]]]:
-    """Split ``text`` into tokens and their ``(start, end)`` character spans."""
+_CHUNK_RE = re.compile(r"\S+")
+
+
+def tokenize_regex(text: str) -> tuple[list[str], list[tuple[int, int]]]:
+    """The definition: every match of :data:`TOKEN_RE`, left to right."""
     tokens: list[str] = []
     spans: list[tuple[int, int]] = []
     for m in TOKEN_RE.finditer(text):
         tokens.append(m.group())
         spans.append(m.span())
+    return tokens, spans
+
+
+def tokenize(text: str) -> tuple[list[str], list[tuple[int, int]]]:
+    """Split ``text`` into tokens and their ``(start, end)`` character spans.
+
+    Same result as :func:`tokenize_regex`, faster: no token spans whitespace, so
+    the text is cut at whitespace first, and a purely alphabetic chunk (not
+    starting with x/X, which can open an emoticon such as ``xD``) is one word
+    token without running the full pattern.
+    """
+    tokens: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for chunk_match in _CHUNK_RE.finditer(text):
+        chunk = chunk_match.group()
+        start = chunk_match.start()
+        if chunk.isalpha() and chunk[0] not in "xX":
+            tokens.append(chunk)
+            spans.append((start, chunk_match.end()))
+            continue
+        for m in TOKEN_RE.finditer(chunk):
+            tokens.append(m.group())
+            spans.append((start + m.start(), start + m.end()))
     return tokens, spans

@@ -30,3 +30,18 @@ def test_offsets_slice_the_input_and_cover_every_non_space(text):
     assert [text[s:e] for s, e in spans] == tokens
     covered = "".join(tokens)
     assert covered == "".join(ch for ch in text if not ch.isspace())
+
+
+def test_fast_tokenizer_equals_the_regex_definition():
+    """Whitespace chunking plus the alphabetic shortcut change nothing."""
+    import random
+
+    from crftag.tokenize import tokenize_regex
+
+    alphabet = [*"abcxXDPo8:;=()[]<3@#_-'.,!?/$%&", "http://t.co/a", " ", "  ", "\t", "é", "ß",
+                "😂", "\u200d", "www.", ".com", "2nd"]
+    rng = random.Random(0)
+    samples = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(3000)]
+    samples += ["xoxo XOXO xDxD Xbox xbox", "I'm at the U.S. embassy w/ @bob :-) #yay http://x.co/y."]
+    for text in samples:
+        assert tokenize(text) == tokenize_regex(text), text
