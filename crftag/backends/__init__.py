@@ -29,12 +29,8 @@ class TaggingModel(Protocol):
     def predict(self, keys: np.ndarray, token_ptr: np.ndarray) -> list[str]:
         """Labels of one sentence (token t has keys[token_ptr[t]:token_ptr[t+1]])."""
 
-    def decode(self, keys: np.ndarray, token_ptr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Label ids of one sentence, and the per-token label scores they were decoded from."""
-
-    def span_scores(self, emissions: np.ndarray, path: np.ndarray,
-                    spans: list[tuple[int, int]]) -> list[float]:
-        """Confidence of each decoded entity span."""
+    def tag_and_score(self, keys: np.ndarray, token_ptr: np.ndarray) -> tuple:
+        """(label ids, entity chunk starts, chunk ends, chunk confidences) of one sentence."""
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Everything needed to rebuild the model, as named arrays."""
