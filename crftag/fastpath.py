@@ -57,10 +57,11 @@ def _emissions(ids, a, b, scores, bos_scores, eos_scores, offsets, boundaries, t
                bias):
     n_tok, n_off, n_lab, n_conj = b - a, len(offsets), len(bias), len(conj_offsets)
     out = np.empty((n_tok, n_lab))
-    b_mask = np.zeros(len(ids), dtype=np.uint64)
-    i_mask = np.zeros(len(ids), dtype=np.uint64)
+    # gazetteer marks of this sentence only, indexed from its first token
+    b_mask = np.zeros(n_tok, dtype=np.uint64)
+    i_mask = np.zeros(n_tok, dtype=np.uint64)
     if gaz_group >= 0 and len(gaz_keys) > 0:
-        _gaz_marks(tok_gaz, ids, a, b, gaz_keys, gaz_buckets, gaz_shift, gaz_masks,
+        _gaz_marks(tok_gaz, ids[a:b], 0, n_tok, gaz_keys, gaz_buckets, gaz_shift, gaz_masks,
                    np.zeros(64, dtype=np.int64), np.zeros(64, dtype=np.int64), b_mask, i_mask)
     for t in range(a, b):
         row = t - a
@@ -77,9 +78,9 @@ def _emissions(ids, a, b, scores, bos_scores, eos_scores, offsets, boundaries, t
             ty = ids[j]
             for y in range(n_lab):
                 out[row, y] += scores[ty, k, y]
-            if gaz_group >= 0 and group_mask[gaz_group, k] and (b_mask[j] | i_mask[j]):
+            if gaz_group >= 0 and group_mask[gaz_group, k] and (b_mask[j - a] | i_mask[j - a]):
                 for which in range(2):
-                    m = b_mask[j] if which == 0 else i_mask[j]
+                    m = b_mask[j - a] if which == 0 else i_mask[j - a]
                     lst = 0
                     while m:
                         if m & np.uint64(1):

@@ -2,7 +2,10 @@
 
 import shutil
 
+import pytest
+
 from crftag import Tagger, train
+from crftag.sentence import Sentence
 
 FEATURES = """
 name = "with-resources"
@@ -43,3 +46,23 @@ def test_model_tags_identically_without_its_resource_files(tmp_path, tiny):
     assert all(len(d) == 64 for files in sources.values() for d in files.values())
     assert loaded.lexicon.gazetteer.names == ["lists/cities", "lists/people"]
     assert loaded.lexicon.clusters["brown"]["paris"] == "0110"
+
+
+def test_fast_path_equals_feature_keys_with_gazetteer_and_bigrams(tmp_path, tiny):
+    """The cached-score path handles gazetteer marks and conjunctions like the key path."""
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "paths").write_text("0110\tparis\t5\n0111\tlondon\t4\n10\tobama\t2\n")
+    (tmp_path / "lists" / "cities").write_text("Paris\nLondon\nNew York\nNew York City\n")
+    (tmp_path / "lists" / "people").write_text("Barack Obama\nTaylor Swift\n")
+    fs_path = tmp_path / "fs.toml"
+    fs_path.write_text(FEATURES.format(res=tmp_path).replace("window = [0]\n", "window = [-1, 0, 1]\n")
+                       + '[[conjunctions]]\ngroup = "lower"\noffsets = [-1, 0]\n')
+    tagger = train(tiny, features=fs_path, max_iterations=40)
+    sents = [s.tokens for s in tiny] + [["Barack", "Obama", "in", "New", "York", "City", "and", "Paris"],
+                                        ["New", "York"], ["Taylor", "Swift", "London"]]
+    feats = tagger.featurizer.featurize_batch(sents)
+    via_keys = [tagger.model.tag_and_score(feats.keys, feats.tokens(i)) for i in range(len(sents))]
+    assert tagger.tag_tokens_batch(sents) == [[tagger.labels[y] for y in p] for p, *_ in via_keys]
+    for i, sent in enumerate(sents):
+        fast = tagger._tag_batch([Sentence(sent)], None)[0]
+        assert [e.score for e in fast.entities] == pytest.approx(via_keys[i][3].tolist(), abs=1e-12)
