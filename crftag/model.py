@@ -96,6 +96,16 @@ class LinearChainModel:
         self.transitions = np.ascontiguousarray(transitions, dtype=np.float64)
         self.bias = np.zeros(n_labels) if bias is None else np.asarray(bias, dtype=np.float64)
         self.start = start
+        # validate what a model file supplies before deriving anything from it
+        if (len(self.row_ptr) != len(self.feature_keys) + 1 or len(self.cols) != len(self.vals)
+                or self.row_ptr[-1] != len(self.vals) or transitions.shape != (n_labels, n_labels)
+                or self.bias.shape != (n_labels,)
+                or (start is not None and np.shape(start) != (n_labels,))
+                or (len(self.cols) and (self.cols.min() < 0 or self.cols.max() >= n_labels))
+                or np.any(np.diff(self.row_ptr) < 0)):
+            raise ValueError("model arrays do not match the label and feature counts")
+        if len(self.feature_keys) > 1 and not np.all(self.feature_keys[1:] > self.feature_keys[:-1]):
+            raise ValueError("feature keys must be sorted and unique")
         self._start = np.zeros(n_labels) if start is None else np.asarray(start, dtype=np.float64)
         parts = [split_tag(lab) for lab in self.labels]
         codes = {"B": B_PREFIX, "I": I_PREFIX}
@@ -107,13 +117,6 @@ class LinearChainModel:
         rows = np.repeat(np.arange(len(self.feature_keys)), np.diff(self.row_ptr))
         self._dense[rows, self.cols] = self.vals
         self._exp_transitions = np.exp(self.transitions)
-        if (len(self.row_ptr) != len(self.feature_keys) + 1 or len(self.cols) != len(self.vals)
-                or self.row_ptr[-1] != len(self.vals) or transitions.shape != (n_labels, n_labels)
-                or (len(self.cols) and (self.cols.min() < 0 or self.cols.max() >= n_labels))
-                or np.any(np.diff(self.row_ptr) < 0)):
-            raise ValueError("model arrays do not match the label and feature counts")
-        if len(self.feature_keys) > 1 and not np.all(self.feature_keys[1:] > self.feature_keys[:-1]):
-            raise ValueError("feature keys must be sorted and unique")
 
     @classmethod
     def from_dense(cls, labels: Sequence[str], feature_keys: np.ndarray, weights: np.ndarray,

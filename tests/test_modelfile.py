@@ -125,3 +125,24 @@ def test_not_a_model(tmp_path):
         load_model(p)
     with pytest.raises(ModelError, match="no such model file"):
         load_model(tmp_path / "missing")
+
+
+def test_inconsistent_arrays_are_refused(tmp_path, model_file):
+    """A well-formed archive whose arrays disagree with its labels (checksums re-made) is refused."""
+    import hashlib
+    import json
+
+    with zipfile.ZipFile(model_file) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    buf = io.BytesIO()
+    np.save(buf, np.zeros(3))  # a bias of the wrong length
+    members["arrays/bias.npy"] = buf.getvalue()
+    meta = json.loads(members["meta.json"])
+    meta["checksums"]["arrays/bias.npy"] = hashlib.sha256(buf.getvalue()).hexdigest()
+    members["meta.json"] = json.dumps(meta).encode()
+    p = tmp_path / "bad.crftag"
+    with zipfile.ZipFile(p, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    with pytest.raises(ModelError, match="inconsistent model contents"):
+        Tagger.load(p)
