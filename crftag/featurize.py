@@ -206,12 +206,16 @@ class Featurizer:
             return ids, (self._key_ptr.view, self._keys.view, self._conj.view, self._tok_gaz.view,
                          self.generation)
 
-    def featurize_batch(self, sentences: Sequence[Sequence[str]]) -> Featurized:
-        """Features of many sentences in one compiled pass."""
+    def batch_type_ids(self, sentences: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray, tuple]:
+        """:meth:`type_ids` of all tokens of a batch, plus sentence offsets into them."""
         sent_ptr = np.zeros(len(sentences) + 1, dtype=np.int64)
         np.cumsum([len(s) for s in sentences], out=sent_ptr[1:])
-        ids, (key_ptr, type_keys, conj, tok_gaz, _) = self.type_ids(
-            list(itertools.chain.from_iterable(sentences)))
+        ids, snapshot = self.type_ids(list(itertools.chain.from_iterable(sentences)))
+        return ids, sent_ptr, snapshot
+
+    def featurize_batch(self, sentences: Sequence[Sequence[str]]) -> Featurized:
+        """Features of many sentences in one compiled pass."""
+        ids, sent_ptr, (key_ptr, type_keys, conj, tok_gaz, _) = self.batch_type_ids(sentences)
         sp = self.spec
         token_ptr, keys = _compose(
             ids, sent_ptr, key_ptr, type_keys, sp.offsets, sp.boundaries, sp.bos, sp.eos, tok_gaz,

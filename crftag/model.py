@@ -141,8 +141,12 @@ class LinearChainModel:
 
     def tag_and_score(self, keys: np.ndarray, token_ptr: np.ndarray) -> tuple:
         """(label ids, chunk starts, chunk ends, chunk probabilities) of one sentence."""
-        return decode_and_score(self.emissions(keys, token_ptr), self.transitions, self._start,
-                                self._exp_transitions, self._prefix, self._kind)
+        return self.decode_emissions(self.emissions(keys, token_ptr))
+
+    def decode_emissions(self, emissions: np.ndarray) -> tuple:
+        """What :meth:`tag_and_score` returns, from a sentence's emission scores."""
+        return decode_and_score(emissions, self.transitions, self._start, self._exp_transitions,
+                                self._prefix, self._kind)
 
     def predict(self, keys: np.ndarray, token_ptr: np.ndarray) -> list[str]:
         """Labels of one sentence."""

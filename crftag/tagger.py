@@ -11,12 +11,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from crftag import __version__
 from crftag.backends import TaggingModel, get_backend
 from crftag.bio import split_tag
-from crftag.decode import decode_and_score
 from crftag.entity import Entity
 from crftag.errors import ModelError
 from crftag.fastpath import TypeScores
@@ -72,17 +69,13 @@ class Tagger:
     # -- tagging ----------------------------------------------------------------
     def tag_tokens(self, tokens: Sequence[str]) -> list[str]:
         """BIO tags for one pre-tokenised sentence."""
-        if not tokens:
-            return []
-        return self.analyse(Sentence(list(tokens))).tags
+        return self.tag_tokens_batch([tokens])[0]
 
     def tag_tokens_batch(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """BIO tags for many pre-tokenised sentences, without confidences (the fastest path)."""
         if self._fast is None:
-            return [self.tag_tokens(s) for s in sentences]
-        sent_ptr = np.zeros(len(sentences) + 1, dtype=np.int64)
-        np.cumsum([len(s) for s in sentences], out=sent_ptr[1:])
-        ids, snapshot = self.featurizer.type_ids(list(itertools.chain.from_iterable(sentences)))
+            return [t.tags for t in self._tag_batch([Sentence(list(s)) for s in sentences], None)]
+        ids, sent_ptr, snapshot = self.featurizer.batch_type_ids(sentences)
         flat = self._fast.labels(ids, sent_ptr, snapshot).tolist()
         labels = self.model.labels
         bounds = sent_ptr.tolist()
@@ -119,21 +112,15 @@ class Tagger:
             return [self._tagged(s, self.model.tag_and_score(feats.keys, feats.tokens(i)),
                                  min_confidence) if s.tokens else Tagged(s, [], [])
                     for i, s in enumerate(sentences)]
-        ids, snapshot = self.featurizer.type_ids(list(itertools.chain.from_iterable(
-            s.tokens for s in sentences)))
+        ids, sent_ptr, snapshot = self.featurizer.batch_type_ids([s.tokens for s in sentences])
         scores = self._fast.scores(snapshot)
-        m = self.model
-        out, a = [], 0
-        for s in sentences:
-            b = a + len(s.tokens)
+        out = []
+        for s, a, b in zip(sentences, sent_ptr[:-1].tolist(), sent_ptr[1:].tolist(), strict=True):
             if b == a:
                 out.append(Tagged(s, [], []))
                 continue
             emissions = self._fast.emissions(ids, a, b, snapshot, scores)
-            out.append(self._tagged(s, decode_and_score(emissions, m.transitions, m._start,
-                                                        m._exp_transitions, m._prefix, m._kind),
-                                    min_confidence))
-            a = b
+            out.append(self._tagged(s, self.model.decode_emissions(emissions), min_confidence))
         return out
 
     def _tagged(self, sentence: Sentence, decoded: tuple, min_confidence: float | None) -> Tagged:
@@ -158,7 +145,6 @@ class Tagger:
                 "dev_scores", "seed", "lexicon")
         return {"labels": self.labels, "feature_set": self.feature_set.name,
                 **{k: self.meta[k] for k in keys if k in self.meta}}
-
 
 
 @dataclass
