@@ -98,11 +98,13 @@ def _emissions(ids, a, b, scores, bos_scores, eos_scores, offsets, boundaries, t
 
 
 @njit(nogil=True, cache=True)
-def _labels_range(ids, sent_ptr, first, stop, scores, bos_scores, eos_scores, offsets, boundaries,
-                  tok_gaz, gaz_group, group_mask, gaz_keys, gaz_buckets, gaz_shift, gaz_masks,
-                  gaz_atoms, salts, conj, conj_offsets, conj_salts, bos_atom, eos_atom, feature_keys,
-                  buckets, shift, weights, bias, transitions, start, out):
-    for s in range(first, stop):
+def _labels(ids, sent_ptr, scores, bos_scores, eos_scores, offsets, boundaries, tok_gaz, gaz_group,
+            group_mask, gaz_keys, gaz_buckets, gaz_shift, gaz_masks, gaz_atoms, salts, conj,
+            conj_offsets, conj_salts, bos_atom, eos_atom, feature_keys, buckets, shift, weights,
+            bias, transitions, start):
+    """Viterbi labels of every sentence of a batch."""
+    out = np.zeros(len(ids), dtype=np.int64)
+    for s in range(len(sent_ptr) - 1):
         a, b = sent_ptr[s], sent_ptr[s + 1]
         if b > a:
             emissions = _emissions(ids, a, b, scores, bos_scores, eos_scores, offsets, boundaries,
@@ -110,6 +112,7 @@ def _labels_range(ids, sent_ptr, first, stop, scores, bos_scores, eos_scores, of
                                    gaz_masks, gaz_atoms, salts, conj, conj_offsets, conj_salts,
                                    bos_atom, eos_atom, feature_keys, buckets, shift, weights, bias)
             out[a:b] = viterbi(emissions, transitions, start)
+    return out
 
 
 class TypeScores:
@@ -152,26 +155,21 @@ class TypeScores:
                 self._n = n_types
             return self._scores
 
+    def _kernel_args(self, scores: np.ndarray, snapshot: tuple) -> tuple:
+        """The arrays :func:`_emissions` reads after the token range, in its order."""
+        _, _, conj, tok_gaz, _ = snapshot
+        sp, m, f = self.featurizer.spec, self.model, self.featurizer
+        return (scores, self.bos, self.eos, sp.offsets, sp.boundaries, tok_gaz, sp.gaz_group,
+                sp.group_mask, sp.gaz_keys, f.gaz_buckets, f.gaz_shift, sp.gaz_masks, sp.gaz_atoms,
+                sp.salts, conj, sp.conj_offsets, sp.conj_salts, sp.bos_atom, sp.eos_atom,
+                m.feature_keys, m._buckets, m._shift, m._dense, m.bias)
+
     def emissions(self, ids: np.ndarray, a: int, b: int, snapshot: tuple,
                   scores: np.ndarray) -> np.ndarray:
         """Emission scores of tokens [a, b) of ``ids`` (one sentence)."""
-        _, _, conj, tok_gaz, _ = snapshot
-        sp, m, f = self.featurizer.spec, self.model, self.featurizer
-        return _emissions(ids, a, b, scores, self.bos, self.eos, sp.offsets, sp.boundaries, tok_gaz,
-                          sp.gaz_group, sp.group_mask, sp.gaz_keys, f.gaz_buckets, f.gaz_shift,
-                          sp.gaz_masks, sp.gaz_atoms, sp.salts, conj, sp.conj_offsets, sp.conj_salts,
-                          sp.bos_atom, sp.eos_atom, m.feature_keys, m._buckets, m._shift, m._dense,
-                          m.bias)
+        return _emissions(ids, a, b, *self._kernel_args(scores, snapshot))
 
     def labels(self, ids: np.ndarray, sent_ptr: np.ndarray, snapshot: tuple) -> np.ndarray:
         """Label ids of every token of a batch (no confidences): the throughput path."""
-        _, _, conj, tok_gaz, _ = snapshot
-        scores = self.scores(snapshot)
-        sp, m, f = self.featurizer.spec, self.model, self.featurizer
-        out = np.zeros(len(ids), dtype=np.int64)
-        _labels_range(ids, sent_ptr, 0, len(sent_ptr) - 1, scores, self.bos, self.eos, sp.offsets,
-                      sp.boundaries, tok_gaz, sp.gaz_group, sp.group_mask, sp.gaz_keys,
-                      f.gaz_buckets, f.gaz_shift, sp.gaz_masks, sp.gaz_atoms, sp.salts, conj,
-                      sp.conj_offsets, sp.conj_salts, sp.bos_atom, sp.eos_atom, m.feature_keys,
-                      m._buckets, m._shift, m._dense, m.bias, m.transitions, m._start, out)
-        return out
+        args = self._kernel_args(self.scores(snapshot), snapshot)
+        return _labels(ids, sent_ptr, *args, self.model.transitions, self.model._start)
