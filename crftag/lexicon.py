@@ -6,7 +6,8 @@
 * Gazetteers are lists of names, one per line. Entries and tweet tokens are
   normalised alike (lowercase, punctuation stripped); an entry of up to six
   tokens is stored as the 64-bit hash of its token sequence, with a bit mask of
-  the lists it is in. Matching is then a binary search per candidate n-gram.
+  the lists it is in, plus every proper prefix of an entry (mask 0). Matching
+  looks candidate n-grams up in the sorted hashes and stops when none continues.
 
 A :class:`Lexicon` holds what a feature set needs of these, and stores itself as
 arrays inside the model file (with the source files' sha256), so tagging never
