@@ -46,77 +46,86 @@ def viterbi(emissions, transitions, start):
     return path
 
 
-@njit(nogil=True, cache=True)
-def _logsumexp(v):
-    m = v.max()
-    if m == -np.inf:
-        return -np.inf
-    return m + np.log(np.exp(v - m).sum())
-
-
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, fastmath={'reassoc', 'contract', 'arcp'})
 def forward_backward(emissions, exp_transitions, start):
-    """Log forward (emission included), log backward, and log Z.
+    """Scaled forward and backward tables: ``(alpha, beta, log_scale)``.
 
-    Each step rescales by the row maximum and multiplies by ``exp(transitions)``
-    (precomputed once per model), so there is one ``exp`` per label per token
-    rather than one per label pair.
+    Rabiner's scaling in the probability domain: each forward row is divided by
+    its sum, so ``alpha[t]`` sums to 1 and ``log_scale[t]`` is the log of the
+    forward mass the division removed up to ``t``; ``beta[t]`` is divided by the
+    same factors. Then ``alpha * beta`` are the marginals, ``log_scale[-1]`` is
+    log Z, and the true log forward score is ``log(alpha[t, y]) + log_scale[t]``.
+    One ``exp`` per emission score and one ``log`` per token: no per-label logs.
     """
     n_tok, n_lab = emissions.shape
-    alpha = np.empty((n_tok, n_lab))
-    beta = np.zeros((n_tok, n_lab))
-    alpha[0] = emissions[0] + start
-    w = np.empty(n_lab)
-    for t in range(1, n_tok):
-        m = alpha[t - 1].max()
-        for i in range(n_lab):
-            w[i] = np.exp(alpha[t - 1, i] - m)
-        for j in range(n_lab):
-            acc = 0.0
-            for i in range(n_lab):
-                acc += w[i] * exp_transitions[i, j]
-            alpha[t, j] = (np.log(acc) + m if acc > 0.0 else -np.inf) + emissions[t, j]
-    for t in range(n_tok - 2, -1, -1):
-        m = -np.inf
-        for j in range(n_lab):
-            w[j] = emissions[t + 1, j] + beta[t + 1, j]
-            m = max(m, w[j])
-        for j in range(n_lab):
-            w[j] = np.exp(w[j] - m)
-        for i in range(n_lab):
-            acc = 0.0
+    alpha = np.zeros((n_tok, n_lab))
+    beta = np.ones((n_tok, n_lab))
+    log_scale = np.zeros(n_tok)
+    scaled = np.empty((n_tok, n_lab))  # exp(emissions - row max)
+    row_max = np.empty(n_tok)
+    for t in range(n_tok):
+        row_max[t] = emissions[t].max()
+        for y in range(n_lab):
+            scaled[t, y] = np.exp(emissions[t, y] - row_max[t])
+    norm = np.empty(n_tok)  # what each forward row was divided by
+    trans_t = exp_transitions.T.copy()  # inner loops run over contiguous, independent targets
+    for t in range(n_tok):
+        if t == 0:
             for j in range(n_lab):
-                acc += exp_transitions[i, j] * w[j]
-            beta[t, i] = np.log(acc) + m if acc > 0.0 else -np.inf
-    return alpha, beta, _logsumexp(alpha[n_tok - 1])
+                alpha[0, j] = np.exp(start[j])
+        else:
+            for i in range(n_lab):
+                a = alpha[t - 1, i]
+                for j in range(n_lab):
+                    alpha[t, j] += a * exp_transitions[i, j]
+        total = 0.0
+        for j in range(n_lab):
+            alpha[t, j] *= scaled[t, j]
+            total += alpha[t, j]
+        norm[t] = total
+        for j in range(n_lab):
+            alpha[t, j] /= total
+        log_scale[t] = (log_scale[t - 1] if t else 0.0) + np.log(total) + row_max[t]
+    for t in range(n_tok - 2, -1, -1):
+        beta[t] = 0.0
+        for j in range(n_lab):
+            w = scaled[t + 1, j] * beta[t + 1, j] / norm[t + 1]
+            for i in range(n_lab):
+                beta[t, i] += trans_t[j, i] * w
+    return alpha, beta, log_scale
 
 
 @njit(nogil=True, cache=True)
-def span_probability(alpha, beta, log_z, emissions, transitions, path, i, j, prefix, kind):
+def span_probability(alpha, beta, log_scale, emissions, transitions, exp_transitions, path, i, j,
+                     prefix, kind):
     """Probability that tokens [i, j) carry exactly ``path[i:j]`` and form one whole entity.
 
     The entity must not continue: the label after it is not ``I-`` of its type,
     and when it opens with ``I-`` (a conlleval chunk start) the label before it
-    is not ``B-``/``I-`` of its type.
+    is not ``B-``/``I-`` of its type. Tables from :func:`forward_backward`.
     """
     n_tok, n_lab = emissions.shape
-    t_kind = kind[path[i]]
-    tmp = np.empty(n_lab)
-    if prefix[path[i]] == I_PREFIX and i > 0:
+    first = path[i]
+    t_kind = kind[first]
+    if prefix[first] == I_PREFIX and i > 0:
+        mass = 0.0  # forward mass into `first` from labels that do not continue the entity
         for y in range(n_lab):
-            inside = kind[y] == t_kind and prefix[y] != O_PREFIX
-            tmp[y] = -np.inf if inside else alpha[i - 1, y] + transitions[y, path[i]]
-        logp = _logsumexp(tmp) + emissions[i, path[i]]
+            if not (kind[y] == t_kind and prefix[y] != O_PREFIX):
+                mass += alpha[i - 1, y] * exp_transitions[y, first]
+        logp = np.log(mass) + log_scale[i - 1] + emissions[i, first]
     else:
-        logp = alpha[i, path[i]]
+        logp = np.log(alpha[i, first]) + log_scale[i]
     for t in range(i + 1, j):
         logp += transitions[path[t - 1], path[t]] + emissions[t, path[t]]
     if j < n_tok:
+        row_max = emissions[j].max()
+        mass = 0.0  # backward mass out of the entity into labels that do not continue it
         for y in range(n_lab):
-            cont = kind[y] == t_kind and prefix[y] == I_PREFIX
-            tmp[y] = -np.inf if cont else transitions[path[j - 1], y] + emissions[j, y] + beta[j, y]
-        logp += _logsumexp(tmp)
-    return np.exp(logp - log_z)
+            if not (kind[y] == t_kind and prefix[y] == I_PREFIX):
+                mass += exp_transitions[path[j - 1], y] * np.exp(emissions[j, y] - row_max) * beta[j, y]
+        # beta[j] is scaled by the forward normalisers after j: log Z - log_scale[j] - row_max
+        logp += np.log(mass) + row_max + log_scale[n_tok - 1] - log_scale[j]
+    return min(1.0, np.exp(logp - log_scale[n_tok - 1]))
 
 
 @njit(nogil=True, cache=True)
@@ -139,8 +148,8 @@ def decode_and_score(emissions, transitions, start, exp_transitions, prefix, kin
                 ends[n_chunks - 1] = t + 1
     scores = np.empty(n_chunks)
     if n_chunks:
-        alpha, beta, log_z = forward_backward(emissions, exp_transitions, start)
+        alpha, beta, log_scale = forward_backward(emissions, exp_transitions, start)
         for c in range(n_chunks):
-            scores[c] = span_probability(alpha, beta, log_z, emissions, transitions, path,
-                                         starts[c], ends[c], prefix, kind)
+            scores[c] = span_probability(alpha, beta, log_scale, emissions, transitions,
+                                         exp_transitions, path, starts[c], ends[c], prefix, kind)
     return path, starts[:n_chunks], ends[:n_chunks], scores

@@ -20,9 +20,9 @@ import threading
 import numpy as np
 from numba import njit
 
-from crftag.decode import viterbi
-from crftag.featurize import Featurizer, _gaz_marks
-from crftag.hashing import find_key, splitmix64
+from crftag.decode import decode_and_score, viterbi
+from crftag.featurize import Featurizer, _gaz_marks, lowest_bit
+from crftag.hashing import find_key, py_splitmix64, splitmix64
 from crftag.model import LinearChainModel
 
 
@@ -52,7 +52,7 @@ def _add_key(out, t, key, feature_keys, buckets, shift, weights):
 
 @njit(nogil=True, cache=True)
 def _emissions(ids, a, b, scores, bos_scores, eos_scores, offsets, boundaries, tok_gaz, gaz_group,
-               group_mask, gaz_keys, gaz_buckets, gaz_shift, gaz_masks, gaz_atoms, salts, conj,
+               group_mask, gaz_keys, gaz_buckets, gaz_shift, gaz_masks, gaz_weights, conj,
                conj_offsets, conj_salts, bos_atom, eos_atom, feature_keys, buckets, shift, weights,
                bias):
     n_tok, n_off, n_lab, n_conj = b - a, len(offsets), len(bias), len(conj_offsets)
@@ -81,13 +81,11 @@ def _emissions(ids, a, b, scores, bos_scores, eos_scores, offsets, boundaries, t
             if gaz_group >= 0 and group_mask[gaz_group, k] and (b_mask[j - a] | i_mask[j - a]):
                 for which in range(2):
                     m = b_mask[j - a] if which == 0 else i_mask[j - a]
-                    lst = 0
                     while m:
-                        if m & np.uint64(1):
-                            _add_key(out, row, splitmix64(gaz_atoms[lst, which] ^ salts[k]),
-                                     feature_keys, buckets, shift, weights)
-                        m >>= np.uint64(1)
-                        lst += 1
+                        low, lst = lowest_bit(m)
+                        m ^= low
+                        for y in range(n_lab):
+                            out[row, y] += gaz_weights[k, which, lst, y]
         for c in range(n_conj):
             j1, j2 = t + conj_offsets[c, 0], t + conj_offsets[c, 1]
             h1 = bos_atom if j1 < a else eos_atom if j1 >= b else conj[ids[j1] * n_conj + c]
@@ -99,7 +97,7 @@ def _emissions(ids, a, b, scores, bos_scores, eos_scores, offsets, boundaries, t
 
 @njit(nogil=True, cache=True)
 def _labels(ids, sent_ptr, scores, bos_scores, eos_scores, offsets, boundaries, tok_gaz, gaz_group,
-            group_mask, gaz_keys, gaz_buckets, gaz_shift, gaz_masks, gaz_atoms, salts, conj,
+            group_mask, gaz_keys, gaz_buckets, gaz_shift, gaz_masks, gaz_weights, conj,
             conj_offsets, conj_salts, bos_atom, eos_atom, feature_keys, buckets, shift, weights,
             bias, transitions, start):
     """Viterbi labels of every sentence of a batch."""
@@ -109,10 +107,23 @@ def _labels(ids, sent_ptr, scores, bos_scores, eos_scores, offsets, boundaries, 
         if b > a:
             emissions = _emissions(ids, a, b, scores, bos_scores, eos_scores, offsets, boundaries,
                                    tok_gaz, gaz_group, group_mask, gaz_keys, gaz_buckets, gaz_shift,
-                                   gaz_masks, gaz_atoms, salts, conj, conj_offsets, conj_salts,
+                                   gaz_masks, gaz_weights, conj, conj_offsets, conj_salts,
                                    bos_atom, eos_atom, feature_keys, buckets, shift, weights, bias)
             out[a:b] = viterbi(emissions, transitions, start)
     return out
+
+
+@njit(nogil=True, cache=True)
+def _analyse(ids, a, b, scores, bos_scores, eos_scores, offsets, boundaries, tok_gaz, gaz_group,
+             group_mask, gaz_keys, gaz_buckets, gaz_shift, gaz_masks, gaz_weights, conj, conj_offsets,
+             conj_salts, bos_atom, eos_atom, feature_keys, buckets, shift, weights, bias,
+             transitions, start, exp_transitions, prefix, kind):
+    """One sentence, one call: emissions, Viterbi, chunks and their probabilities."""
+    emissions = _emissions(ids, a, b, scores, bos_scores, eos_scores, offsets, boundaries, tok_gaz,
+                           gaz_group, group_mask, gaz_keys, gaz_buckets, gaz_shift, gaz_masks,
+                           gaz_weights, conj, conj_offsets, conj_salts, bos_atom, eos_atom,
+                           feature_keys, buckets, shift, weights, bias)
+    return decode_and_score(emissions, transitions, start, exp_transitions, prefix, kind)
 
 
 class TypeScores:
@@ -125,15 +136,21 @@ class TypeScores:
         self._lock = threading.Lock()
         sp = featurizer.spec
         n_off, n_lab = len(sp.offsets), len(model.labels)
-        m = model
-        self.bos = np.zeros((n_off, n_lab))
-        self.eos = np.zeros((n_off, n_lab))
-        for k in range(n_off):
-            _add_key(self.bos, k, sp.bos[k], m.feature_keys, m._buckets, m._shift, m._dense)
-            _add_key(self.eos, k, sp.eos[k], m.feature_keys, m._buckets, m._shift, m._dense)
+        self.bos, self.eos = (np.array([self._row(key) for key in edge]).reshape(n_off, n_lab)
+                              for edge in (sp.bos, sp.eos))
+        # weights of each gazetteer feature (offset, B/I, list), gathered into one small
+        # table that stays in cache: no hashing and no scattered weight rows per token
+        self.gaz_weights = np.array([[[self._row(py_splitmix64(int(atom) ^ int(sp.salts[k])))
+                                       for atom in sp.gaz_atoms[:, which]] for which in range(2)]
+                                     for k in range(n_off)]).reshape(n_off, 2, -1, n_lab)
         self._scores = np.zeros((1024, n_off, n_lab))
         self._n = 0
         self._generation = -1
+
+    def _row(self, key: int) -> np.ndarray:
+        """The weight row of one feature key (zeros when the model has none)."""
+        i = self.model.feature_index(key)
+        return self.model._dense[i] if i >= 0 else np.zeros(len(self.model.labels))
 
     def scores(self, snapshot: tuple) -> np.ndarray:
         """The cache covering every type id of a featuriser snapshot (computing new ones)."""
@@ -160,14 +177,16 @@ class TypeScores:
         _, _, conj, tok_gaz, _ = snapshot
         sp, m, f = self.featurizer.spec, self.model, self.featurizer
         return (scores, self.bos, self.eos, sp.offsets, sp.boundaries, tok_gaz, sp.gaz_group,
-                sp.group_mask, sp.gaz_keys, f.gaz_buckets, f.gaz_shift, sp.gaz_masks, sp.gaz_atoms,
-                sp.salts, conj, sp.conj_offsets, sp.conj_salts, sp.bos_atom, sp.eos_atom,
+                sp.group_mask, sp.gaz_keys, f.gaz_buckets, f.gaz_shift, sp.gaz_masks, self.gaz_weights,
+                conj, sp.conj_offsets, sp.conj_salts, sp.bos_atom, sp.eos_atom,
                 m.feature_keys, m._buckets, m._shift, m._dense, m.bias)
 
-    def emissions(self, ids: np.ndarray, a: int, b: int, snapshot: tuple,
-                  scores: np.ndarray) -> np.ndarray:
-        """Emission scores of tokens [a, b) of ``ids`` (one sentence)."""
-        return _emissions(ids, a, b, *self._kernel_args(scores, snapshot))
+    def analyse(self, ids: np.ndarray, a: int, b: int, snapshot: tuple, scores: np.ndarray) -> tuple:
+        """Tokens [a, b) of ``ids`` (one sentence): what :meth:`LinearChainModel.tag_and_score`
+        returns (label path, chunk starts and ends, chunk probabilities)."""
+        m = self.model
+        return _analyse(ids, a, b, *self._kernel_args(scores, snapshot), m.transitions, m._start,
+                        m._exp_transitions, m._prefix, m._kind)
 
     def labels(self, ids: np.ndarray, sent_ptr: np.ndarray, snapshot: tuple) -> np.ndarray:
         """Label ids of every token of a batch (no confidences): the throughput path."""

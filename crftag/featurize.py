@@ -27,6 +27,7 @@ from numba import njit
 from crftag.atoms import TOKEN_KINDS, make_atom_fn
 from crftag.featureset import FeatureSet
 from crftag.hashing import (
+    MASK64,
     bucket_offsets,
     find_key,
     hash_strings,
@@ -193,18 +194,17 @@ class Featurizer:
         with self._lock:  # registration mutates the cache; kernels run outside the lock
             if len(self._types) + len(flat) > self.max_types:
                 self._reset()  # bounded memory for long-running services
-            types = self._types
-            ids = np.fromiter(map(types.get, flat, itertools.repeat(-1)), dtype=np.int64,
-                              count=len(flat))
-            missing = np.flatnonzero(ids < 0)
-            if len(missing):
-                new = list(dict.fromkeys(flat[i] for i in missing.tolist()))
-                self._register(new)
-                ids[missing] = [types[flat[i]] for i in missing.tolist()]
+            get = self._types.get
+            ids = [get(t, -1) for t in flat]
+            if -1 in ids:
+                self._register(list(dict.fromkeys(t for t, i in zip(flat, ids, strict=True) if i < 0)))
+                types = self._types
+                ids = [types[t] for t in flat]
             # Views of the arrays as they are now: later growth reallocates or writes past
             # their ends, never into them.
-            return ids, (self._key_ptr.view, self._keys.view, self._conj.view, self._tok_gaz.view,
-                         self.generation)
+            snapshot = (self._key_ptr.view, self._keys.view, self._conj.view, self._tok_gaz.view,
+                        self.generation)
+            return np.array(ids, dtype=np.int64), snapshot
 
     def batch_type_ids(self, sentences: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray, tuple]:
         """:meth:`type_ids` of all tokens of a batch, plus sentence offsets into them."""
@@ -225,6 +225,22 @@ class Featurizer:
 
     def featurize(self, tokens: Sequence[str]) -> Featurized:
         return self.featurize_batch([tokens])
+
+
+# Gazetteer list masks are uint64 bit sets. The index of a set bit, by de Bruijn
+# multiplication: visiting only the set bits of a mask costs one step per list
+# matched, not one per list.
+_DE_BRUIJN = np.uint64(0x022FDD63CC95386D)
+_BIT_INDEX = np.zeros(64, dtype=np.int64)
+_BIT_INDEX[[((1 << i) * 0x022FDD63CC95386D & MASK64) >> 58 for i in range(64)]] = np.arange(64)
+_U58, _U1 = np.uint64(58), np.uint64(1)
+
+
+@njit(nogil=True, cache=True)
+def lowest_bit(m: np.uint64) -> tuple[np.uint64, int]:
+    """The lowest set bit of a non-zero mask, and its index."""
+    low = m & (~m + _U1)
+    return low, _BIT_INDEX[(low * _DE_BRUIJN) >> _U58]
 
 
 @njit(nogil=True, cache=True)
@@ -275,22 +291,18 @@ def _gaz_marks(tok_gaz, type_ids, a, b, gaz_keys, gaz_buckets, gaz_shift, gaz_ma
                 if union == 0:
                     best[:] = 0
                 union |= m
-                lst = 0
                 while m:
-                    if m & np.uint64(1):
-                        best[lst] = length
-                    m >>= np.uint64(1)
-                    lst += 1
-        lst = 0
+                    low, lst = lowest_bit(m)
+                    best[lst] = length
+                    m ^= low
         while union:
-            if union & np.uint64(1) and i >= next_free[lst]:
-                bit = np.uint64(1) << np.uint64(lst)
-                b_mask[i] |= bit
+            low, lst = lowest_bit(union)
+            union ^= low
+            if i >= next_free[lst]:
+                b_mask[i] |= low
                 for j in range(i + 1, i + best[lst]):
-                    i_mask[j] |= bit
+                    i_mask[j] |= low
                 next_free[lst] = i + best[lst]
-            union >>= np.uint64(1)
-            lst += 1
 
 
 @njit(nogil=True, cache=True)
@@ -330,14 +342,12 @@ def _compose(type_ids, sent_ptr, key_ptr, type_keys, offsets, boundaries, bos, e
                     if gaz_group >= 0 and group_mask[gaz_group, k]:
                         for which in range(2):
                             m = b_mask[j] if which == 0 else i_mask[j]
-                            lst = 0
                             while m:
-                                if m & np.uint64(1):
-                                    if fill:
-                                        keys[pos] = splitmix64(gaz_atoms[lst, which] ^ salts[k])
-                                    pos += 1
-                                m >>= np.uint64(1)
-                                lst += 1
+                                low, lst = lowest_bit(m)
+                                m ^= low
+                                if fill:
+                                    keys[pos] = splitmix64(gaz_atoms[lst, which] ^ salts[k])
+                                pos += 1
                 for c in range(n_conj):
                     if fill:
                         j1, j2 = t + conj_offsets[c, 0], t + conj_offsets[c, 1]

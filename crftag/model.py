@@ -131,6 +131,11 @@ class LinearChainModel:
         return (self.feature_keys, self._buckets, self._shift, self._dense, self.bias,
                 self.transitions, self._start)
 
+    def feature_index(self, key: int | np.uint64) -> int:
+        """Row of a feature key in the weight arrays, or -1 when the model has no weight for it."""
+        i = int(np.searchsorted(self.feature_keys, np.uint64(key)))
+        return i if i < len(self.feature_keys) and self.feature_keys[i] == np.uint64(key) else -1
+
     def emissions(self, keys: np.ndarray, token_ptr: np.ndarray) -> np.ndarray:
         return emission_scores(keys, token_ptr, *self._arrays()[:5])
 
@@ -157,17 +162,18 @@ class LinearChainModel:
 
     def marginals(self, emissions: np.ndarray) -> np.ndarray:
         """P(label | sentence) per token (tokens x labels)."""
-        alpha, beta, log_z = forward_backward(emissions, self._exp_transitions, self._start)
-        return np.exp(alpha + beta - log_z)
+        alpha, beta, _ = forward_backward(emissions, self._exp_transitions, self._start)
+        return alpha * beta
 
     def span_scores(self, emissions: np.ndarray, path: np.ndarray,
                     spans: list[tuple[int, int]]) -> list[float]:
         """Probability of each entity span ``[i, j)`` exactly as decoded (span and type)."""
         if not spans:
             return []
-        alpha, beta, log_z = forward_backward(emissions, self._exp_transitions, self._start)
-        return [float(span_probability(alpha, beta, log_z, emissions, self.transitions, path, i, j,
-                                       self._prefix, self._kind)) for i, j in spans]
+        alpha, beta, log_scale = forward_backward(emissions, self._exp_transitions, self._start)
+        return [float(span_probability(alpha, beta, log_scale, emissions, self.transitions,
+                                       self._exp_transitions, path, i, j, self._prefix, self._kind))
+                for i, j in spans]
 
     # -- storage: arrays only ---------------------------------------------------
     def to_arrays(self) -> dict[str, np.ndarray]:

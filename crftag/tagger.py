@@ -40,6 +40,7 @@ class Tagger:
         self.featurizer = Featurizer(feature_set, self.lexicon)
         # Linear models tag through per-token-type cached scores (crftag.fastpath).
         self._fast = TypeScores(self.featurizer, model) if isinstance(model, LinearChainModel) else None
+        self._types = [split_tag(label)[1] for label in model.labels]  # entity type per label id
 
     @property
     def labels(self) -> list[str]:
@@ -84,7 +85,12 @@ class Tagger:
     def tag(self, text: str, min_confidence: float | None = None) -> list[Entity]:
         """Entities in one text (a tweet), with character offsets into ``text`` and confidences."""
         tokens, spans = tokenize(text)
-        return self.analyse(Sentence(tokens, text=text, spans=spans), min_confidence).entities
+        if self._fast is None or not tokens:
+            return self.analyse(Sentence(tokens, text=text, spans=spans), min_confidence).entities
+        # the latency path: one sentence, one compiled call, no tag strings built
+        ids, snapshot = self.featurizer.type_ids(tokens)
+        decoded = self._fast.analyse(ids, 0, len(ids), snapshot, self._fast.scores(snapshot))
+        return self._entities(text, spans, decoded, min_confidence)
 
     def tag_batch(self, texts: Iterable[str], min_confidence: float | None = None) -> list[list[Entity]]:
         """Entities for each of several texts."""
@@ -116,28 +122,33 @@ class Tagger:
         scores = self._fast.scores(snapshot)
         out = []
         for s, a, b in zip(sentences, sent_ptr[:-1].tolist(), sent_ptr[1:].tolist(), strict=True):
-            if b == a:
-                out.append(Tagged(s, [], []))
-                continue
-            emissions = self._fast.emissions(ids, a, b, snapshot, scores)
-            out.append(self._tagged(s, self.model.decode_emissions(emissions), min_confidence))
+            decoded = self._fast.analyse(ids, a, b, snapshot, scores) if b > a else None
+            out.append(self._tagged(s, decoded, min_confidence) if decoded else Tagged(s, [], []))
         return out
 
     def _tagged(self, sentence: Sentence, decoded: tuple, min_confidence: float | None) -> Tagged:
-        path, starts, ends, scores = decoded
         labels = self.model.labels
-        tags = [labels[i] for i in path.tolist()]
+        tags = [labels[i] for i in decoded[0].tolist()]
         sent = sentence.with_text()
-        text, spans = sent.text, sent.spans
+        ents = self._entities(sent.text, sent.spans, decoded, min_confidence)
+        kept = {e.token_start for e in ents}
+        for i, j in zip(decoded[1].tolist(), decoded[2].tolist(), strict=True):
+            if i not in kept:  # entities dropped by min_confidence leave no tags behind either
+                tags[i:j] = ["O"] * (j - i)
+        return Tagged(sent, tags, ents)
+
+    def _entities(self, text: str, spans: list[tuple[int, int]], decoded: tuple,
+                  min_confidence: float | None) -> list[Entity]:
+        """Entities of a decoded sentence (label path, chunk starts, ends, probabilities)."""
+        path, starts, ends, scores = decoded
+        types = self._types
         ents = []
         for i, j, score in zip(starts.tolist(), ends.tolist(), scores.tolist(), strict=True):
-            if min_confidence is not None and score < min_confidence:
-                tags[i:j] = ["O"] * (j - i)  # dropped entities leave no tags behind either
-                continue
-            start, end = spans[i][0], spans[j - 1][1]
-            ents.append(Entity(text=text[start:end], type=split_tag(tags[i])[1], start=start, end=end,
-                               token_start=i, token_end=j, score=score))
-        return Tagged(sent, tags, ents)
+            if min_confidence is None or score >= min_confidence:
+                start, end = spans[i][0], spans[j - 1][1]
+                ents.append(Entity(text=text[start:end], type=types[path[i]], start=start, end=end,
+                                   token_start=i, token_end=j, score=score))
+        return ents
 
     def info(self) -> dict[str, Any]:
         """What the model is: backend, feature set, labels, training data and scores."""

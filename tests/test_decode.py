@@ -37,9 +37,13 @@ def test_viterbi_and_marginals_equal_brute_force(seed):
     for path, score in paths:
         for t, y in enumerate(path):
             expected[t, y] += np.exp(score - log_z)
-    alpha, beta, fb_log_z = forward_backward(emissions, np.exp(transitions), start)
-    np.testing.assert_allclose(np.exp(alpha + beta - fb_log_z), expected, atol=1e-12)
-    assert fb_log_z == pytest.approx(log_z)
+    alpha, beta, log_scale = forward_backward(emissions, np.exp(transitions), start)
+    np.testing.assert_allclose(alpha * beta, expected, atol=1e-12)
+    assert log_scale[-1] == pytest.approx(log_z)
+    forward = np.array([np.logaddexp.reduce([s for p, s in _all_paths(emissions[:t + 1], transitions,
+                                                                       start) if p[t] == y])
+                        for t in range(len(emissions)) for y in range(len(LABELS))])
+    np.testing.assert_allclose(np.log(alpha).ravel() + np.repeat(log_scale, len(LABELS)), forward)
 
 
 def test_viterbi_ties_go_to_the_first_label():
@@ -73,12 +77,12 @@ def test_span_probability_equals_brute_force(seed):
                    if (kind, i, j) in chunks([LABELS[y] for y in p])
                    and list(p[i:j]) == decoded[i:j].tolist())
         assert score == pytest.approx(mass, abs=1e-12)
-    alpha, beta, lz = forward_backward(emissions, np.exp(transitions), start)
+    alpha, beta, log_scale = forward_backward(emissions, np.exp(transitions), start)
     prefix = np.array([{"B": 1, "I": 2}.get(split_tag(t)[0], 0) for t in LABELS])
     kind = np.array([{"": 0, "a": 1, "b": 2}[split_tag(t)[1]] for t in LABELS])
     for i, j in spans:
-        assert 0 <= span_probability(alpha, beta, lz, emissions, transitions, decoded, i, j,
-                                     prefix, kind) <= 1 + 1e-12
+        assert 0 <= span_probability(alpha, beta, log_scale, emissions, transitions,
+                                     np.exp(transitions), decoded, i, j, prefix, kind) <= 1
 
 
 @pytest.mark.parametrize("seed", range(30))
@@ -98,3 +102,16 @@ def test_fused_kernel_chunks_like_conlleval(seed):
     assert list(zip(starts.tolist(), ends.tolist(), strict=True)) == [(i, j) for _, i, j in expected]
     emissions = model.emissions(keys, token_ptr)
     np.testing.assert_allclose(scores, model.span_scores(emissions, path, [(i, j) for _, i, j in expected]))
+
+
+def test_forward_backward_is_stable_on_long_sentences_with_large_scores():
+    """Scaling keeps 5,000 tokens with scores in the hundreds finite; forbidden starts stay 0."""
+    rng = np.random.default_rng(7)
+    emissions = rng.normal(scale=100.0, size=(5000, len(LABELS)))
+    transitions = rng.normal(scale=20.0, size=(len(LABELS), len(LABELS)))
+    start = np.array([0.0, 0.0, -np.inf, 0.0, -np.inf])
+    alpha, beta, log_scale = forward_backward(emissions, np.exp(transitions), start)
+    marginals = alpha * beta
+    assert np.all(np.isfinite(marginals)) and np.isfinite(log_scale[-1])
+    np.testing.assert_allclose(marginals.sum(axis=1), 1.0, rtol=1e-9)
+    assert marginals[0, 2] == 0.0 and marginals[0, 4] == 0.0
