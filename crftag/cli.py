@@ -53,7 +53,8 @@ def cli() -> None:
 @click.argument("train_files", nargs=-1, required=True, metavar="TRAIN_FILE...")
 @click.option("--dev", "dev_file", metavar="DEV_FILE", help="Dev set: scored after training, "
               "and used by backends that tune on it (sgd's alpha grid).")
-@click.option("--backend", default="crf", show_default=True, help="crf or sgd.")
+@click.option("--backend", default="crf", show_default=True,
+              help="crf, sgd, bilstm-crf or any installed plugin (see `crftag backends`).")
 @click.option("--features", default="twitter", show_default=True, metavar="NAME_OR_PATH",
               help="Feature set: a shipped name or a .toml file.")
 @click.option("-o", "--output", "model_path", required=True, type=click.Path(dir_okay=False),
@@ -62,10 +63,13 @@ def cli() -> None:
               help="Input format (default: from the extension, else conll).")
 @click.option("-p", "--param", "params", multiple=True, callback=_key_values, metavar="KEY=VALUE",
               help="Backend parameter, e.g. -p c1=0.1 -p algorithm=ap (repeatable).")
-@click.option("--seed", default=0, show_default=True, help="Random seed (sgd; training order).")
+@click.option("--seed", default=0, show_default=True, help="Random seed (sgd, bilstm-crf; training order).")
+@click.option("--oversample", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Repeat sentences with rare entity types this many times in all.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def train(train_files: tuple[str, ...], dev_file: str | None, backend: str, features: str,
-          model_path: str, fmt: str | None, params: dict, seed: int, quiet: bool) -> None:
+          model_path: str, fmt: str | None, params: dict, seed: int, oversample: int,
+          quiet: bool) -> None:
     """Train a model from labelled data (several TRAIN_FILEs are concatenated).
 
     \b
@@ -74,6 +78,7 @@ def train(train_files: tuple[str, ...], dev_file: str | None, backend: str, feat
       crftag train wnut16:train wnut16:dev -o final.crftag -p c1=0.1 -p c2=0.05
       crftag train wnut16:train --dev wnut16:dev --backend sgd -o sgd.crftag
       crftag train ner_dataset.csv --features minimal -o gmb.crftag
+      crftag train wnut16:train --dev wnut16:dev --backend bilstm-crf -p device=cpu -o bl.crftag
     """
     from crftag.backends import coerce_params, get_backend
     from crftag.train import train as train_tagger
@@ -81,7 +86,7 @@ def train(train_files: tuple[str, ...], dev_file: str | None, backend: str, feat
     typed = coerce_params(get_backend(backend), params)
     t0 = time.perf_counter()
     tagger = train_tagger(list(train_files), dev=dev_file, backend=backend, features=features,
-                          fmt=fmt, seed=seed, progress=not quiet, **typed)
+                          fmt=fmt, seed=seed, progress=not quiet, oversample=oversample, **typed)
     elapsed = time.perf_counter() - t0
     tagger.save(model_path)
     if quiet:
@@ -307,6 +312,82 @@ def features_show(name_or_path: str, example: str, token: int | None) -> None:
         if token is None or token == i:
             click.echo(f"\n[{i}] {tok}: {len(feats)} features")
             click.echo("  " + "  ".join(sorted(feats)))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def backends(as_json: bool) -> None:
+    """List the installed backends (entry points in group crftag.backends) and whether they run.
+
+    \b
+    Example:
+      crftag backends
+    """
+    from crftag.backends import list_backends
+
+    found = list_backends()
+    if as_json:
+        click.echo(json.dumps([{"name": b.name, "available": b.available, "target": b.target,
+                                "distribution": b.distribution, "reason": b.reason} for b in found],
+                              indent=1))
+        return
+    width = max((len(b.name) for b in found), default=4)
+    for b in found:
+        status = "available" if b.available else f"unavailable: {b.reason}"
+        click.echo(f"{b.name:<{width}}  {status}  [{b.target} from {b.distribution}]")
+
+
+def _backend_params(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict:
+    """``BACKEND.KEY=VALUE`` options, grouped by backend."""
+    out: dict[str, dict[str, str]] = {}
+    for key, value in _key_values(ctx, param, values).items():
+        backend, sep, name = key.partition(".")
+        if not sep or not name:
+            raise click.BadParameter(f"expected BACKEND.KEY=VALUE, got {key!r}", ctx=ctx, param=param)
+        out.setdefault(backend, {})[name] = value
+    return out
+
+
+@cli.command()
+@click.option("--backends", "names", default="crf,sgd,bilstm-crf", show_default=True,
+              help="Comma-separated backends to compare.")
+@click.option("--train", "train_data", default="wnut16:train", show_default=True, metavar="DATA")
+@click.option("--dev", "dev_data", default="wnut16:dev", show_default=True, metavar="DATA")
+@click.option("--test", "test_data", default=None, metavar="DATA",
+              help="Also score on a test set (WNUT16's is not distributed here).")
+@click.option("--features", default="twitter", show_default=True, metavar="NAME_OR_PATH")
+@click.option("-p", "--param", "params", multiple=True, callback=_backend_params,
+              metavar="BACKEND.KEY=VALUE", help="e.g. -p bilstm-crf.max_epochs=10 (repeatable).")
+@click.option("--out", "out_dir", default="bench-results", show_default=True,
+              type=click.Path(file_okay=False), help="Where bench.json/.md/.png and models go.")
+@click.option("--tokens", default=200_000, show_default=True, help="Tokens tagged for tokens/s.")
+@click.option("--calls", default=2000, show_default=True, help="Single-tweet calls for latency.")
+@click.option("--seed", default=0, show_default=True)
+def bench(names: str, train_data: str, dev_data: str, test_data: str | None, features: str,
+          params: dict, out_dir: str, tokens: int, calls: int, seed: int) -> None:
+    """Compare backends on one split: F1 (overall, per type, no types), train time,
+    tokens/s, latency, model size, peak memory. Each backend runs in its own process.
+
+    \b
+    Examples:
+      crftag bench
+      crftag bench --backends crf,sgd --out bench-quick
+      crftag bench -p bilstm-crf.device=cuda -p bilstm-crf.max_epochs=20
+    """
+    from pathlib import Path
+
+    from crftag.backends import coerce_params, get_backend, list_backends
+    from crftag.benchmark import run_bench
+
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    available = {b.name for b in list_backends() if b.available}
+    typed = {name: coerce_params(get_backend(name), raw) for name, raw in params.items()
+             if name in available}
+    unknown = set(params) - set(wanted)
+    if unknown:
+        raise CrftagError(f"-p names backends not being compared: {', '.join(sorted(unknown))}")
+    run_bench(wanted, train_data, dev_data, test_data, features, typed, Path(out_dir),
+              tokens=tokens, calls=calls, seed=seed, echo=click.echo)
 
 
 def main(argv: list[str] | None = None) -> None:

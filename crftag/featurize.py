@@ -49,6 +49,7 @@ class Featurized:
     keys: np.ndarray  # uint64
     token_ptr: np.ndarray  # int64, n_tokens + 1
     sent_ptr: np.ndarray  # int64, n_sentences + 1 (token indices)
+    sentences: Sequence[Sequence[str]] = ()  # the token strings, for backends that read words
 
     def __len__(self) -> int:
         return len(self.sent_ptr) - 1
@@ -221,7 +222,7 @@ class Featurizer:
             ids, sent_ptr, key_ptr, type_keys, sp.offsets, sp.boundaries, sp.bos, sp.eos, tok_gaz,
             sp.gaz_group, sp.group_mask, sp.gaz_keys, self.gaz_buckets, self.gaz_shift, sp.gaz_masks,
             sp.gaz_atoms, sp.salts, conj, sp.conj_offsets, sp.conj_salts, sp.bos_atom, sp.eos_atom)
-        return Featurized(keys, token_ptr, sent_ptr)
+        return Featurized(keys, token_ptr, sent_ptr, sentences)
 
     def featurize(self, tokens: Sequence[str]) -> Featurized:
         return self.featurize_batch([tokens])

@@ -12,6 +12,7 @@ so its output is always valid BIO.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit
@@ -27,6 +28,9 @@ from crftag.decode import (
     viterbi,
 )
 from crftag.hashing import bucket_offsets, find_key
+
+if TYPE_CHECKING:
+    from crftag.featurize import Featurized
 
 
 def pack_strings(strings: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -159,6 +163,15 @@ class LinearChainModel:
             return []
         labels = self.labels
         return [labels[i] for i in self.decode(keys, token_ptr)[0].tolist()]
+
+    def predict_batch(self, X: Featurized) -> list[list[str]]:
+        """Labels of every sentence of a featurised batch."""
+        return [self.predict(X.keys, X.tokens(i)) for i in range(len(X))]
+
+    def analyse_batch(self, X: Featurized) -> list[tuple]:
+        """:meth:`tag_and_score` of every non-empty sentence of a batch (empty ones: None)."""
+        return [self.tag_and_score(X.keys, X.tokens(i)) if len(X.tokens(i)) > 1 else None
+                for i in range(len(X))]
 
     def marginals(self, emissions: np.ndarray) -> np.ndarray:
         """P(label | sentence) per token (tokens x labels)."""

@@ -115,9 +115,8 @@ class Tagger:
     def _tag_batch(self, sentences: list[Sentence], min_confidence: float | None) -> list[Tagged]:
         if self._fast is None:  # a model without the linear fast path: go through feature keys
             feats = self.featurizer.featurize_batch([s.tokens for s in sentences])
-            return [self._tagged(s, self.model.tag_and_score(feats.keys, feats.tokens(i)),
-                                 min_confidence) if s.tokens else Tagged(s, [], [])
-                    for i, s in enumerate(sentences)]
+            return [self._tagged(s, decoded, min_confidence) if decoded else Tagged(s, [], [])
+                    for s, decoded in zip(sentences, self.model.analyse_batch(feats), strict=True)]
         ids, sent_ptr, snapshot = self.featurizer.batch_type_ids([s.tokens for s in sentences])
         scores = self._fast.scores(snapshot)
         out = []

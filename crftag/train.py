@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import random
+import statistics
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from crftag.backends import get_backend
+from crftag.bio import split_tag
 from crftag.errors import CrftagError
 from crftag.evaluate import evaluate
 from crftag.featureset import FeatureSet, load_feature_set
@@ -38,15 +41,34 @@ def _load(data: DataArg | Sequence[DataArg], fmt: str | None) -> tuple[list[Sent
     return sentences, record
 
 
+def oversample_rare(sentences: Sequence[Sentence], factor: int) -> list[Sentence]:
+    """Repeat each sentence that mentions a rare entity type ``factor`` times in all.
+
+    A type is rare when it has fewer mentions than the median type. This is the
+    notebooks' remedy for types with a few dozen examples; ``factor`` 1 changes nothing.
+    """
+    if factor < 1:
+        raise CrftagError(f"oversample factor must be at least 1, not {factor}")
+    mentions = Counter(split_tag(t)[1] for s in sentences for t in s.tags if t.startswith("B-"))
+    if factor == 1 or not mentions:
+        return list(sentences)
+    median = statistics.median(mentions.values())
+    rare = {k for k, n in mentions.items() if n < median}
+    extra = [s for s in sentences if any(t.startswith("B-") and split_tag(t)[1] in rare
+                                         for t in s.tags)]
+    return [*sentences, *(extra * (factor - 1))]
+
+
 def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
           backend: str = "crf", features: str | FeatureSet = "twitter",
           fmt: str | None = None, seed: int = 0, progress: bool = False,
-          **params: Any) -> Tagger:
+          oversample: int = 1, **params: Any) -> Tagger:
     """Train a tagger.
 
     ``train_data`` is a path, a registry name (``"wnut16:train"``), a list of
     them (concatenated), or a list of :class:`Sentence`. ``dev`` is scored after
     training (and used by backends that select hyperparameters on it).
+    ``oversample`` repeats sentences with rare entity types (:func:`oversample_rare`).
     ``params`` go to the backend's constructor.
     """
     backend_cls = get_backend(backend)
@@ -57,6 +79,8 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
     train_sents, train_record = _load(train_data, fmt)
     if not train_sents:
         raise CrftagError("no training sentences")
+    n_read, n_tokens = len(train_sents), sum(len(s) for s in train_sents)
+    train_sents = oversample_rare(train_sents, oversample)
     if seed:  # a seed also fixes the order the training sentences are presented in
         random.Random(seed).shuffle(train_sents)
     dev_sents, dev_record = _load(dev, fmt) if dev is not None else ([], [])
@@ -73,10 +97,11 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
         "fit_info": estimator.fit_info(),
         "seed": seed,
         "training": {"train": train_record, "dev": dev_record,
-                     "sentences": len(train_sents), "tokens": sum(len(s) for s in train_sents)},
+                     "sentences": n_read, "tokens": n_tokens,
+                     "oversample": oversample, "sentences_after_oversampling": len(train_sents)},
     }
     if dev_sents:
-        report = evaluate(y_dev, [model.predict(X_dev.keys, X_dev.tokens(i)) for i in range(len(X_dev))])
+        report = evaluate(y_dev, model.predict_batch(X_dev))
         meta["dev_scores"] = {"overall": report.overall, "per_type": report.per_type,
                               "notypes": report.notypes_overall}
     return Tagger(model, feature_set, backend, meta, lexicon)

@@ -1,18 +1,27 @@
-"""Training backends behind one small interface.
+"""Training backends behind one small interface, discovered through entry points.
 
 A backend is a scikit-learn-style estimator: parameters in ``__init__``,
-``fit(X, y, X_dev, y_dev)`` on a :class:`~crftag.featurize.Featurized` batch,
-returning a model that tags one sentence (``predict(keys, token_ptr)``) and
-stores itself as arrays (``to_arrays`` / ``load``).
-``crf`` and ``sgd`` both produce a :class:`~crftag.model.LinearChainModel`.
-A third backend implements :class:`Backend` and is added to ``BACKENDS``.
+``fit(X, y, X_dev, y_dev)`` on a :class:`~crftag.featurize.Featurized` batch
+(which also carries the token strings), returning a model that tags batches
+(``predict_batch``/``analyse_batch``) and stores itself as arrays
+(``to_arrays`` / ``load``).
+
+Backends register under the entry-point group ``crftag.backends``; ``crf``,
+``sgd`` and ``bilstm-crf`` are registered that way in crftag's own
+``pyproject.toml``, exactly as a third-party package would register one.
+Nothing is imported until a backend is asked for, and a backend that needs an
+optional package (``requires``) is listed as unavailable, with the reason,
+when that package is missing.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib.metadata import entry_points
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
@@ -26,20 +35,28 @@ class TaggingModel(Protocol):
 
     labels: list[str]
 
-    def predict(self, keys: np.ndarray, token_ptr: np.ndarray) -> list[str]:
-        """Labels of one sentence (token t has keys[token_ptr[t]:token_ptr[t+1]])."""
+    def predict_batch(self, X: Featurized) -> list[list[str]]:
+        """Labels of every sentence of a batch."""
 
-    def tag_and_score(self, keys: np.ndarray, token_ptr: np.ndarray) -> tuple:
-        """(label ids, entity chunk starts, chunk ends, chunk confidences) of one sentence."""
+    def analyse_batch(self, X: Featurized) -> list[tuple]:
+        """Per sentence: (label ids, entity chunk starts, chunk ends, chunk confidences)
+        as arrays, the chunks as conlleval finds them; None for an empty sentence."""
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Everything needed to rebuild the model, as named arrays."""
 
 
 class Backend(ABC):
-    """A trainer. Subclasses declare their parameters as ``__init__`` keywords."""
+    """A trainer. Subclasses declare their parameters as ``__init__`` keywords.
+
+    ``requires`` names optional packages the backend imports (lazily, inside its
+    methods): when one is missing the backend is listed but unavailable.
+    ``extra`` is the pip extra that installs them.
+    """
 
     name: ClassVar[str]
+    requires: ClassVar[tuple[str, ...]] = ()
+    extra: ClassVar[str | None] = None
 
     @abstractmethod
     def fit(self, X: Featurized, y: Sequence[list[str]], X_dev: Featurized | None = None,
@@ -63,27 +80,60 @@ class Backend(ABC):
         return {p: getattr(self, p) for p in self.param_names()}
 
 
-def _crf() -> type[Backend]:
-    from crftag.backends.crf import CRFBackend
-
-    return CRFBackend
+ENTRY_POINT_GROUP = "crftag.backends"
 
 
-def _sgd() -> type[Backend]:
-    from crftag.backends.sgd import SGDBackend
+@dataclass
+class BackendInfo:
+    """One installed backend: where it comes from, and whether it can run here."""
 
-    return SGDBackend
+    name: str
+    target: str  # "module:attribute"
+    distribution: str
+    reason: str | None = None  # why it is unavailable; None when it is available
+
+    @property
+    def available(self) -> bool:
+        return self.reason is None
 
 
-BACKENDS: dict[str, Callable[[], type[Backend]]] = {"crf": _crf, "sgd": _sgd}
+def _entry_points() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def _inspect(ep: Any) -> tuple[type[Backend] | None, BackendInfo]:
+    dist = ep.dist.name if getattr(ep, "dist", None) else "?"
+    info = BackendInfo(ep.name, ep.value, dist)
+    try:
+        cls = ep.load()
+    except ImportError as exc:
+        info.reason = f"cannot import {ep.value} ({exc})"
+        return None, info
+    if not (isinstance(cls, type) and issubclass(cls, Backend)):
+        info.reason = f"{ep.value} is not a crftag Backend subclass"
+        return None, info
+    missing = [m for m in cls.requires if importlib.util.find_spec(m) is None]
+    if missing:
+        hint = f" (pip install 'crftag[{cls.extra}]')" if cls.extra else ""
+        info.reason = f"needs {', '.join(missing)}{hint}"
+    return cls, info
+
+
+def list_backends() -> list[BackendInfo]:
+    """Every backend registered in the environment, available or not, by name."""
+    return [_inspect(ep)[1] for _, ep in sorted(_entry_points().items())]
 
 
 def get_backend(name: str) -> type[Backend]:
-    """The backend class registered under ``name`` (imported only when asked for)."""
-    try:
-        return BACKENDS[name]()
-    except KeyError:
-        raise CrftagError(f"unknown backend {name!r}; available: {', '.join(BACKENDS)}") from None
+    """The backend class registered under ``name`` (its module imported only now)."""
+    eps = _entry_points()
+    if name not in eps:
+        known = ", ".join(sorted(eps)) or "none (is crftag installed? pip install -e .)"
+        raise CrftagError(f"unknown backend {name!r}; installed backends: {known}")
+    cls, info = _inspect(eps[name])
+    if cls is None or info.reason:
+        raise CrftagError(f"backend {name!r} is unavailable: {info.reason}")
+    return cls
 
 
 def coerce_params(backend: type[Backend], raw: dict[str, str]) -> dict[str, Any]:

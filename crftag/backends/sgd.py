@@ -72,7 +72,7 @@ class SGDBackend(Backend):
             for alpha in candidates:
                 model = self._fit_one(matrix, target, labels, keys, alpha)
                 if len(candidates) > 1:
-                    pred = [model.predict(X_dev.keys, X_dev.tokens(i)) for i in range(len(X_dev))]
+                    pred = model.predict_batch(X_dev)
                     f1 = evaluate(y_dev, pred).overall["f1"]
                     self.search_[f"{alpha:g}"] = f1
                 else:

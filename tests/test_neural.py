@@ -1,0 +1,83 @@
+"""The bilstm-crf backend on CPU: a tiny model on a few sentences (skipped without torch)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="the bilstm-crf backend needs torch (crftag[neural])")
+
+from crftag import Tagger, train  # noqa: E402
+from crftag.errors import CrftagError  # noqa: E402
+from crftag.evaluate import evaluate  # noqa: E402
+from crftag.modelfile import load_model  # noqa: E402
+
+TINY = {"word_dim": 16, "char_dim": 8, "char_filters": 8, "hidden": 16, "feature_buckets": 4096,
+        "feature_dim": 8, "dropout": 0.1, "word_dropout": 0.0, "lr": 0.02, "batch_size": 4,
+        "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def tiny_bilstm(tiny):
+    return train(tiny, dev=tiny, backend="bilstm-crf", features="surface", max_epochs=40, patience=40,
+                 seed=3, **TINY)
+
+
+def test_learns_its_training_sentences(tiny, tiny_bilstm):
+    pred = tiny_bilstm.tag_tokens_batch([s.tokens for s in tiny])
+    assert evaluate([s.tags for s in tiny], pred).overall["f1"] > 80
+    info = tiny_bilstm.meta["fit_info"]
+    assert info["device"] == "cpu" and info["epochs"] == 40
+    assert info["history"][info["best_epoch"] - 1]["dev_f1"] == max(h["dev_f1"] for h in info["history"])
+
+
+def test_entities_have_confidences_and_offsets(tiny_bilstm):
+    text = "Obama visits Paris with @UN tomorrow"
+    for ent in tiny_bilstm.tag(text):
+        assert text[ent.start:ent.end] == ent.text and 0.0 <= ent.score <= 1.0
+
+
+def test_saved_as_arrays_and_reloads_identically(tiny, tiny_bilstm, tmp_path):
+    path = tmp_path / "bl.crftag"
+    tiny_bilstm.save(path)
+    meta, arrays = load_model(path)  # allow_pickle=False inside: arrays only
+    assert meta["backend"] == "bilstm-crf" and "bl_lstm__weight_ih_l0" in arrays
+    loaded = Tagger.load(path)
+    tokens = [s.tokens for s in tiny]
+    assert loaded.tag_tokens_batch(tokens) == tiny_bilstm.tag_tokens_batch(tokens)
+    a, b = loaded.tag("Obama in Paris"), tiny_bilstm.tag("Obama in Paris")
+    assert [(e.start, e.type) for e in a] == [(e.start, e.type) for e in b]
+    assert all(x.score == pytest.approx(y.score, abs=1e-9) for x, y in zip(a, b, strict=True))
+
+
+def test_same_seed_same_model(tiny):
+    def weights(seed):
+        t = train(tiny, backend="bilstm-crf", features="surface", max_epochs=2, seed=seed, **TINY)
+        return t.model.to_arrays()
+
+    first, again, other = weights(5), weights(5), weights(6)
+    assert all(np.array_equal(first[k], again[k]) for k in first)
+    assert not np.array_equal(first["bl_out__weight"], other["bl_out__weight"])
+
+
+def test_without_hand_crafted_features(tiny):
+    t = train(tiny, backend="bilstm-crf", features="surface", max_epochs=1, **{**TINY, "use_features": False})
+    assert "bl_feature_bag__weight" not in t.model.to_arrays()
+    assert len(t.tag_tokens(["Obama", "in", "Paris"])) == 3
+
+
+def test_word_vectors_initialise_embeddings(tiny, tmp_path):
+    vec = tmp_path / "vectors.txt"
+    vec.write_text("2 16\nparis " + " ".join(["0.5"] * 16) + "\nzzz " + " ".join(["1"] * 16) + "\n")
+    t = train(tiny, backend="bilstm-crf", features="surface", max_epochs=1, embeddings=str(vec), **TINY)
+    assert t.meta["fit_info"]["pretrained_words"] == 1
+    bad = tmp_path / "bad.txt"
+    bad.write_text("paris 0.1 0.2\nlondon 0.1\n")
+    with pytest.raises(CrftagError, match=r"bad.txt:2: vector has 1 numbers, earlier lines 2"):
+        train(tiny, backend="bilstm-crf", features="surface", max_epochs=1, embeddings=str(bad), **TINY)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error when no GPU is present")
+def test_cuda_without_a_gpu_is_a_clear_error(tiny):
+    with pytest.raises(CrftagError, match="cuda was asked for but torch sees no CUDA GPU"):
+        train(tiny, backend="bilstm-crf", features="surface", max_epochs=1, **{**TINY, "device": "cuda"})
