@@ -10,12 +10,17 @@ ifneq ($(wildcard ../shared/datasets),)
 export CRFTAG_MIRROR ?= $(abspath ../shared)
 endif
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install clean bench
+
+# PyTorch for the optional bilstm-crf backend and its tests (crftag[neural]). Pip prefers a
+# CPU build (2.13.0+cpu) where a wheel cache or PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu
+# offers one, else takes PyPI's. TORCH= (empty) skips it: those tests are then skipped.
+TORCH ?= torch==2.13.*
 
 $(BIN)/crftag: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' $(if $(TORCH),'$(TORCH)')
 	@touch $@
 
 install: $(BIN)/crftag
@@ -30,6 +35,10 @@ demo: install
 	$(BIN)/crftag info $(MODEL)
 	$(BIN)/crftag tag -m $(MODEL) --output-format text tests/fixtures/sample_tweets.txt
 
+## Compare the backends on WNUT16 train/dev (crftag bench): table, JSON and chart in bench-results/.
+bench: install
+	$(BIN)/crftag bench --out bench-results
+
 ## The tests (CI runs this).
 test: install
 	$(BIN)/python -m pytest -q
@@ -38,4 +47,4 @@ lint: install
 	$(BIN)/ruff check crftag tests bench
 
 clean:
-	rm -rf $(VENV) models .pytest_cache
+	rm -rf $(VENV) models bench-results .pytest_cache

@@ -114,7 +114,7 @@ class Encoder:
     def batch(self, X: Featurized, index: Sequence[int], labels: Sequence[Sequence[int]] | None,
               device: torch.device) -> dict[str, torch.Tensor]:
         sents = [X.sentences[i] for i in index]
-        n, t = len(sents), max(1, *(len(s) for s in sents))
+        n, t = len(sents), max([1, *map(len, sents)])
         words = np.zeros((n, t), dtype=np.int64)
         chars = np.zeros((n, t, MAX_CHARS), dtype=np.int64)
         mask = np.zeros((n, t), dtype=bool)
