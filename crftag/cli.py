@@ -66,10 +66,12 @@ def cli() -> None:
 @click.option("--seed", default=0, show_default=True, help="Random seed (sgd, bilstm-crf; training order).")
 @click.option("--oversample", default=1, show_default=True, type=click.IntRange(min=1),
               help="Repeat sentences with rare entity types this many times in all.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
+              help="Where a neural backend trains (auto: a CUDA GPU when torch sees one).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def train(train_files: tuple[str, ...], dev_file: str | None, backend: str, features: str,
           model_path: str, fmt: str | None, params: dict, seed: int, oversample: int,
-          quiet: bool) -> None:
+          device: str | None, quiet: bool) -> None:
     """Train a model from labelled data (several TRAIN_FILEs are concatenated).
 
     \b
@@ -78,12 +80,17 @@ def train(train_files: tuple[str, ...], dev_file: str | None, backend: str, feat
       crftag train wnut16:train wnut16:dev -o final.crftag -p c1=0.1 -p c2=0.05
       crftag train wnut16:train --dev wnut16:dev --backend sgd -o sgd.crftag
       crftag train ner_dataset.csv --features minimal -o gmb.crftag
-      crftag train wnut16:train --dev wnut16:dev --backend bilstm-crf -p device=cpu -o bl.crftag
+      crftag train wnut16:train --dev wnut16:dev --backend bilstm-crf --device cpu -o bl.crftag
     """
     from crftag.backends import coerce_params, get_backend
     from crftag.train import train as train_tagger
 
-    typed = coerce_params(get_backend(backend), params)
+    backend_cls = get_backend(backend)
+    typed = coerce_params(backend_cls, params)
+    if device is not None:
+        if "device" not in backend_cls.param_names():
+            raise CrftagError(f"backend {backend!r} has no device to choose (it runs on the CPU)")
+        typed["device"] = device
     t0 = time.perf_counter()
     tagger = train_tagger(list(train_files), dev=dev_file, backend=backend, features=features,
                           fmt=fmt, seed=seed, progress=not quiet, oversample=oversample, **typed)

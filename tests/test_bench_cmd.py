@@ -48,3 +48,12 @@ def test_bench_measures_each_backend_and_never_fakes_a_row(tiny_path, tmp_path, 
     assert md.startswith("| backend | dev F1 |") and "not run: nope (not installed)" in md
     assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| crf | 100.00 |" in capsys.readouterr().out
+
+
+def test_device_option_is_refused_by_backends_without_one(tiny_path, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", str(tiny_path), "--features", "surface", "--device", "cuda",
+              "-o", str(tmp_path / "m.crftag")])
+    assert exc.value.code == 2 and not (tmp_path / "m.crftag").exists()
+    assert capsys.readouterr().err.strip() == \
+        "crftag: backend 'crf' has no device to choose (it runs on the CPU)"
