@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import click
 
@@ -167,8 +167,20 @@ def tag(model_path: str, inputs: tuple[str, ...], input_format: str | None, outp
               help="Gold file format (default: from the extension, else conll).")
 @click.option("--write-predictions", type=click.Path(dir_okay=False),
               help="Also write 'token gold predicted' lines, the input conlleval reads.")
+@click.option("--confusion", is_flag=True, help="Entity-type and BIO-label confusion matrices.")
+@click.option("--errors", "n_errors", default=0, show_default=True, metavar="N",
+              help="Show the N most frequent false positives and negatives, with context.")
+@click.option("--bootstrap", "n_boot", default=0, show_default=True, metavar="N",
+              help="95% bootstrap interval for F1 from N resamples of sentences.")
+@click.option("--compare", "other_model", metavar="MODEL",
+              help="Paired bootstrap test against another model on the same data.")
+@click.option("--auc", is_flag=True, help="Token-level ROC-AUC and PR-AUC (macro, one-vs-rest).")
+@click.option("--plots", "plot_dir", type=click.Path(file_okay=False),
+              help="Write PNGs: per-type P/R/F1 bars and the confusion heat maps.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap resampling.")
 def eval_cmd(model_path: str, gold_file: str, fmt: str, input_format: str | None,
-             write_predictions: str | None) -> None:
+             write_predictions: str | None, confusion: bool, n_errors: int, n_boot: int,
+             other_model: str | None, auc: bool, plot_dir: str | None, seed: int) -> None:
     """Score a model against gold data: entity-level P/R/F1 exactly as conlleval.
 
     The text report starts with conlleval's own lines, then adds the no-types
@@ -179,6 +191,8 @@ def eval_cmd(model_path: str, gold_file: str, fmt: str, input_format: str | None
       crftag eval -m wnut16.crftag wnut16:dev
       crftag eval -m wnut16.crftag dev.conll --format json
       crftag eval -m wnut16.crftag wnut16:dev --write-predictions dev.pred
+      crftag eval -m wnut16.crftag wnut16:dev --confusion --errors 10 --bootstrap 1000 --plots plots/
+      crftag eval -m crf.crftag wnut16:dev --compare sgd.crftag
     """
     from crftag.evaluate import evaluate
     from crftag.readers import read_labelled
@@ -194,7 +208,109 @@ def eval_cmd(model_path: str, gold_file: str, fmt: str, input_format: str | None
                 out.writelines(f"{t} {g} {p}\n" for t, g, p in zip(sent.tokens, sent.tags, tags,
                                                                     strict=True))
                 out.write("\n")
-    click.echo(evaluate([s.tags for s in gold], pred).render(fmt), nl=False)
+    report = evaluate([s.tags for s in gold], pred)
+    extras = _eval_extras(gold, pred, tagger, confusion, n_errors, n_boot, other_model, auc, seed)
+    if plot_dir:
+        for path in _eval_plots(report, [s.tags for s in gold], pred, Path(plot_dir)):
+            click.echo(f"wrote {path}", err=True)
+    if fmt == "json":
+        click.echo(json.dumps({**report.to_dict(), **extras}, indent=1))
+    else:
+        from crftag.analysis import render_extras
+
+        click.echo(report.render(fmt), nl=False)
+        click.echo(render_extras(extras), nl=False)
+
+
+def _eval_extras(gold: list, pred: list, tagger: Any, confusion: bool, n_errors: int, n_boot: int,
+                 other_model: str | None, auc: bool, seed: int) -> dict:
+    """The optional analyses of `crftag eval`, as one JSON-ready dict."""
+    from crftag import analysis
+
+    tags = [s.tags for s in gold]
+    extras: dict[str, Any] = {}
+    if n_boot:
+        extras["bootstrap"] = analysis.bootstrap_f1(tags, pred, n=n_boot, seed=seed)
+    if other_model:
+        from crftag.tagger import Tagger
+
+        other = [t.tags for t in Tagger.load(other_model).tag_sentences(gold)]
+        extras["compared_with"] = other_model
+        extras["paired_bootstrap"] = analysis.paired_bootstrap(tags, pred, other, n=n_boot or 1000,
+                                                               seed=seed)
+    if auc:
+        probs = analysis.token_probabilities(tagger, [s.tokens for s in gold])
+        extras["token_scores"] = "classifier probabilities" if tagger.backend == "sgd" else "CRF marginals"
+        extras["token_auc"] = analysis.token_auc(tags, probs, tagger.labels)
+    if confusion:
+        rows, cols, m = analysis.type_confusion(tags, pred)
+        extras["type_confusion"] = {"rows": rows, "cols": cols, "counts": m.tolist()}
+        labels, lm = analysis.label_confusion(tags, pred)
+        extras["label_confusion"] = {"labels": labels, "counts": lm.tolist()}
+    if n_errors:
+        extras["errors"] = analysis.frequent_errors([s.tokens for s in gold], tags, pred, top=n_errors)
+    return extras
+
+
+def _eval_plots(report: Any, tags: list, pred: list, out: Path) -> list[Path]:
+    """Per-type P/R/F1 bars and the two confusion heat maps."""
+    from crftag import analysis, plots
+
+    rows, cols, types = analysis.type_confusion(tags, pred)
+    labels, bio = analysis.label_confusion(tags, pred)
+    return [plots.grouped_bars(report.per_type, ["precision", "recall", "f1"],
+                               "precision / recall / F1 per entity type", out / "per_type_prf.png"),
+            plots.heatmap(types, rows, cols, "entity-type confusion (exact spans)",
+                          out / "type_confusion.png", "predicted", "gold"),
+            plots.heatmap(bio, labels, labels, "BIO label confusion (tokens)",
+                          out / "label_confusion.png", "predicted", "gold")]
+
+
+@cli.command()
+@click.argument("data")
+@click.option("--against", "reference", metavar="DATA",
+              help="Out-of-vocabulary rate of DATA's tokens against this split (e.g. the training set).")
+@click.option("--input-format", type=click.Choice(["conll", "csv", "jsonl"]),
+              help="Format of DATA (default: from the extension, else conll).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--plots", "plot_dir", type=click.Path(file_okay=False),
+              help="Write PNGs: entities per type, labels, sentence lengths, tag transitions.")
+def stats(data: str, reference: str | None, input_format: str | None, fmt: str,
+          plot_dir: str | None) -> None:
+    """Corpus statistics of a labelled file: counts, labels, entities per type,
+    sentence lengths, tag transitions, and the OOV rate against another split.
+
+    \b
+    Examples:
+      crftag stats wnut16:train
+      crftag stats wnut16:dev --against wnut16:train --plots plots/
+    """
+    from crftag.readers import read_labelled
+    from crftag.resources import resolve_data
+    from crftag.stats import corpus_stats, render_text
+
+    sents = read_labelled([resolve_data(data)], input_format)
+    ref = read_labelled([resolve_data(reference)], input_format) if reference else None
+    result = corpus_stats(sents, ref)
+    click.echo(json.dumps(result, indent=1) if fmt == "json" else render_text(result), nl=fmt == "json")
+    if plot_dir:
+        for path in _stats_plots(result, Path(plot_dir)):
+            click.echo(f"wrote {path}", err=True)
+
+
+def _stats_plots(result: dict, out: Path) -> list[Path]:
+    import numpy as np
+
+    from crftag import plots
+
+    hist = {f"{b['from']}-{b['to']}": b["sentences"] for b in result["length_histogram"]}
+    tr = result["transitions"]
+    return [plots.bars(result["entities"], "entity mentions per type", "mentions", out / "entities.png"),
+            plots.bars({k: v for k, v in result["labels"].items() if k != "O"},
+                       "tokens per label (O left out)", "tokens", out / "labels.png"),
+            plots.bars(hist, "sentence length (tokens)", "sentences", out / "lengths.png"),
+            plots.heatmap(np.array(tr["counts"]), tr["from"], tr["to"], "tag transitions",
+                          out / "transitions.png", "to", "from")]
 
 
 @cli.command()
@@ -319,6 +435,144 @@ def features_show(name_or_path: str, example: str, token: int | None) -> None:
         if token is None or token == i:
             click.echo(f"\n[{i}] {tok}: {len(feats)} features")
             click.echo("  " + "  ".join(sorted(feats)))
+
+
+def _value_lists(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict:
+    """``KEY=V1,V2,...`` options as {key: [raw values]}."""
+    return {k: [v.strip() for v in raw.split(",")] for k, raw in _key_values(ctx, param, values).items()}
+
+
+@cli.command()
+@click.argument("train_files", nargs=-1, required=True, metavar="TRAIN_FILE...")
+@click.option("--dev", "dev_file", required=True, metavar="DEV_FILE", help="Candidates are ranked on it.")
+@click.option("--backend", default="crf", show_default=True)
+@click.option("--grid", "grid", multiple=True, callback=_value_lists, metavar="KEY=V1,V2,...",
+              help="Values to try for a backend parameter (repeatable). Default: a built-in space "
+                   "(crf: c1 x c2; sgd: alpha x class_weight).")
+@click.option("--features", "feature_sets", default="twitter", show_default=True,
+              help="Comma-separated feature sets to try.")
+@click.option("--random", "n_random", type=click.IntRange(min=1), metavar="N",
+              help="Try N candidates drawn at random from the grid instead of all of them.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the draw and of every training.")
+@click.option("-j", "--jobs", "n_jobs", default=1, show_default=True, help="Trainings run in parallel.")
+@click.option("-o", "--output", "model_path", type=click.Path(dir_okay=False),
+              help="Write the best candidate's model here.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also save the table as JSON.")
+def search(train_files: tuple[str, ...], dev_file: str, backend: str, grid: dict, feature_sets: str,
+           n_random: int | None, seed: int, n_jobs: int, model_path: str | None,
+           json_path: str | None) -> None:
+    """Hyperparameter search: train each candidate, rank by dev F1, keep the best model.
+
+    \b
+    Examples:
+      crftag search wnut16:train --dev wnut16:dev -j 2 -o best.crftag
+      crftag search wnut16:train --dev wnut16:dev --grid c1=0,0.05 --grid c2=0.05,0.1,0.2
+      crftag search wnut16:train --dev wnut16:dev --backend sgd --features twitter,surface
+      crftag search wnut16:train --dev wnut16:dev --grid algorithm=lbfgs,ap,pa --random 2 --seed 1
+    """
+    from crftag.atomic import atomic_write
+    from crftag.backends import coerce_params, get_backend
+    from crftag.search import DEFAULT_SPACES
+    from crftag.search import search as run_search
+
+    cls = get_backend(backend)
+    if grid:
+        space = {k: [coerce_params(cls, {k: v})[k] for v in values] for k, values in grid.items()}
+    elif backend in DEFAULT_SPACES:
+        space = DEFAULT_SPACES[backend]
+    else:
+        raise CrftagError(f"no default search space for backend {backend!r}; give --grid KEY=V1,V2")
+    train_arg = list(train_files) if len(train_files) > 1 else train_files[0]
+    ranked = run_search(train_arg, dev_file, backend, space,
+                        [f.strip() for f in feature_sets.split(",") if f.strip()], n_random, seed,
+                        n_jobs, model_path)
+    click.echo("| rank | features | " + " | ".join(sorted(space)) + " | dev P | dev R | dev F1 | train s |")
+    click.echo("|---|---|" + "---|" * len(space) + "---:|---:|---:|---:|")
+    for i, r in enumerate(ranked, 1):
+        cells = [str(r["params"][k]) for k in sorted(space)]
+        click.echo(f"| {i} | {r['features']} | " + " | ".join(cells) + f" | {r['dev_precision']:.2f} | "
+                   f"{r['dev_recall']:.2f} | {r['dev_f1']:.2f} | {r['train_s']:.1f} |")
+    if model_path:
+        click.echo(f"best model (rank 1) written to {model_path}")
+    if json_path:
+        with atomic_write(json_path) as fh:
+            fh.write(json.dumps({"backend": backend, "seed": seed, "results": ranked}, indent=1))
+
+
+@cli.command()
+@click.argument("train_files", nargs=-1, required=True, metavar="TRAIN_FILE...")
+@click.option("--dev", "dev_file", required=True, metavar="DEV_FILE")
+@click.option("--backend", default="crf", show_default=True)
+@click.option("--features", default="twitter", show_default=True, metavar="NAME_OR_PATH")
+@click.option("-p", "--param", "params", multiple=True, callback=_key_values, metavar="KEY=VALUE")
+@click.option("--runs", default=5, show_default=True, help="Trainings (seeds 1..N).")
+@click.option("--vary", type=click.Choice(["both", "order", "seed"]), default="both", show_default=True,
+              help="What each seed changes: the training order, the backend's seed, or both.")
+@click.option("--threshold", default=1.0, show_default=True,
+              help="Flag a standard deviation of dev F1 above this many points.")
+@click.option("-j", "--jobs", "n_jobs", default=1, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def stability(train_files: tuple[str, ...], dev_file: str, backend: str, features: str, params: dict,
+              runs: int, vary: str, threshold: float, n_jobs: int, as_json: bool) -> None:
+    """Retrain with several seeds and report the mean and spread of dev F1.
+
+    Exits with status 1 when the standard deviation exceeds --threshold.
+
+    \b
+    Examples:
+      crftag stability wnut16:train --dev wnut16:dev --runs 5 -j 2
+      crftag stability wnut16:train --dev wnut16:dev --backend sgd --vary seed
+    """
+    from crftag.backends import coerce_params, get_backend
+    from crftag.search import stability as run_stability
+
+    typed = coerce_params(get_backend(backend), params)
+    train_arg = list(train_files) if len(train_files) > 1 else train_files[0]
+    result = run_stability(train_arg, dev_file, backend, features, typed, runs, vary, n_jobs, threshold)
+    if as_json:
+        click.echo(json.dumps(result, indent=1))
+    else:
+        for r in result["runs"]:
+            click.echo(f"run {r['run']}: dev F1 {r['dev_f1']:.2f} ({r['train_s']:.1f}s)")
+        click.echo(f"{backend}, vary {vary}, {runs} runs: mean {result['mean']:.2f}, "
+                   f"std {result['std']:.2f}, min {result['min']:.2f}, max {result['max']:.2f}")
+        if result["flagged"]:
+            click.echo(f"UNSTABLE: std {result['std']:.2f} exceeds {threshold:.2f} F1 points")
+    if result["flagged"]:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("data")
+@click.option("--dev-fraction", default=0.2, show_default=True, help="Share of sentences for dev.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--train-out", required=True, type=click.Path(dir_okay=False))
+@click.option("--dev-out", required=True, type=click.Path(dir_okay=False))
+@click.option("--input-format", type=click.Choice(["conll", "csv", "jsonl"]))
+def split(data: str, dev_fraction: float, seed: int, train_out: str, dev_out: str,
+          input_format: str | None) -> None:
+    """Split one labelled file into train and dev by sentence, stratified by whether a
+    sentence has an entity (no sentence is on both sides); written as CoNLL.
+
+    \b
+    Example:
+      crftag split ner_dataset.csv --dev-fraction 0.2 --train-out train.conll --dev-out dev.conll
+    """
+    from crftag.atomic import atomic_write
+    from crftag.readers import read_labelled
+    from crftag.resources import resolve_data
+    from crftag.split import stratified_split
+    from crftag.tagger import Tagged
+    from crftag.writers import write_conll
+
+    sents = read_labelled([resolve_data(data)], input_format)
+    train_part, dev_part = stratified_split(sents, dev_fraction, seed)
+    for path, part in ((train_out, train_part), (dev_out, dev_part)):
+        with atomic_write(path) as fh:
+            for s in part:
+                write_conll(fh, Tagged(s, s.tags, []))
+        with_entities = sum(any(t != "O" for t in s.tags) for s in part)
+        click.echo(f"{path}: {len(part)} sentences ({with_entities} with entities)")
 
 
 @cli.command()

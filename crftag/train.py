@@ -62,12 +62,14 @@ def oversample_rare(sentences: Sequence[Sentence], factor: int) -> list[Sentence
 def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
           backend: str = "crf", features: str | FeatureSet = "twitter",
           fmt: str | None = None, seed: int = 0, progress: bool = False,
-          oversample: int = 1, **params: Any) -> Tagger:
+          oversample: int = 1, shuffle_seed: int | None = None, **params: Any) -> Tagger:
     """Train a tagger.
 
     ``train_data`` is a path, a registry name (``"wnut16:train"``), a list of
     them (concatenated), or a list of :class:`Sentence`. ``dev`` is scored after
     training (and used by backends that select hyperparameters on it).
+    ``seed`` is the backend's seed (when it has one) and shuffles the training order;
+    ``shuffle_seed`` shuffles the order instead (0: keep the order as read).
     ``oversample`` repeats sentences with rare entity types (:func:`oversample_rare`).
     ``params`` go to the backend's constructor.
     """
@@ -81,8 +83,9 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
         raise CrftagError("no training sentences")
     n_read, n_tokens = len(train_sents), sum(len(s) for s in train_sents)
     train_sents = oversample_rare(train_sents, oversample)
-    if seed:  # a seed also fixes the order the training sentences are presented in
-        random.Random(seed).shuffle(train_sents)
+    order_seed = seed if shuffle_seed is None else shuffle_seed
+    if order_seed:  # the order the training sentences are presented in
+        random.Random(order_seed).shuffle(train_sents)
     dev_sents, dev_record = _load(dev, fmt) if dev is not None else ([], [])
 
     lexicon = build_lexicon(feature_set)
@@ -96,6 +99,7 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
         "backend_params": estimator.get_params(),
         "fit_info": estimator.fit_info(),
         "seed": seed,
+        "shuffle_seed": order_seed,
         "training": {"train": train_record, "dev": dev_record,
                      "sentences": n_read, "tokens": n_tokens,
                      "oversample": oversample, "sentences_after_oversampling": len(train_sents)},

@@ -1,0 +1,88 @@
+"""PNG charts for reports (matplotlib, the optional ``crftag[plot]`` extra), written atomically."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from crftag.errors import CrftagError
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        raise CrftagError("plots need matplotlib: pip install 'crftag[plot]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.tight_layout()
+    fig.savefig(tmp, dpi=110)
+    os.replace(tmp, path)
+    return path
+
+
+def bars(values: dict[str, float], title: str, ylabel: str, path: Path) -> Path:
+    """One bar per key, in the given order."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(max(5, 0.5 * len(values) + 2), 4))
+    ax.bar(list(values), list(values.values()), color="#4c72b0")
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    ax.tick_params(axis="x", rotation=45)
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")
+    out = _save(fig, path)
+    plt.close(fig)
+    return out
+
+
+def grouped_bars(groups: dict[str, dict[str, float]], series: Sequence[str], title: str,
+                 path: Path) -> Path:
+    """Bars per group (e.g. entity type), one colour per series (e.g. precision, recall, F1)."""
+    plt = _pyplot()
+    names = list(groups)
+    x = np.arange(len(names))
+    width = 0.8 / len(series)
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(names) + 2), 4))
+    for k, s in enumerate(series):
+        ax.bar(x + k * width - 0.4 + width / 2, [groups[n][s] for n in names], width, label=s)
+    ax.set_xticks(x, names, rotation=45, ha="right")
+    ax.set_ylim(0, 100)
+    ax.set_title(title)
+    ax.legend()
+    out = _save(fig, path)
+    plt.close(fig)
+    return out
+
+
+def heatmap(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], title: str, path: Path,
+            xlabel: str = "", ylabel: str = "") -> Path:
+    """Counts as a colour grid with the numbers written in (log-scaled colours)."""
+    plt = _pyplot()
+    m = np.asarray(matrix)
+    fig, ax = plt.subplots(figsize=(max(5, 0.45 * len(cols) + 3), max(4, 0.4 * len(rows) + 2)))
+    ax.imshow(np.log1p(m), cmap="Blues", aspect="auto")
+    ax.set_xticks(range(len(cols)), cols, rotation=60, ha="right")
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    top = np.log1p(m.max()) if m.size else 1
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            if m[i, j]:
+                ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if np.log1p(m[i, j]) > 0.6 * top else "black")
+    out = _save(fig, path)
+    plt.close(fig)
+    return out
