@@ -170,7 +170,10 @@ def token_probabilities(tagger, sentences: Sequence[Sequence[str]]) -> list[np.n
     out = []
     for i in range(len(feats)):
         emissions = model.emissions(feats.keys, feats.tokens(i))
-        if tagger.backend == "sgd":
+        if tagger.backend == "sgd" and emissions.shape[1] == 2:  # binary: stored as -d/2, +d/2
+            p = np.exp(emissions - emissions.max(axis=1, keepdims=True))
+            out.append(p / p.sum(axis=1, keepdims=True))
+        elif tagger.backend == "sgd":
             p = 1.0 / (1.0 + np.exp(-emissions))
             out.append(p / p.sum(axis=1, keepdims=True))
         else:

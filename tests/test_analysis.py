@@ -181,3 +181,31 @@ def test_search_and_stability_commands(tiny_path, tmp_path, capsys):
         main(["stability", *common, "--backend", "sgd", "-p", "alpha=0.001", "--runs", "2",
               "--threshold", "-1"])
     assert exc.value.code == 1 and "UNSTABLE" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_sgd_token_probabilities_equal_predict_proba(tiny, monkeypatch, binary):
+    import scipy.sparse as sp
+    import sklearn.linear_model
+
+    from crftag import train
+    from crftag.analysis import token_probabilities
+
+    made = []
+
+    class Recording(sklearn.linear_model.SGDClassifier):
+        def fit(self, *args, **kwargs):
+            made.append(self)
+            return super().fit(*args, **kwargs)
+
+    monkeypatch.setattr(sklearn.linear_model, "SGDClassifier", Recording)
+    data = [Sentence(s.tokens, ["B-person" if t.startswith("B") else "O" for t in s.tags]) for s in tiny] \
+        if binary else tiny
+    tagger = train(data, backend="sgd", features="surface", alpha=1e-3)
+    X = tagger.featurizer.featurize_batch([s.tokens for s in data])
+    keys, columns = np.unique(X.keys, return_inverse=True)
+    matrix = sp.csr_matrix((np.ones(len(columns)), columns.ravel(), X.token_ptr),
+                           shape=(len(X.token_ptr) - 1, len(keys)))
+    expected = made[-1].predict_proba(matrix)  # columns in clf.classes_ order = sorted label ids
+    got = np.vstack(token_probabilities(tagger, [s.tokens for s in data]))
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
