@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,10 +70,12 @@ def cli() -> None:
               help="Repeat sentences with rare entity types this many times in all.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
               help="Where a neural backend trains (auto: a CUDA GPU when torch sees one).")
+@click.option("--encoding", default="utf-8", show_default=True,
+              help="Text encoding of the input files (e.g. latin-1).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def train(train_files: tuple[str, ...], dev_file: str | None, backend: str, features: str,
           model_path: str, fmt: str | None, params: dict, seed: int, oversample: int,
-          device: str | None, quiet: bool) -> None:
+          device: str | None, encoding: str, quiet: bool) -> None:
     """Train a model from labelled data (several TRAIN_FILEs are concatenated).
 
     \b
@@ -93,7 +97,8 @@ def train(train_files: tuple[str, ...], dev_file: str | None, backend: str, feat
         typed["device"] = device
     t0 = time.perf_counter()
     tagger = train_tagger(list(train_files), dev=dev_file, backend=backend, features=features,
-                          fmt=fmt, seed=seed, progress=not quiet, oversample=oversample, **typed)
+                          fmt=fmt, seed=seed, progress=not quiet, oversample=oversample,
+                          encoding=encoding, **typed)
     elapsed = time.perf_counter() - t0
     tagger.save(model_path)
     if quiet:
@@ -132,8 +137,14 @@ def _output(path: str | None) -> Iterator[TextIO]:
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
               help="Drop entities whose probability (exact span and type) is below this; "
                    "their tokens become O.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Sentences tagged (and written, then flushed) together. Default 256, or 1 when "
+                   "standard input is a terminal; 1 answers each line before reading the next.")
+@click.option("--encoding", default="utf-8", show_default=True,
+              help="Text encoding of the input files (e.g. latin-1).")
 def tag(model_path: str, inputs: tuple[str, ...], input_format: str | None, output_format: str,
-        output: str | None, min_confidence: float | None) -> None:
+        output: str | None, min_confidence: float | None, batch_size: int | None,
+        encoding: str) -> None:
     """Tag tweets. Reads INPUT files, or standard input when none is given.
 
     \b
@@ -151,11 +162,15 @@ def tag(model_path: str, inputs: tuple[str, ...], input_format: str | None, outp
     tagger = Tagger.load(model_path)
     write = WRITERS[output_format]
     sources = [resolve_data(p) for p in inputs] or [Path("-")]
+    if batch_size is None:
+        batch_size = 1 if not inputs and sys.stdin.isatty() else 256
     with _output(output) as out:
-        for src in sources:
-            sentences = read(src, input_format, labelled=False, default="text")
-            for tagged in tagger.tag_sentences(sentences, min_confidence):
+        for src in sources:  # streamed: one batch in memory at a time
+            sentences = read(src, input_format, labelled=False, default="text", encoding=encoding)
+            for i, tagged in enumerate(tagger.tag_sentences(sentences, min_confidence, batch_size), 1):
                 write(out, tagged)
+                if i % batch_size == 0:
+                    out.flush()
 
 
 @cli.command(name="eval")
@@ -178,9 +193,11 @@ def tag(model_path: str, inputs: tuple[str, ...], input_format: str | None, outp
 @click.option("--plots", "plot_dir", type=click.Path(file_okay=False),
               help="Write PNGs: per-type P/R/F1 bars and the confusion heat maps.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap resampling.")
+@click.option("--encoding", default="utf-8", show_default=True,
+              help="Text encoding of the input files (e.g. latin-1).")
 def eval_cmd(model_path: str, gold_file: str, fmt: str, input_format: str | None,
              write_predictions: str | None, confusion: bool, n_errors: int, n_boot: int,
-             other_model: str | None, auc: bool, plot_dir: str | None, seed: int) -> None:
+             other_model: str | None, auc: bool, plot_dir: str | None, seed: int, encoding: str) -> None:
     """Score a model against gold data: entity-level P/R/F1 exactly as conlleval.
 
     The text report starts with conlleval's own lines, then adds the no-types
@@ -200,7 +217,7 @@ def eval_cmd(model_path: str, gold_file: str, fmt: str, input_format: str | None
     from crftag.tagger import Tagger
 
     tagger = Tagger.load(model_path)
-    gold = read_labelled([resolve_data(gold_file)], input_format)
+    gold = read_labelled([resolve_data(gold_file)], input_format, encoding)
     pred = [t.tags for t in tagger.tag_sentences(gold)]
     if write_predictions:
         with _output(write_predictions) as out:
@@ -275,8 +292,10 @@ def _eval_plots(report: Any, tags: list, pred: list, out: Path) -> list[Path]:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--plots", "plot_dir", type=click.Path(file_okay=False),
               help="Write PNGs: entities per type, labels, sentence lengths, tag transitions.")
+@click.option("--encoding", default="utf-8", show_default=True,
+              help="Text encoding of the input files (e.g. latin-1).")
 def stats(data: str, reference: str | None, input_format: str | None, fmt: str,
-          plot_dir: str | None) -> None:
+          plot_dir: str | None, encoding: str) -> None:
     """Corpus statistics of a labelled file: counts, labels, entities per type,
     sentence lengths, tag transitions, and the OOV rate against another split.
 
@@ -289,8 +308,8 @@ def stats(data: str, reference: str | None, input_format: str | None, fmt: str,
     from crftag.resources import resolve_data
     from crftag.stats import corpus_stats, render_text
 
-    sents = read_labelled([resolve_data(data)], input_format)
-    ref = read_labelled([resolve_data(reference)], input_format) if reference else None
+    sents = read_labelled([resolve_data(data)], input_format, encoding)
+    ref = read_labelled([resolve_data(reference)], input_format, encoding) if reference else None
     result = corpus_stats(sents, ref)
     click.echo(json.dumps(result, indent=1) if fmt == "json" else render_text(result), nl=fmt == "json")
     if plot_dir:
@@ -549,8 +568,10 @@ def stability(train_files: tuple[str, ...], dev_file: str, backend: str, feature
 @click.option("--train-out", required=True, type=click.Path(dir_okay=False))
 @click.option("--dev-out", required=True, type=click.Path(dir_okay=False))
 @click.option("--input-format", type=click.Choice(["conll", "csv", "jsonl"]))
+@click.option("--encoding", default="utf-8", show_default=True,
+              help="Text encoding of the input files (e.g. latin-1).")
 def split(data: str, dev_fraction: float, seed: int, train_out: str, dev_out: str,
-          input_format: str | None) -> None:
+          input_format: str | None, encoding: str) -> None:
     """Split one labelled file into train and dev by sentence, stratified by whether a
     sentence has an entity (no sentence is on both sides); written as CoNLL.
 
@@ -565,7 +586,7 @@ def split(data: str, dev_fraction: float, seed: int, train_out: str, dev_out: st
     from crftag.tagger import Tagged
     from crftag.writers import write_conll
 
-    sents = read_labelled([resolve_data(data)], input_format)
+    sents = read_labelled([resolve_data(data)], input_format, encoding)
     train_part, dev_part = stratified_split(sents, dev_fraction, seed)
     for path, part in ((train_out, train_part), (dev_out, dev_part)):
         with atomic_write(path) as fh:
@@ -651,8 +672,23 @@ def bench(names: str, train_data: str, dev_data: str, test_data: str | None, fea
               tokens=tokens, calls=calls, seed=seed, echo=click.echo)
 
 
+class Terminated(Exception):
+    """SIGTERM, raised where Python next runs so that open atomic writes are discarded."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI, turning user errors into one line and exit status 2."""
+    """Entry point: run the CLI, turning user errors into one line and exit status 2.
+
+    SIGINT and SIGTERM stop the command with one line and status 130 / 143; files
+    being written (models, outputs) are temporary files until complete, so an
+    interrupted command leaves nothing half-written behind.
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         cli.main(args=argv, prog_name="crftag", standalone_mode=False)
     except click.UsageError as exc:  # one line, like every other user error
@@ -677,6 +713,9 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("crftag: interrupted", err=True)
         sys.exit(130)
+    except Terminated:
+        click.echo("crftag: terminated", err=True)
+        sys.exit(143)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ and line. Readers stream: a large file is never read whole.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import os
@@ -40,12 +41,17 @@ def guess_format(path: str | os.PathLike[str], default: str) -> str:
     return _EXTENSIONS.get(Path(os.fspath(path)).suffix.lower(), default)
 
 
-def _lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
+def _lines(path: str | os.PathLike[str], encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
     """Numbered, decoded lines without their line ends; ``-`` is standard input.
 
-    Decoding is done per line so that invalid UTF-8 is reported with its line
-    and byte offset instead of as a traceback.
+    Decoding is done per line so that invalid input (UTF-8 unless ``encoding``
+    says otherwise) is reported with its line and byte offset, not a traceback.
+    Lines are read one at a time: standard input streams.
     """
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise DataError(path, None, f"unknown encoding {encoding!r}") from None
     name = os.fspath(path)
     try:
         fh = sys.stdin.buffer if name == "-" else open(name, "rb")  # noqa: SIM115
@@ -55,9 +61,11 @@ def _lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
     try:
         for lineno, raw in enumerate(fh, 1):
             try:
-                line = raw.decode("utf-8")
+                line = raw.decode(encoding)
             except UnicodeDecodeError as exc:
-                raise DataError(name, lineno, f"invalid UTF-8 at byte offset {offset + exc.start}") from None
+                what = "UTF-8" if codecs.lookup(encoding).name == "utf-8" else encoding
+                raise DataError(name, lineno, f"invalid {what} at byte offset {offset + exc.start} "
+                                              "(for another encoding, pass --encoding)") from None
             offset += len(raw)
             if lineno == 1 and line.startswith("\ufeff"):
                 line = line[1:]
@@ -73,13 +81,14 @@ def _check_tag(path: str, lineno: int, tag: str) -> str:
     return tag
 
 
-def read_conll(path: str | os.PathLike[str], labelled: bool = True) -> Iterator[Sentence]:
+def read_conll(path: str | os.PathLike[str], labelled: bool = True,
+               encoding: str = "utf-8") -> Iterator[Sentence]:
     """Sentences of a CoNLL file; ``labelled=False`` reads only the token column."""
     name = os.fspath(path)
     tokens: list[str] = []
     tags: list[str] = []
     start = 0
-    for lineno, line in _lines(name):
+    for lineno, line in _lines(name, encoding):
         fields = [f.strip() for f in (line.split("\t") if "\t" in line else line.split())]
         fields = [f for f in fields if f]
         if not fields or fields[0] == "-DOCSTART-":
@@ -98,10 +107,11 @@ def read_conll(path: str | os.PathLike[str], labelled: bool = True) -> Iterator[
         yield Sentence(tokens, tags if labelled else None, line=start)
 
 
-def read_gmb_csv(path: str | os.PathLike[str], labelled: bool = True) -> Iterator[Sentence]:
+def read_gmb_csv(path: str | os.PathLike[str], labelled: bool = True,
+                 encoding: str = "utf-8") -> Iterator[Sentence]:
     """Sentences of a Kaggle/GMB ``ner_dataset.csv`` (``Sentence #,Word,POS,Tag``)."""
     name = os.fspath(path)
-    lines = _lines(name)
+    lines = _lines(name, encoding)
     rows = csv.reader(line for _, line in lines)
     try:
         header = next(rows)
@@ -144,10 +154,11 @@ def read_gmb_csv(path: str | os.PathLike[str], labelled: bool = True) -> Iterato
         yield current
 
 
-def read_jsonl(path: str | os.PathLike[str], labelled: bool = False) -> Iterator[Sentence]:
+def read_jsonl(path: str | os.PathLike[str], labelled: bool = False,
+               encoding: str = "utf-8") -> Iterator[Sentence]:
     """Sentences of a JSONL file: ``{"text": ...}`` or ``{"tokens": [...]}`` per line."""
     name = os.fspath(path)
-    for lineno, line in _lines(name):
+    for lineno, line in _lines(name, encoding):
         if not line.strip():
             continue
         try:
@@ -177,11 +188,12 @@ def read_jsonl(path: str | os.PathLike[str], labelled: bool = False) -> Iterator
         yield sent
 
 
-def read_text(path: str | os.PathLike[str], labelled: bool = False) -> Iterator[Sentence]:
+def read_text(path: str | os.PathLike[str], labelled: bool = False,
+              encoding: str = "utf-8") -> Iterator[Sentence]:
     """One tweet per line, tokenised; an empty line is an empty sentence (kept for alignment)."""
     if labelled:
         raise DataError(os.fspath(path), None, "plain text has no tags; use CoNLL, CSV or JSONL")
-    for lineno, line in _lines(path):
+    for lineno, line in _lines(path, encoding):
         toks, spans = tokenize(line)
         yield Sentence(toks, text=line, spans=spans, line=lineno)
 
@@ -190,20 +202,21 @@ _READERS = {"conll": read_conll, "csv": read_gmb_csv, "jsonl": read_jsonl, "text
 
 
 def read(path: str | os.PathLike[str], fmt: str | None = None, labelled: bool = True,
-         default: str = "conll") -> Iterator[Sentence]:
+         default: str = "conll", encoding: str = "utf-8") -> Iterator[Sentence]:
     """Read sentences from ``path`` in ``fmt`` (guessed from the extension when None)."""
     fmt = fmt or guess_format(path, default)
     if fmt not in _READERS:
         raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
-    return _READERS[fmt](path, labelled=labelled)
+    return _READERS[fmt](path, labelled=labelled, encoding=encoding)
 
 
-def read_labelled(paths: Iterable[str | os.PathLike[str]], fmt: str | None = None) -> list[Sentence]:
+def read_labelled(paths: Iterable[str | os.PathLike[str]], fmt: str | None = None,
+                  encoding: str = "utf-8") -> list[Sentence]:
     """All labelled sentences of several files, concatenated; an empty result is an error."""
     sentences: list[Sentence] = []
     for p in paths:
         n = len(sentences)
-        sentences.extend(s for s in read(p, fmt, labelled=True) if s.tokens)
+        sentences.extend(s for s in read(p, fmt, labelled=True, encoding=encoding) if s.tokens)
         if len(sentences) == n:
             raise DataError(p, None, "no sentences found")
     return sentences

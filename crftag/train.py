@@ -24,7 +24,8 @@ from crftag.tagger import Tagger
 DataArg = str | os.PathLike[str] | Sequence[Sentence]
 
 
-def _load(data: DataArg | Sequence[DataArg], fmt: str | None) -> tuple[list[Sentence], list[dict]]:
+def _load(data: DataArg | Sequence[DataArg], fmt: str | None,
+          encoding: str = "utf-8") -> tuple[list[Sentence], list[dict]]:
     """Sentences and a provenance record (name, sha256) for each source."""
     if isinstance(data, (str, os.PathLike)):
         data = [data]
@@ -35,7 +36,7 @@ def _load(data: DataArg | Sequence[DataArg], fmt: str | None) -> tuple[list[Sent
     record = []
     for item in data:
         path = resolve_data(item)
-        sents = read_labelled([path], fmt)
+        sents = read_labelled([path], fmt, encoding)
         sentences.extend(sents)
         record.append({"source": os.fspath(item), "sha256": sha256_file(path), "sentences": len(sents)})
     return sentences, record
@@ -62,7 +63,8 @@ def oversample_rare(sentences: Sequence[Sentence], factor: int) -> list[Sentence
 def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
           backend: str = "crf", features: str | FeatureSet = "twitter",
           fmt: str | None = None, seed: int = 0, progress: bool = False,
-          oversample: int = 1, shuffle_seed: int | None = None, **params: Any) -> Tagger:
+          oversample: int = 1, shuffle_seed: int | None = None, encoding: str = "utf-8",
+          **params: Any) -> Tagger:
     """Train a tagger.
 
     ``train_data`` is a path, a registry name (``"wnut16:train"``), a list of
@@ -78,15 +80,17 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
         params.setdefault("seed", seed)
     estimator = backend_cls(**params)
     feature_set = features if isinstance(features, FeatureSet) else load_feature_set(features)
-    train_sents, train_record = _load(train_data, fmt)
+    train_sents, train_record = _load(train_data, fmt, encoding)
     if not train_sents:
         raise CrftagError("no training sentences")
+    if all(t == "O" for s in train_sents for t in s.tags):
+        raise CrftagError("no entities in the training data: nothing to learn (every tag is O)")
     n_read, n_tokens = len(train_sents), sum(len(s) for s in train_sents)
     train_sents = oversample_rare(train_sents, oversample)
     order_seed = seed if shuffle_seed is None else shuffle_seed
     if order_seed:  # the order the training sentences are presented in
         random.Random(order_seed).shuffle(train_sents)
-    dev_sents, dev_record = _load(dev, fmt) if dev is not None else ([], [])
+    dev_sents, dev_record = _load(dev, fmt, encoding) if dev is not None else ([], [])
 
     lexicon = build_lexicon(feature_set)
     featurizer = Featurizer(feature_set, lexicon)

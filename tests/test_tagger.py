@@ -82,3 +82,12 @@ def test_fast_path_equals_feature_key_path(tiny_crf, tiny):
         assert tagged.tags == [tiny_crf.labels[y] for y in path]
         assert [(e.token_start, e.token_end) for e in tagged.entities] == list(zip(starts, ends, strict=True))
         assert [e.score for e in tagged.entities] == pytest.approx(scores.tolist(), abs=1e-12)
+
+
+def test_entity_to_dict_has_every_field():
+    from dataclasses import asdict
+
+    from crftag.entity import Entity
+
+    e = Entity(text="Paris", type="geo-loc", start=3, end=8, token_start=1, token_end=2, score=0.5)
+    assert e.to_dict() == asdict(e)
