@@ -596,6 +596,49 @@ def split(data: str, dev_fraction: float, seed: int, train_out: str, dev_out: st
         click.echo(f"{path}: {len(part)} sentences ({with_entities} with entities)")
 
 
+@cli.command(name="spark-tag")
+@click.argument("input_path", metavar="INPUT")
+@click.argument("output_path", metavar="OUTPUT")
+@click.option("-m", "--model", "model_path", required=True, help="Model file (broadcast once).")
+@click.option("--text-col", default="text", show_default=True, help="Column of texts to tag.")
+@click.option("--tokens-col", help="Tag this column of token arrays instead of texts.")
+@click.option("--output-col", default="entities", show_default=True)
+@click.option("--input-format", type=click.Choice(["jsonl", "parquet"]),
+              help="Default: parquet for *.parquet, else jsonl.")
+@click.option("--output-format", type=click.Choice(["jsonl", "parquet"]),
+              help="Default: jsonl for *.jsonl / *.json, else parquet.")
+@click.option("--master", help="Spark master, passed through (e.g. local[4], spark://host:7077).")
+def spark_tag(input_path: str, output_path: str, model_path: str, text_col: str, tokens_col: str | None,
+              output_col: str, input_format: str | None, output_format: str | None,
+              master: str | None) -> None:
+    """Tag a JSONL/Parquet table on Apache Spark (pip install 'crftag[spark]').
+
+    Adds a column of entity structs (text, type, start, end, token_start,
+    token_end, score) to every row; OUTPUT is a folder of part files.
+
+    \b
+    Examples:
+      crftag spark-tag tweets.jsonl tagged.parquet -m wnut16.crftag --master 'local[*]'
+      crftag spark-tag archive.parquet tagged.jsonl -m wnut16.crftag --text-col body
+    """
+    try:
+        import pyspark  # noqa: F401
+
+        from crftag.spark import read_table, session, tag_dataframe, write_table
+    except ImportError as exc:
+        raise CrftagError(f"spark-tag needs pyspark: pip install 'crftag[spark]' ({exc})") from None
+    if Path(output_path).exists():
+        raise CrftagError(f"{output_path}: already exists; Spark writes a new folder")
+    spark = session(master)
+    try:
+        df = read_table(spark, input_path, input_format)
+        write_table(tag_dataframe(df, model_path, text_col, tokens_col, output_col), output_path,
+                    output_format)
+    finally:
+        spark.stop()
+    click.echo(f"wrote {output_path}")
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def backends(as_json: bool) -> None:

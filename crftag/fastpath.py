@@ -114,16 +114,40 @@ def _labels(ids, sent_ptr, scores, bos_scores, eos_scores, offsets, boundaries, 
 
 
 @njit(nogil=True, cache=True)
-def _analyse(ids, a, b, scores, bos_scores, eos_scores, offsets, boundaries, tok_gaz, gaz_group,
+def _analyse(ids, sent_ptr, scores, bos_scores, eos_scores, offsets, boundaries, tok_gaz, gaz_group,
              group_mask, gaz_keys, gaz_buckets, gaz_shift, gaz_masks, gaz_weights, conj, conj_offsets,
              conj_salts, bos_atom, eos_atom, feature_keys, buckets, shift, weights, bias,
              transitions, start, exp_transitions, prefix, kind):
-    """One sentence, one call: emissions, Viterbi, chunks and their probabilities."""
-    emissions = _emissions(ids, a, b, scores, bos_scores, eos_scores, offsets, boundaries, tok_gaz,
-                           gaz_group, group_mask, gaz_keys, gaz_buckets, gaz_shift, gaz_masks,
-                           gaz_weights, conj, conj_offsets, conj_salts, bos_atom, eos_atom,
-                           feature_keys, buckets, shift, weights, bias)
-    return decode_and_score(emissions, transitions, start, exp_transitions, prefix, kind)
+    """Every sentence of a batch in one call: emissions, Viterbi, chunks and their probabilities.
+
+    Returns the label path of all tokens, the chunks' starts and ends (relative to
+    their sentence) and probabilities, and chunk_ptr: sentence s owns chunks
+    [chunk_ptr[s], chunk_ptr[s + 1]).
+    """
+    n_sent = len(sent_ptr) - 1
+    paths = np.zeros(len(ids), dtype=np.int64)
+    starts = np.empty(len(ids), dtype=np.int64)
+    ends = np.empty(len(ids), dtype=np.int64)
+    probs = np.empty(len(ids))
+    chunk_ptr = np.zeros(n_sent + 1, dtype=np.int64)
+    n = 0
+    for s in range(n_sent):
+        a, b = sent_ptr[s], sent_ptr[s + 1]
+        if b > a:
+            emissions = _emissions(ids, a, b, scores, bos_scores, eos_scores, offsets, boundaries,
+                                   tok_gaz, gaz_group, group_mask, gaz_keys, gaz_buckets, gaz_shift,
+                                   gaz_masks, gaz_weights, conj, conj_offsets, conj_salts, bos_atom,
+                                   eos_atom, feature_keys, buckets, shift, weights, bias)
+            path, st, en, pr = decode_and_score(emissions, transitions, start, exp_transitions,
+                                                prefix, kind)
+            paths[a:b] = path
+            k = len(st)
+            starts[n:n + k] = st
+            ends[n:n + k] = en
+            probs[n:n + k] = pr
+            n += k
+        chunk_ptr[s + 1] = n
+    return paths, starts[:n], ends[:n], probs[:n], chunk_ptr
 
 
 class TypeScores:
@@ -181,12 +205,18 @@ class TypeScores:
                 conj, sp.conj_offsets, sp.conj_salts, sp.bos_atom, sp.eos_atom,
                 m.feature_keys, m._buckets, m._shift, m._dense, m.bias)
 
-    def analyse(self, ids: np.ndarray, a: int, b: int, snapshot: tuple, scores: np.ndarray) -> tuple:
-        """Tokens [a, b) of ``ids`` (one sentence): what :meth:`LinearChainModel.tag_and_score`
-        returns (label path, chunk starts and ends, chunk probabilities)."""
+    def analyse(self, ids: np.ndarray, sent_ptr: np.ndarray, snapshot: tuple) -> list[tuple | None]:
+        """Per sentence of a batch, what :meth:`LinearChainModel.tag_and_score` returns
+        (label path, chunk starts and ends, chunk probabilities); None for an empty one."""
         m = self.model
-        return _analyse(ids, a, b, *self._kernel_args(scores, snapshot), m.transitions, m._start,
-                        m._exp_transitions, m._prefix, m._kind)
+        paths, starts, ends, probs, chunk_ptr = _analyse(
+            ids, sent_ptr, *self._kernel_args(self.scores(snapshot), snapshot), m.transitions,
+            m._start, m._exp_transitions, m._prefix, m._kind)
+        out: list[tuple | None] = []
+        for s in range(len(sent_ptr) - 1):
+            a, b, c, d = sent_ptr[s], sent_ptr[s + 1], chunk_ptr[s], chunk_ptr[s + 1]
+            out.append((paths[a:b], starts[c:d], ends[c:d], probs[c:d]) if b > a else None)
+        return out
 
     def labels(self, ids: np.ndarray, sent_ptr: np.ndarray, snapshot: tuple) -> np.ndarray:
         """Label ids of every token of a batch (no confidences): the throughput path."""

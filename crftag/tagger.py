@@ -11,6 +11,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from crftag import __version__
 from crftag.backends import TaggingModel, get_backend
 from crftag.bio import split_tag
@@ -89,7 +91,7 @@ class Tagger:
             return self.analyse(Sentence(tokens, text=text, spans=spans), min_confidence).entities
         # the latency path: one sentence, one compiled call, no tag strings built
         ids, snapshot = self.featurizer.type_ids(tokens)
-        decoded = self._fast.analyse(ids, 0, len(ids), snapshot, self._fast.scores(snapshot))
+        decoded = self._fast.analyse(ids, np.array([0, len(ids)]), snapshot)[0]
         return self._entities(text, spans, decoded, min_confidence)
 
     def tag_batch(self, texts: Iterable[str], min_confidence: float | None = None) -> list[list[Entity]]:
@@ -113,17 +115,13 @@ class Tagger:
             yield from self._tag_batch(batch, min_confidence)
 
     def _tag_batch(self, sentences: list[Sentence], min_confidence: float | None) -> list[Tagged]:
+        tokens = [s.tokens for s in sentences]
         if self._fast is None:  # a model without the linear fast path: go through feature keys
-            feats = self.featurizer.featurize_batch([s.tokens for s in sentences])
-            return [self._tagged(s, decoded, min_confidence) if decoded else Tagged(s, [], [])
-                    for s, decoded in zip(sentences, self.model.analyse_batch(feats), strict=True)]
-        ids, sent_ptr, snapshot = self.featurizer.batch_type_ids([s.tokens for s in sentences])
-        scores = self._fast.scores(snapshot)
-        out = []
-        for s, a, b in zip(sentences, sent_ptr[:-1].tolist(), sent_ptr[1:].tolist(), strict=True):
-            decoded = self._fast.analyse(ids, a, b, snapshot, scores) if b > a else None
-            out.append(self._tagged(s, decoded, min_confidence) if decoded else Tagged(s, [], []))
-        return out
+            decoded = self.model.analyse_batch(self.featurizer.featurize_batch(tokens))
+        else:
+            decoded = self._fast.analyse(*self.featurizer.batch_type_ids(tokens))
+        return [self._tagged(s, d, min_confidence) if d else Tagged(s, [], [])
+                for s, d in zip(sentences, decoded, strict=True)]
 
     def _tagged(self, sentence: Sentence, decoded: tuple, min_confidence: float | None) -> Tagged:
         labels = self.model.labels
