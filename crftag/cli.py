@@ -674,7 +674,7 @@ def _backend_params(ctx: click.Context, param: click.Parameter, values: tuple[st
 
 
 @cli.command()
-@click.option("--backends", "names", default="crf,sgd,bilstm-crf", show_default=True,
+@click.option("--backends", "names", default="crf,sgd,bilstm-crf,transformer", show_default=True,
               help="Comma-separated backends to compare.")
 @click.option("--train", "train_data", default="wnut16:train", show_default=True, metavar="DATA")
 @click.option("--dev", "dev_data", default="wnut16:dev", show_default=True, metavar="DATA")

@@ -46,7 +46,7 @@ def viterbi(emissions, transitions, start):
     return path
 
 
-@njit(nogil=True, cache=True, fastmath={'reassoc', 'contract', 'arcp'})
+@njit(nogil=True, cache=True)
 def forward_backward(emissions, exp_transitions, start):
     """Scaled forward and backward tables: ``(alpha, beta, log_scale)``.
 

@@ -91,18 +91,28 @@ class Network(nn.Module):
         return self.out(self.dropout(h))
 
     def neg_log_likelihood(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Mean over sentences of log Z - score(gold path), by the forward algorithm."""
-        em, tags, mask = self.emissions(batch), batch["tags"], batch["mask"]
-        n, t, _ = em.shape
-        rows = torch.arange(n, device=em.device)
-        gold = self.start[tags[:, 0]] + em[rows, 0, tags[:, 0]]
-        alpha = self.start + em[:, 0]
-        for i in range(1, t):
-            step = mask[:, i]
-            gold = gold + step * (em[rows, i, tags[:, i]] + self.transitions[tags[:, i - 1], tags[:, i]])
-            nxt = torch.logsumexp(alpha.unsqueeze(2) + self.transitions, dim=1) + em[:, i]
-            alpha = torch.where(step.unsqueeze(1), nxt, alpha)
-        return (torch.logsumexp(alpha, dim=1) - gold).mean()
+        return crf_neg_log_likelihood(self.emissions(batch), batch["tags"], batch["mask"], self.start,
+                                      self.transitions)
+
+
+def crf_neg_log_likelihood(em: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor,
+                           start: torch.Tensor, transitions: torch.Tensor) -> torch.Tensor:
+    """Mean over sentences of log Z - score(gold path), by the forward algorithm.
+
+    The same potentials as crftag's linear models: start + emissions + transitions
+    (no end scores), so crftag's decoder tags with them unchanged. Every
+    sentence has at least one token (mask[:, 0] is true).
+    """
+    n, t, _ = em.shape
+    rows = torch.arange(n, device=em.device)
+    gold = start[tags[:, 0]] + em[rows, 0, tags[:, 0]]
+    alpha = start + em[:, 0]
+    for i in range(1, t):
+        step = mask[:, i]
+        gold = gold + step * (em[rows, i, tags[:, i]] + transitions[tags[:, i - 1], tags[:, i]])
+        nxt = torch.logsumexp(alpha.unsqueeze(2) + transitions, dim=1) + em[:, i]
+        alpha = torch.where(step.unsqueeze(1), nxt, alpha)
+    return (torch.logsumexp(alpha, dim=1) - gold).mean()
 
 
 class Encoder:
@@ -176,10 +186,12 @@ def pick_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-class BiLSTMCRFModel:
-    """A trained network, tagging through crftag's compiled decoder."""
+class NeuralCRFModel:
+    """A trained network with CRF scores (``network.start``, ``network.transitions``),
+    tagging through crftag's compiled decoder. ``network.emissions(batch)`` gives
+    (sentences x words x labels) scores for ``encoder.batch(X, index, None, device)``."""
 
-    def __init__(self, labels: Sequence[str], network: Network, encoder: Encoder,
+    def __init__(self, labels: Sequence[str], network: nn.Module, encoder,
                  device: torch.device | None = None):
         self.labels = list(labels)
         self.network = network.eval()
@@ -213,6 +225,10 @@ class BiLSTMCRFModel:
         labels = self.labels
         return [[labels[y] for y in d[0].tolist()] if d is not None else []
                 for d in self.analyse_batch(X)]
+
+
+class BiLSTMCRFModel(NeuralCRFModel):
+    """The bilstm-crf backend's model: stored as its weights and vocabularies."""
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         arrays = {f"{PREFIX}{name.replace('.', '__')}": t.detach().cpu().float().numpy()
@@ -274,28 +290,43 @@ def train_network(X: Featurized, y: Sequence[Sequence[str]], X_dev: Featurized |
     model = BiLSTMCRFModel(labels, net, encoder, dev_)
     targets = [[label_id[t] for t in tags] for tags in y]
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    best_f1, best_state, best_epoch, history = -1.0, None, 0, []
     order = np.array([i for i in range(len(X)) if len(X.sentences[i])])
-    with progress_bar(max_epochs, "training bilstm-crf (epochs)", progress) as bar:
+
+    def one_epoch() -> float:
+        rng.shuffle(order)
+        total = 0.0
+        for a in range(0, len(order), batch_size):
+            index = order[a:a + batch_size].tolist()
+            batch = encoder.batch(X, index, [targets[i] for i in index], dev_)
+            if word_dropout:  # teach the <unk> embedding by hiding some known words
+                drop = torch.rand(batch["words"].shape, device=dev_) < word_dropout
+                batch["words"] = batch["words"].masked_fill(drop & batch["mask"], UNK)
+            loss = net.neg_log_likelihood(batch)
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            opt.step()
+            total += loss.item() * len(index)
+        return total / max(len(order), 1)
+
+    info.update(early_stopping(net, model, one_epoch, X_dev, y_dev, max_epochs, patience, progress,
+                               "training bilstm-crf (epochs)"))
+    return model, info
+
+
+def early_stopping(net: nn.Module, model, one_epoch, X_dev: Featurized | None,
+                   y_dev: Sequence[Sequence[str]] | None, max_epochs: int, patience: int,
+                   progress: bool, label: str) -> dict:
+    """Run ``one_epoch`` (returns its mean loss) up to ``max_epochs`` times; after each, score
+    dev entity F1 and keep the best epoch's weights, stopping ``patience`` epochs after it.
+    Without dev data every epoch runs and the last weights stay."""
+    best_f1, best_state, best_epoch, history = -1.0, None, 0, []
+    with progress_bar(max_epochs, label, progress) as bar:
         for epoch in range(1, max_epochs + 1):
             net.train()
-            rng.shuffle(order)
-            total = 0.0
-            for a in range(0, len(order), batch_size):
-                index = order[a:a + batch_size].tolist()
-                batch = encoder.batch(X, index, [targets[i] for i in index], dev_)
-                if word_dropout:  # teach the <unk> embedding by hiding some known words
-                    drop = torch.rand(batch["words"].shape, generator=None, device=dev_) < word_dropout
-                    batch["words"] = batch["words"].masked_fill(drop & batch["mask"], UNK)
-                loss = net.neg_log_likelihood(batch)
-                opt.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-                opt.step()
-                total += loss.item() * len(index)
+            record = {"epoch": epoch, "loss": one_epoch()}
             net.eval()
             model._sync_decoder()
-            record = {"epoch": epoch, "loss": total / max(len(order), 1)}
             if X_dev is not None and y_dev is not None:
                 record["dev_f1"] = evaluate(y_dev, model.predict_batch(X_dev)).overall["f1"]
                 if record["dev_f1"] > best_f1:
@@ -308,5 +339,4 @@ def train_network(X: Featurized, y: Sequence[Sequence[str]], X_dev: Featurized |
         net.load_state_dict(best_state)
     net.eval()
     model._sync_decoder()
-    info.update({"epochs": len(history), "best_epoch": best_epoch or len(history), "history": history})
-    return model, info
+    return {"epochs": len(history), "best_epoch": best_epoch or len(history), "history": history}
