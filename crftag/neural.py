@@ -292,26 +292,35 @@ def train_network(X: Featurized, y: Sequence[Sequence[str]], X_dev: Featurized |
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     order = np.array([i for i in range(len(X)) if len(X.sentences[i])])
 
+    def batch_loss(index: list[int]) -> torch.Tensor:
+        batch = encoder.batch(X, index, [targets[i] for i in index], dev_)
+        if word_dropout:  # teach the <unk> embedding by hiding some known words
+            drop = torch.rand(batch["words"].shape, device=dev_) < word_dropout
+            batch["words"] = batch["words"].masked_fill(drop & batch["mask"], UNK)
+        return net.neg_log_likelihood(batch)
+
     def one_epoch() -> float:
-        rng.shuffle(order)
-        total = 0.0
-        for a in range(0, len(order), batch_size):
-            index = order[a:a + batch_size].tolist()
-            batch = encoder.batch(X, index, [targets[i] for i in index], dev_)
-            if word_dropout:  # teach the <unk> embedding by hiding some known words
-                drop = torch.rand(batch["words"].shape, device=dev_) < word_dropout
-                batch["words"] = batch["words"].masked_fill(drop & batch["mask"], UNK)
-            loss = net.neg_log_likelihood(batch)
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-            opt.step()
-            total += loss.item() * len(index)
-        return total / max(len(order), 1)
+        return run_epoch(order, rng, batch_size, batch_loss, opt, net, clip=5.0)
 
     info.update(early_stopping(net, model, one_epoch, X_dev, y_dev, max_epochs, patience, progress,
                                "training bilstm-crf (epochs)"))
     return model, info
+
+
+def run_epoch(order: np.ndarray, rng: np.random.Generator, batch_size: int, batch_loss,
+              opt: torch.optim.Optimizer, net: nn.Module, clip: float) -> float:
+    """One pass over the sentences in a fresh random order; the mean loss per sentence."""
+    rng.shuffle(order)
+    total = 0.0
+    for a in range(0, len(order), batch_size):
+        index = order[a:a + batch_size].tolist()
+        loss = batch_loss(index)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(net.parameters(), clip)
+        opt.step()
+        total += loss.item() * len(index)
+    return total / max(len(order), 1)
 
 
 def early_stopping(net: nn.Module, model, one_epoch, X_dev: Featurized | None,

@@ -25,7 +25,13 @@ from crftag.bio import allowed_starts, allowed_transitions
 from crftag.errors import CrftagError
 from crftag.featurize import Featurized
 from crftag.model import pack_strings, unpack_strings
-from crftag.neural import NeuralCRFModel, crf_neg_log_likelihood, early_stopping, pick_device
+from crftag.neural import (
+    NeuralCRFModel,
+    crf_neg_log_likelihood,
+    early_stopping,
+    pick_device,
+    run_epoch,
+)
 
 PREFIX = "tf_"  # array-name prefix in model files
 
@@ -174,17 +180,9 @@ def train_transformer(X: Featurized, y: Sequence[Sequence[str]], X_dev: Featuriz
     order = np.array([i for i in range(len(X)) if len(X.sentences[i])])
 
     def one_epoch() -> float:
-        rng.shuffle(order)
-        total = 0.0
-        for a in range(0, len(order), batch_size):
-            index = order[a:a + batch_size].tolist()
-            loss = net.loss(sub.batch(X, index, [targets[i] for i in index], dev_))
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-            opt.step()
-            total += loss.item() * len(index)
-        return total / max(len(order), 1)
+        return run_epoch(order, rng, batch_size,
+                         lambda index: net.loss(sub.batch(X, index, [targets[i] for i in index], dev_)),
+                         opt, net, clip=1.0)
 
     info = {"device": str(dev_), "encoder": os.fspath(encoder),
             "encoder_parameters": sum(p.numel() for p in net.encoder.parameters())}
