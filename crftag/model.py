@@ -168,7 +168,7 @@ class LinearChainModel:
         """Labels of every sentence of a featurised batch."""
         return [self.predict(X.keys, X.tokens(i)) for i in range(len(X))]
 
-    def analyse_batch(self, X: Featurized) -> list[tuple]:
+    def analyse_batch(self, X: Featurized) -> list[tuple | None]:
         """:meth:`tag_and_score` of every non-empty sentence of a batch (empty ones: None)."""
         return [self.tag_and_score(X.keys, X.tokens(i)) if len(X.tokens(i)) > 1 else None
                 for i in range(len(X))]

@@ -7,7 +7,7 @@ A backend is a scikit-learn-style estimator: parameters in ``__init__``,
 (``to_arrays`` / ``load``).
 
 Backends register under the entry-point group ``crftag.backends``; ``crf``,
-``sgd`` and ``bilstm-crf`` are registered that way in crftag's own
+``sgd``, ``bilstm-crf`` and ``transformer`` are registered that way in crftag's own
 ``pyproject.toml``, exactly as a third-party package would register one.
 Nothing is imported until a backend is asked for, and a backend that needs an
 optional package (``requires``) is listed as unavailable, with the reason,
@@ -38,7 +38,7 @@ class TaggingModel(Protocol):
     def predict_batch(self, X: Featurized) -> list[list[str]]:
         """Labels of every sentence of a batch."""
 
-    def analyse_batch(self, X: Featurized) -> list[tuple]:
+    def analyse_batch(self, X: Featurized) -> list[tuple | None]:
         """Per sentence: (label ids, entity chunk starts, chunk ends, chunk confidences)
         as arrays, the chunks as conlleval finds them; None for an empty sentence."""
 
