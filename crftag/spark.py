@@ -37,14 +37,19 @@ def _worker_tagger(broadcast: Any, digest: str) -> Tagger:
     with _LOCK:
         tagger = _TAGGERS.get(digest)
         if tagger is None:
-            fd, tmp = tempfile.mkstemp(suffix=".crftag")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(broadcast.value)
-                tagger = _TAGGERS[digest] = Tagger.load(tmp)
-            finally:
-                os.unlink(tmp)
+            tagger = _TAGGERS[digest] = _load_bytes(broadcast.value)
         return tagger
+
+
+def _load_bytes(data: bytes) -> Tagger:
+    """A model from its file's bytes (through a temporary file: models load from paths)."""
+    fd, tmp = tempfile.mkstemp(suffix=".crftag")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        return Tagger.load(tmp)
+    finally:
+        os.unlink(tmp)
 
 
 def _entities(tagger: Tagger, texts: Any, tokens: Any) -> list[list[dict]]:
@@ -71,7 +76,7 @@ def tag_dataframe(df: DataFrame, model: str | os.PathLike[str] | bytes, text_col
     if output_col in df.columns:
         raise CrftagError(f"the input already has a column {output_col!r}; choose another --output-col")
     data = bytes(model) if isinstance(model, (bytes, bytearray)) else Path(model).read_bytes()
-    _check_model(data)
+    _load_bytes(data)  # fails here, with crftag's message, rather than in an executor
     digest = hashlib.sha256(data).hexdigest()
     broadcast = df.sparkSession.sparkContext.broadcast(data)
     schema = StructType([*df.schema.fields,
@@ -87,16 +92,6 @@ def tag_dataframe(df: DataFrame, model: str | os.PathLike[str] | bytes, text_col
             yield pdf
 
     return df.mapInPandas(tag_batches, schema=schema)
-
-
-def _check_model(data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(suffix=".crftag")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        Tagger.load(tmp)
-    finally:
-        os.unlink(tmp)
 
 
 def session(master: str | None = None, app_name: str = "crftag") -> Any:
