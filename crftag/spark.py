@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crftag.errors import CrftagError
+from crftag.errors import CrftagError, ModelError
 from crftag.sentence import Sentence
 from crftag.tagger import Tagger
 
@@ -75,7 +75,10 @@ def tag_dataframe(df: DataFrame, model: str | os.PathLike[str] | bytes, text_col
         raise CrftagError(f"no column {column!r} in the input; columns: {', '.join(df.columns)}")
     if output_col in df.columns:
         raise CrftagError(f"the input already has a column {output_col!r}; choose another --output-col")
-    data = bytes(model) if isinstance(model, (bytes, bytearray)) else Path(model).read_bytes()
+    try:
+        data = bytes(model) if isinstance(model, (bytes, bytearray)) else Path(model).read_bytes()
+    except OSError as exc:
+        raise ModelError(model, f"cannot read the model file ({exc.strerror})") from None
     _load_bytes(data)  # fails here, with crftag's message, rather than in an executor
     digest = hashlib.sha256(data).hexdigest()
     broadcast = df.sparkSession.sparkContext.broadcast(data)

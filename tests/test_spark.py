@@ -64,6 +64,11 @@ def test_spark_tag_command(spark, model_path, tiny_crf, texts, tmp_path, capsys)
     table = pd.read_parquet(out).sort_values("id")
     for text, ents in zip(table["text"], table["entities"], strict=True):
         assert [dict(e) for e in ents] == [e.to_dict() for e in tiny_crf.tag(text)]
+    with pytest.raises(SystemExit) as exc:  # a missing model is one line, exit 2
+        main(["spark-tag", str(src), str(tmp_path / "new.parquet"), "-m", str(tmp_path / "nope.crftag")])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err == f"{tmp_path / 'nope.crftag'}: cannot read the model file " \
+        "(No such file or directory)\n"
     with pytest.raises(SystemExit) as exc:  # never overwrites
         main(["spark-tag", str(src), str(out), "-m", str(model_path)])
     assert exc.value.code == 2 and "already exists" in capsys.readouterr().err
