@@ -13,7 +13,29 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from crftag.bundles import bundle
+
 O_PREFIX, B_PREFIX, I_PREFIX = 0, 1, 2
+
+
+Chain = bundle(
+    "Chain",
+    """A linear chain's label scores: ``transitions[from, to]`` and ``start``, the exponentiated
+    transitions (forward-backward works in the probability domain), and each label's BIO prefix
+    code and entity-type index (for conlleval chunks).""",
+    transitions=(np.float64, 2), start=(np.float64, 1), exp_transitions=(np.float64, 2),
+    prefix=(np.int64, 1), kind=(np.int64, 1))
+
+
+def make_chain(labels: list[str], transitions: np.ndarray, start: np.ndarray) -> Chain:
+    """The :class:`Chain` of labels with these transition and start scores."""
+    from crftag.bio import split_tag
+
+    parts = [split_tag(label) for label in labels]
+    codes = {"B": B_PREFIX, "I": I_PREFIX}
+    kinds = {k: i for i, k in enumerate(sorted({k for _, k in parts}))}
+    return Chain(transitions, start, np.exp(transitions), [codes.get(p, O_PREFIX) for p, _ in parts],
+                 [kinds[k] for _, k in parts])
 
 
 @njit(nogil=True, cache=True)
@@ -23,27 +45,45 @@ def viterbi(emissions, transitions, start):
     path = np.zeros(n_tok, dtype=np.int64)
     if n_tok == 0:
         return path
-    score = emissions[0] + start
     back = np.zeros((n_tok, n_lab), dtype=np.int64)
-    nxt = np.empty(n_lab)
+    viterbi_into(emissions, transitions, start, n_tok, path, back, np.empty(n_lab), np.empty(n_lab))
+    return path
+
+
+@njit(nogil=True, cache=True)
+def viterbi_into(emissions, transitions, start, n_tok, path, back, score, best):
+    """:func:`viterbi` of ``emissions[:n_tok]`` into preallocated arrays (``back`` at least
+    n_tok x L; ``score`` and ``best`` of length L).
+
+    The inner loop runs over target labels, so it is a compare-and-select over a
+    contiguous transition row that the compiler vectorises; sources are visited in
+    order and a later source wins only when strictly better, so ties go to the first
+    label, as in crfsuite.
+    """
+    n_lab = emissions.shape[1]
+    for j in range(n_lab):
+        score[j] = emissions[0, j] + start[j]
     for t in range(1, n_tok):
         for j in range(n_lab):
-            best, arg = -np.inf, 0
-            for i in range(n_lab):
-                s = score[i] + transitions[i, j]
-                if best < s:
-                    best, arg = s, i
-            back[t, j] = arg
-            nxt[j] = best + emissions[t, j]
-        score[:] = nxt
-    best, arg = -np.inf, 0
+            best[j] = -np.inf
+            back[t, j] = 0
+        for i in range(n_lab):
+            si = score[i]
+            row = transitions[i]
+            for j in range(n_lab):
+                s = si + row[j]
+                better = best[j] < s
+                best[j] = s if better else best[j]
+                back[t, j] = i if better else back[t, j]
+        for j in range(n_lab):
+            score[j] = best[j] + emissions[t, j]
+    top, arg = -np.inf, 0
     for i in range(n_lab):
-        if best < score[i]:
-            best, arg = score[i], i
+        if top < score[i]:
+            top, arg = score[i], i
     path[n_tok - 1] = arg
     for t in range(n_tok - 1, 0, -1):
         path[t - 1] = back[t, path[t]]
-    return path
 
 
 @njit(nogil=True, cache=True)
@@ -129,12 +169,26 @@ def span_probability(alpha, beta, log_scale, emissions, transitions, exp_transit
 
 
 @njit(nogil=True, cache=True)
-def decode_and_score(emissions, transitions, start, exp_transitions, prefix, kind):
+def decode_and_score(emissions, chain):
     """Label path, conlleval chunks of it, and each chunk's probability."""
-    path = viterbi(emissions, transitions, start)
-    n = len(path)
+    n = len(emissions)
+    path = np.zeros(n, dtype=np.int64)
     starts = np.empty(n, dtype=np.int64)
     ends = np.empty(n, dtype=np.int64)
+    scores = np.empty(n)
+    if n:
+        n_lab = emissions.shape[1]
+        viterbi_into(emissions, chain.transitions, chain.start, n, path,
+                     np.empty((n, n_lab), dtype=np.int64), np.empty(n_lab), np.empty(n_lab))
+    k = score_chunks(emissions, chain, path, n, starts, ends, scores)
+    return path, starts[:k], ends[:k], scores[:k]
+
+
+@njit(nogil=True, cache=True)
+def score_chunks(emissions, chain, path, n, starts, ends, scores):
+    """conlleval's chunks of ``path[:n]`` into ``starts``/``ends`` and their probabilities into
+    ``scores``; returns how many."""
+    prefix, kind = chain.prefix, chain.kind
     n_chunks = 0
     for t in range(n):
         p, k = prefix[path[t]], kind[path[t]]
@@ -146,10 +200,10 @@ def decode_and_score(emissions, transitions, start, exp_transitions, prefix, kin
             nxt = t + 1 < n and prefix[path[t + 1]] == I_PREFIX and kind[path[t + 1]] == k
             if not nxt:
                 ends[n_chunks - 1] = t + 1
-    scores = np.empty(n_chunks)
     if n_chunks:
-        alpha, beta, log_scale = forward_backward(emissions, exp_transitions, start)
+        em = emissions[:n]
+        alpha, beta, log_scale = forward_backward(em, chain.exp_transitions, chain.start)
         for c in range(n_chunks):
-            scores[c] = span_probability(alpha, beta, log_scale, emissions, transitions,
-                                         exp_transitions, path, starts[c], ends[c], prefix, kind)
-    return path, starts[:n_chunks], ends[:n_chunks], scores
+            scores[c] = span_probability(alpha, beta, log_scale, em, chain.transitions,
+                                         chain.exp_transitions, path, starts[c], ends[c], prefix, kind)
+    return n_chunks

@@ -2,11 +2,18 @@
 
 A token's window features at offset k depend only on the token at that offset,
 so for a given model their summed weight rows are a fixed vector per (token
-type, offset). :class:`TypeScores` computes that vector once per distinct token
-(when the featuriser first sees it) and the kernel here builds a sentence's
-emission scores from K cached vectors per token, plus lookups only for the
-position-dependent features (gazetteer matches, conjunctions). Then Viterbi,
-conlleval chunks and their probabilities, all in one compiled call.
+type, offset). :class:`TypeScoreCache` computes those vectors once per distinct
+token, straight from its atoms (:mod:`crftag.atomize`), and the kernels here
+build a sentence's emission scores from K cached vectors per token, plus
+lookups only for the position-dependent features (gazetteer matches,
+conjunctions). Then Viterbi, conlleval chunks and their probabilities, for a
+whole batch in one compiled call.
+
+The cache never stalls: it keeps two generations of bounded size. New types go
+into the young one; a type found only in the old one is copied into the young
+one (no recomputation); when the young generation is full it becomes the old
+one and the previous old one is dropped. Arrays handed to a kernel are never
+written again where that kernel reads, so threads share one cache safely.
 
 Sums are grouped per offset here, so the last bits of a score can differ from
 the feature-by-feature sum of :meth:`LinearChainModel.decode` (the path whose
@@ -16,108 +23,105 @@ labels equal crfsuite's exactly); tests check both paths give the same labels.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 import numpy as np
 from numba import njit
 
-from crftag.decode import decode_and_score, viterbi
-from crftag.featurize import Featurizer, _gaz_marks, lowest_bit
-from crftag.hashing import find_key, py_splitmix64, splitmix64
-from crftag.model import LinearChainModel
+from crftag.bundles import bundle
+from crftag.decode import score_chunks, viterbi_into
+from crftag.featurize import Featurizer, Window, conj_key, gaz_marks, lowest_bit
+from crftag.hashing import py_splitmix64, splitmix64
+from crftag.model import LinearChainModel, add_key, add_row
+
+#: Token types kept per cache generation (two generations are kept).
+DEFAULT_CACHE_TYPES = 32_768
+
+CachedTypes = bundle(
+    "CachedTypes",
+    """One cache generation: per slot, the summed weight rows of the type's atoms at each window
+    offset (``scores[slot, k]``), its conjunction atoms and its gazetteer-token hash.""",
+    scores=(np.float64, 3), conj=(np.uint64, 2), gaz=(np.uint64, 1))
+
+EdgeScores = bundle(
+    "EdgeScores",
+    """Per window offset: the weight rows of the BOS/EOS markers, and of each gazetteer
+    feature (``gaz[k, B or I, list]``), gathered once per model into one small table.""",
+    bos=(np.float64, 2), eos=(np.float64, 2), gaz=(np.float64, 4))
 
 
 @njit(nogil=True, cache=True)
-def _type_scores(key_ptr, type_keys, first, stop, n_off, feature_keys, buckets, shift, weights):
-    """Summed weight rows of the keys of types [first, stop) at each offset."""
-    n_lab = weights.shape[1]
-    out = np.zeros((stop - first, n_off, n_lab))
-    for ty in range(first, stop):
+def fill_types(atoms, window, weights, slots, cached):
+    """Write the scores, conjunction atoms and gazetteer hash of each type ``i`` of ``atoms``
+    into ``cached`` at ``slots[i]``."""
+    n_off = len(window.offsets)
+    for ty in range(len(slots)):
+        slot = slots[ty]
+        out = cached.scores[slot]
+        out[:] = 0.0
         for k in range(n_off):
-            slot = ty * n_off + k
-            for x in range(key_ptr[slot], key_ptr[slot + 1]):
-                i = find_key(feature_keys, buckets, shift, type_keys[x])
-                if i >= 0:
-                    for y in range(n_lab):
-                        out[ty - first, k, y] += weights[i, y]
-    return out
+            for x in range(atoms.ptr[ty], atoms.ptr[ty + 1]):
+                if window.group_mask[atoms.group[x], k]:
+                    add_key(out, k, weights, splitmix64(atoms.hash[x] ^ window.salts[k]))
+        cached.conj[slot] = atoms.conj[ty]
+        cached.gaz[slot] = atoms.gaz[ty]
 
 
 @njit(nogil=True, cache=True)
-def _add_key(out, t, key, feature_keys, buckets, shift, weights):
-    i = find_key(feature_keys, buckets, shift, key)
-    if i >= 0:
-        for y in range(weights.shape[1]):
-            out[t, y] += weights[i, y]
-
-
-@njit(nogil=True, cache=True)
-def _emissions(ids, a, b, scores, bos_scores, eos_scores, offsets, boundaries, tok_gaz, gaz_group,
-               group_mask, gaz_keys, gaz_buckets, gaz_shift, gaz_masks, gaz_weights, conj,
-               conj_offsets, conj_salts, bos_atom, eos_atom, feature_keys, buckets, shift, weights,
-               bias):
-    n_tok, n_off, n_lab, n_conj = b - a, len(offsets), len(bias), len(conj_offsets)
-    out = np.empty((n_tok, n_lab))
-    # gazetteer marks of this sentence only, indexed from its first token
-    b_mask = np.zeros(n_tok, dtype=np.uint64)
-    i_mask = np.zeros(n_tok, dtype=np.uint64)
-    if gaz_group >= 0 and len(gaz_keys) > 0:
-        _gaz_marks(tok_gaz, ids[a:b], 0, n_tok, gaz_keys, gaz_buckets, gaz_shift, gaz_masks,
-                   np.zeros(64, dtype=np.int64), np.zeros(64, dtype=np.int64), b_mask, i_mask)
+def _emissions(ids, a, b, cached, window, gaz, edges, weights, out, marks):
+    """Emission scores of the sentence ``ids[a:b]`` into ``out[:b - a]``."""
+    n_off = len(window.offsets)
+    b_mask, i_mask, best, next_free = marks
+    with_gaz = window.gaz_group >= 0 and len(gaz.keys) > 0
+    if with_gaz:
+        gaz_marks(cached.gaz, ids, a, b, gaz, best, next_free, b_mask, i_mask)
     for t in range(a, b):
         row = t - a
-        for y in range(n_lab):
-            out[row, y] = bias[y]
+        out[row] = weights.bias
         for k in range(n_off):
-            j = t + offsets[k]
+            j = t + window.offsets[k]
             if j < a or j >= b:
-                if boundaries:
-                    edge = bos_scores if j < a else eos_scores
-                    for y in range(n_lab):
-                        out[row, y] += edge[k, y]
+                if window.boundaries:
+                    add_row(out, row, edges.bos if j < a else edges.eos, k)
                 continue
-            ty = ids[j]
-            for y in range(n_lab):
-                out[row, y] += scores[ty, k, y]
-            if gaz_group >= 0 and group_mask[gaz_group, k] and (b_mask[j - a] | i_mask[j - a]):
+            add_row(out, row, cached.scores[ids[j]], k)
+            if with_gaz and window.group_mask[window.gaz_group, k]:
                 for which in range(2):
                     m = b_mask[j - a] if which == 0 else i_mask[j - a]
                     while m:
                         low, lst = lowest_bit(m)
                         m ^= low
-                        for y in range(n_lab):
-                            out[row, y] += gaz_weights[k, which, lst, y]
-        for c in range(n_conj):
-            j1, j2 = t + conj_offsets[c, 0], t + conj_offsets[c, 1]
-            h1 = bos_atom if j1 < a else eos_atom if j1 >= b else conj[ids[j1] * n_conj + c]
-            h2 = bos_atom if j2 < a else eos_atom if j2 >= b else conj[ids[j2] * n_conj + c]
-            _add_key(out, row, splitmix64(splitmix64(h1 ^ conj_salts[c]) ^ h2), feature_keys,
-                     buckets, shift, weights)
-    return out
+                        add_row(out, row, edges.gaz[k, which], lst)
+        for c in range(len(window.conj_group)):
+            add_key(out, row, weights, conj_key(window, cached.conj, ids, c, t, a, b))
 
 
 @njit(nogil=True, cache=True)
-def _labels(ids, sent_ptr, scores, bos_scores, eos_scores, offsets, boundaries, tok_gaz, gaz_group,
-            group_mask, gaz_keys, gaz_buckets, gaz_shift, gaz_masks, gaz_weights, conj,
-            conj_offsets, conj_salts, bos_atom, eos_atom, feature_keys, buckets, shift, weights,
-            bias, transitions, start):
-    """Viterbi labels of every sentence of a batch."""
+def _workspace(sent_ptr, n_lab):
+    longest = 1
+    for s in range(len(sent_ptr) - 1):
+        longest = max(longest, sent_ptr[s + 1] - sent_ptr[s])
+    marks = (np.zeros(longest, dtype=np.uint64), np.zeros(longest, dtype=np.uint64),
+             np.zeros(64, dtype=np.int64), np.zeros(64, dtype=np.int64))
+    return (np.empty((longest, n_lab)), np.empty((longest, n_lab), dtype=np.int64),
+            np.empty(n_lab), np.empty(n_lab), marks)
+
+
+@njit(nogil=True, cache=True)
+def label_batch(ids, sent_ptr, cached, window, gaz, edges, weights, chain):
+    """Viterbi labels of every sentence of a batch (the throughput path: no confidences)."""
     out = np.zeros(len(ids), dtype=np.int64)
+    emissions, back, score, best, marks = _workspace(sent_ptr, len(weights.bias))
     for s in range(len(sent_ptr) - 1):
         a, b = sent_ptr[s], sent_ptr[s + 1]
         if b > a:
-            emissions = _emissions(ids, a, b, scores, bos_scores, eos_scores, offsets, boundaries,
-                                   tok_gaz, gaz_group, group_mask, gaz_keys, gaz_buckets, gaz_shift,
-                                   gaz_masks, gaz_weights, conj, conj_offsets, conj_salts,
-                                   bos_atom, eos_atom, feature_keys, buckets, shift, weights, bias)
-            out[a:b] = viterbi(emissions, transitions, start)
+            _emissions(ids, a, b, cached, window, gaz, edges, weights, emissions, marks)
+            viterbi_into(emissions, chain.transitions, chain.start, b - a, out[a:b], back, score, best)
     return out
 
 
 @njit(nogil=True, cache=True)
-def _analyse(ids, sent_ptr, scores, bos_scores, eos_scores, offsets, boundaries, tok_gaz, gaz_group,
-             group_mask, gaz_keys, gaz_buckets, gaz_shift, gaz_masks, gaz_weights, conj, conj_offsets,
-             conj_salts, bos_atom, eos_atom, feature_keys, buckets, shift, weights, bias,
-             transitions, start, exp_transitions, prefix, kind):
+def analyse_batch(ids, sent_ptr, cached, window, gaz, edges, weights, chain):
     """Every sentence of a batch in one call: emissions, Viterbi, chunks and their probabilities.
 
     Returns the label path of all tokens, the chunks' starts and ends (relative to
@@ -130,95 +134,135 @@ def _analyse(ids, sent_ptr, scores, bos_scores, eos_scores, offsets, boundaries,
     ends = np.empty(len(ids), dtype=np.int64)
     probs = np.empty(len(ids))
     chunk_ptr = np.zeros(n_sent + 1, dtype=np.int64)
+    emissions, back, score, best, marks = _workspace(sent_ptr, len(weights.bias))
     n = 0
     for s in range(n_sent):
         a, b = sent_ptr[s], sent_ptr[s + 1]
         if b > a:
-            emissions = _emissions(ids, a, b, scores, bos_scores, eos_scores, offsets, boundaries,
-                                   tok_gaz, gaz_group, group_mask, gaz_keys, gaz_buckets, gaz_shift,
-                                   gaz_masks, gaz_weights, conj, conj_offsets, conj_salts, bos_atom,
-                                   eos_atom, feature_keys, buckets, shift, weights, bias)
-            path, st, en, pr = decode_and_score(emissions, transitions, start, exp_transitions,
-                                                prefix, kind)
-            paths[a:b] = path
-            k = len(st)
-            starts[n:n + k] = st
-            ends[n:n + k] = en
-            probs[n:n + k] = pr
-            n += k
+            _emissions(ids, a, b, cached, window, gaz, edges, weights, emissions, marks)
+            path = paths[a:b]
+            viterbi_into(emissions, chain.transitions, chain.start, b - a, path, back, score, best)
+            n += score_chunks(emissions, chain, path, b - a, starts[n:], ends[n:], probs[n:])
         chunk_ptr[s + 1] = n
     return paths, starts[:n], ends[:n], probs[:n], chunk_ptr
 
 
-class TypeScores:
-    """Per-type score cache of one (featuriser, model) pair, kept in step with the
-    featuriser's type ids (rebuilt when the featuriser resets its cache)."""
+class _Generation:
+    """One generation of the cache: a slot per type, arrays of fixed capacity."""
 
-    def __init__(self, featurizer: Featurizer, model: LinearChainModel):
+    def __init__(self, capacity: int, n_off: int, n_lab: int, n_conj: int):
+        self.slots: dict[str, int] = {}
+        # np.zeros maps memory lazily: a generation costs what its filled slots use
+        self.arrays = CachedTypes(np.zeros((capacity, n_off, n_lab)),
+                                  np.zeros((capacity, n_conj), dtype=np.uint64),
+                                  np.zeros(capacity, dtype=np.uint64))
+
+    @property
+    def free(self) -> int:
+        return len(self.arrays.gaz) - len(self.slots)
+
+
+class TypeScoreCache:
+    """Per-type scores of one (featuriser, linear model) pair, in two bounded generations of
+    ``capacity`` types each."""
+
+    def __init__(self, featurizer: Featurizer, model: LinearChainModel,
+                 capacity: int = DEFAULT_CACHE_TYPES):
+        if capacity < 1:
+            raise ValueError("the type cache needs a capacity of at least one type")
         self.featurizer = featurizer
         self.model = model
+        self.capacity = capacity
+        window = featurizer.window
+        self._shape = (len(window.offsets), len(model.labels), len(window.conj_group))
+        self.edges = _edge_scores(window, model)
         self._lock = threading.Lock()
-        sp = featurizer.spec
-        n_off, n_lab = len(sp.offsets), len(model.labels)
-        self.bos, self.eos = (np.array([self._row(key) for key in edge]).reshape(n_off, n_lab)
-                              for edge in (sp.bos, sp.eos))
-        # weights of each gazetteer feature (offset, B/I, list), gathered into one small
-        # table that stays in cache: no hashing and no scattered weight rows per token
-        self.gaz_weights = np.array([[[self._row(py_splitmix64(int(atom) ^ int(sp.salts[k])))
-                                       for atom in sp.gaz_atoms[:, which]] for which in range(2)]
-                                     for k in range(n_off)]).reshape(n_off, 2, -1, n_lab)
-        self._scores = np.zeros((1024, n_off, n_lab))
-        self._n = 0
-        self._generation = -1
+        self._young = _Generation(capacity, *self._shape)
+        self._old = _Generation(0, *self._shape)
+        self.generations = 0  # how many times the young generation filled up
 
-    def _row(self, key: int) -> np.ndarray:
-        """The weight row of one feature key (zeros when the model has none)."""
-        i = self.model.feature_index(key)
-        return self.model._dense[i] if i >= 0 else np.zeros(len(self.model.labels))
-
-    def scores(self, snapshot: tuple) -> np.ndarray:
-        """The cache covering every type id of a featuriser snapshot (computing new ones)."""
-        key_ptr, type_keys, _, _, generation = snapshot
-        n_types = (len(key_ptr) - 1) // len(self.featurizer.spec.offsets)
+    def lookup(self, tokens: Sequence[str]) -> tuple[np.ndarray, CachedTypes]:
+        """Slot ids of ``tokens`` and the generation that holds them all (new types scored)."""
         with self._lock:
-            if generation != self._generation:  # ids were renumbered: start a new array, so
-                self._scores = np.zeros_like(self._scores)  # callers holding the old one stay right
-                self._n, self._generation = 0, generation
-            if n_types > self._n:
-                m = self.model
-                fresh = _type_scores(key_ptr, type_keys, self._n, n_types, self._scores.shape[1],
-                                     m.feature_keys, m._buckets, m._shift, m._dense)
-                if n_types > len(self._scores):
-                    grown = np.zeros((max(n_types, 2 * len(self._scores)), *self._scores.shape[1:]))
-                    grown[:self._n] = self._scores[:self._n]
-                    self._scores = grown
-                self._scores[self._n:n_types] = fresh
-                self._n = n_types
-            return self._scores
+            young = self._young
+            get = young.slots.get
+            ids = [get(t, -1) for t in tokens]
+            if -1 in ids:
+                missing = list(dict.fromkeys(t for t, i in zip(tokens, ids, strict=True) if i < 0))
+                if len(missing) > young.free:
+                    distinct = list(dict.fromkeys(tokens))
+                    if len(distinct) > self.capacity:  # more types than a generation holds
+                        return self._uncached(tokens, distinct)
+                    self._old, self._young = young, _Generation(self.capacity, *self._shape)
+                    self.generations += 1
+                    young, missing = self._young, distinct
+                self._add(young, missing)
+                get = young.slots.get
+                ids = [get(t) for t in tokens]
+            return np.array(ids, dtype=np.int64), young.arrays
 
-    def _kernel_args(self, scores: np.ndarray, snapshot: tuple) -> tuple:
-        """The arrays :func:`_emissions` reads after the token range, in its order."""
-        _, _, conj, tok_gaz, _ = snapshot
-        sp, m, f = self.featurizer.spec, self.model, self.featurizer
-        return (scores, self.bos, self.eos, sp.offsets, sp.boundaries, tok_gaz, sp.gaz_group,
-                sp.group_mask, sp.gaz_keys, f.gaz_buckets, f.gaz_shift, sp.gaz_masks, self.gaz_weights,
-                conj, sp.conj_offsets, sp.conj_salts, sp.bos_atom, sp.eos_atom,
-                m.feature_keys, m._buckets, m._shift, m._dense, m.bias)
+    def _add(self, young: _Generation, types: list[str]) -> None:
+        """Put ``types`` in the young generation: copied from the old one, or scored."""
+        old_get = self._old.slots.get
+        first = len(young.slots)
+        kept = [(t, old_get(t, -1)) for t in types]
+        promoted = [(t, i) for t, i in kept if i >= 0]
+        new = [t for t, i in kept if i < 0]
+        if promoted:
+            src = np.array([i for _, i in promoted], dtype=np.int64)
+            dst = np.arange(first, first + len(promoted))
+            for mine, theirs in zip(young.arrays, self._old.arrays, strict=True):
+                mine[dst] = theirs[src]
+            young.slots.update((t, first + k) for k, (t, _) in enumerate(promoted))
+        if new:
+            start = len(young.slots)
+            self._score(new, np.arange(start, start + len(new)), young.arrays)
+            young.slots.update((t, start + k) for k, t in enumerate(new))
 
-    def analyse(self, ids: np.ndarray, sent_ptr: np.ndarray, snapshot: tuple) -> list[tuple | None]:
-        """Per sentence of a batch, what :meth:`LinearChainModel.tag_and_score` returns
-        (label path, chunk starts and ends, chunk probabilities); None for an empty one."""
-        m = self.model
-        paths, starts, ends, probs, chunk_ptr = _analyse(
-            ids, sent_ptr, *self._kernel_args(self.scores(snapshot), snapshot), m.transitions,
-            m._start, m._exp_transitions, m._prefix, m._kind)
+    def _score(self, types: list[str], slots: np.ndarray, into: CachedTypes) -> None:
+        fill_types(self.featurizer.atoms(types), self.featurizer.window, self.model.weights, slots, into)
+
+    def _uncached(self, tokens: Sequence[str], distinct: list[str]) -> tuple[np.ndarray, CachedTypes]:
+        """A one-off generation for a batch with more types than the cache holds."""
+        gen = _Generation(len(distinct), *self._shape)
+        self._score(distinct, np.arange(len(distinct)), gen.arrays)
+        index = {t: i for i, t in enumerate(distinct)}
+        return np.array([index[t] for t in tokens], dtype=np.int64), gen.arrays
+
+    def _kernel_args(self, cached: CachedTypes) -> tuple:
+        f, m = self.featurizer, self.model
+        return cached, f.window, f.gazetteer, self.edges, m.weights, m.chain
+
+    def analyse(self, tokens: Sequence[str], sent_ptr: np.ndarray) -> list[tuple | None]:
+        """Per sentence of a batch (its tokens flattened, ``sent_ptr`` the sentence offsets),
+        what :meth:`LinearChainModel.tag_and_score` returns (label path, chunk starts and ends,
+        chunk probabilities); None for an empty one."""
+        ids, cached = self.lookup(tokens)
+        paths, starts, ends, probs, chunk_ptr = analyse_batch(ids, sent_ptr, *self._kernel_args(cached))
         out: list[tuple | None] = []
-        for s in range(len(sent_ptr) - 1):
-            a, b, c, d = sent_ptr[s], sent_ptr[s + 1], chunk_ptr[s], chunk_ptr[s + 1]
+        bounds, chunks = sent_ptr.tolist(), chunk_ptr.tolist()
+        for s in range(len(bounds) - 1):
+            a, b, c, d = bounds[s], bounds[s + 1], chunks[s], chunks[s + 1]
             out.append((paths[a:b], starts[c:d], ends[c:d], probs[c:d]) if b > a else None)
         return out
 
-    def labels(self, ids: np.ndarray, sent_ptr: np.ndarray, snapshot: tuple) -> np.ndarray:
+    def labels(self, tokens: Sequence[str], sent_ptr: np.ndarray) -> np.ndarray:
         """Label ids of every token of a batch (no confidences): the throughput path."""
-        args = self._kernel_args(self.scores(snapshot), snapshot)
-        return _labels(ids, sent_ptr, *args, self.model.transitions, self.model._start)
+        ids, cached = self.lookup(tokens)
+        return label_batch(ids, sent_ptr, *self._kernel_args(cached))
+
+
+def _edge_scores(window: Window, model: LinearChainModel) -> EdgeScores:
+    n_off, n_lab = len(window.offsets), len(model.labels)
+    dense = model.weights.rows
+
+    def row(key: int) -> np.ndarray:
+        i = model.feature_index(key)
+        return dense[i] if i >= 0 else np.zeros(n_lab)
+
+    gaz = np.array([[[row(py_splitmix64(int(atom) ^ int(window.salts[k])))
+                      for atom in window.gaz_atoms[:, which]] for which in range(2)]
+                    for k in range(n_off)]).reshape(n_off, 2, -1, n_lab)
+    return EdgeScores(np.array([row(int(key)) for key in window.bos]).reshape(n_off, n_lab),
+                      np.array([row(int(key)) for key in window.eos]).reshape(n_off, n_lab), gaz)
+

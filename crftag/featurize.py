@@ -1,12 +1,12 @@
 """Featurisation: tokens in, integer feature keys out, in compiled code.
 
-For each distinct token the featuriser computes its atoms once (Python string
-work, cached) and hashes them to 64-bit ids. A compiled kernel (numba, GIL
-released) then builds every token's features for a whole batch: the atoms of
-the tokens in its window, each salted with its offset; BOS/EOS markers;
-gazetteer matches (longest match per list, B/I position) and conjunctions such
-as word bigrams. The result is a :class:`Featurized` batch: one flat array of
-uint64 keys with per-token and per-sentence offsets, which feeds every backend.
+Each call takes the batch's distinct token types, computes their atoms in one
+compiled pass (:mod:`crftag.atomize`) and hashes them to 64-bit ids, salted per
+window offset. A second compiled pass (numba, GIL released) builds every token's
+features: the keys of the tokens in its window, BOS/EOS markers, gazetteer
+matches (longest match per list, B/I position) and conjunctions such as word
+bigrams. The result is a :class:`Featurized` batch: one flat array of uint64
+keys with per-token and per-sentence offsets, which feeds every backend.
 
 :class:`ReferenceFeaturizer` computes the same features the straightforward
 way, as readable strings with the same keys; it is the baseline of the
@@ -17,20 +17,21 @@ from __future__ import annotations
 
 import functools
 import itertools
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
 
+from crftag.atomize import TokenTypes, atomize, build_tables
 from crftag.atoms import TOKEN_KINDS, make_atom_fn
+from crftag.bundles import bundle
+from crftag.chartable import code_point_table, code_points
 from crftag.featureset import FeatureSet
 from crftag.hashing import (
     MASK64,
     bucket_offsets,
     find_key,
-    hash_strings,
     offset_salt,
     py_feature_key,
     py_fnv1a,
@@ -73,159 +74,104 @@ def conj_salt(group: str, o1: int, o2: int) -> int:
     return py_splitmix64(py_fnv1a(f"conj:{group}:{o1}:{o2}"))
 
 
-class _Spec:
-    """The feature set compiled to arrays the kernel reads."""
+Window = bundle(
+    "Window",
+    """Where each group's atoms apply: the window ``offsets``, which group sees which offset
+    (``group_mask[g, k]``), each offset's salt, the BOS/EOS keys beyond the tweet, the gazetteer
+    group and its atoms (per list: B and I), and the conjunctions (group, two offsets, salt).""",
+    offsets=(np.int64, 1), group_mask=(np.bool_, 2), salts=(np.uint64, 1), boundaries=(np.bool_, 0),
+    bos=(np.uint64, 1), eos=(np.uint64, 1), gaz_group=(np.int64, 0), gaz_atoms=(np.uint64, 2),
+    conj_group=(np.int64, 1), conj_offsets=(np.int64, 2), conj_salts=(np.uint64, 1),
+    bos_atom=(np.uint64, 0), eos_atom=(np.uint64, 0))
 
-    def __init__(self, fs: FeatureSet, lexicon: Lexicon):
-        self.groups = list(fs.groups.items())
-        offsets = sorted({o for _, p in self.groups for o in p["window"]})
-        self.offsets = np.array(offsets, dtype=np.int64)
-        self.group_mask = np.array([[o in p["window"] for o in offsets] for _, p in self.groups],
-                                   dtype=np.bool_).reshape(len(self.groups), len(offsets))
-        self.salts = np.array([offset_salt(o) for o in offsets], dtype=np.uint64)
-        self.boundaries = fs.boundaries
-        self.bos = np.array([py_feature_key(BOS, o) for o in offsets], dtype=np.uint64)
-        self.eos = np.array([py_feature_key(EOS, o) for o in offsets], dtype=np.uint64)
-        self.atom_fns = []  # (group index, name, fn) for token-level groups
-        self.gaz_group = -1
-        gaz = lexicon.gazetteer
-        self.gaz_keys = np.zeros(0, np.uint64)
-        self.gaz_masks = np.zeros(0, np.uint64)
-        self.gaz_atoms = np.zeros((0, 2), np.uint64)
-        for gi, (name, params) in enumerate(self.groups):
-            kind = params["kind"]
-            if kind in TOKEN_KINDS:
-                self.atom_fns.append((gi, name, make_atom_fn(kind, params, lexicon.clusters.get(name))))
-            elif gaz is not None:
-                self.gaz_group = gi
-                self.gaz_keys, self.gaz_masks = gaz.keys, gaz.masks
-                self.gaz_atoms = np.array([[py_fnv1a(f"{name}|{ln}:B"), py_fnv1a(f"{name}|{ln}:I")]
-                                           for ln in gaz.names], dtype=np.uint64).reshape(-1, 2)
-        index = {name: gi for gi, (name, _) in enumerate(self.groups)}
-        self.conj_group = np.array([index[c["group"]] for c in fs.conjunctions], dtype=np.int64)
-        self.conj_offsets = np.array([c["offsets"] for c in fs.conjunctions],
-                                     dtype=np.int64).reshape(-1, 2)
-        self.conj_salts = np.array([conj_salt(c["group"], *c["offsets"]) for c in fs.conjunctions],
-                                   dtype=np.uint64)
-        self.bos_atom = np.uint64(py_fnv1a(BOS))
-        self.eos_atom = np.uint64(py_fnv1a(EOS))
+GazetteerIndex = bundle(
+    "GazetteerIndex",
+    """Sorted entry hashes (bucketed, see :func:`crftag.hashing.bucket_offsets`) and list masks.""",
+    keys=(np.uint64, 1), buckets=(np.int64, 1), shift=(np.int64, 0), masks=(np.uint64, 1))
+
+TypeAtoms = bundle(
+    "TypeAtoms",
+    """Token types as the featuriser sees them: atoms ``hash[ptr[i]:ptr[i+1]]`` of type ``i``
+    (group ``group[...]``), its conjunction atoms ``conj[i]`` and gazetteer-token hash ``gaz[i]``.""",
+    hash=(np.uint64, 1), group=(np.int64, 1), ptr=(np.int64, 1), conj=(np.uint64, 2),
+    gaz=(np.uint64, 1))
 
 
-class _Growable:
-    """A numpy array with amortised appends."""
+def build_window(fs: FeatureSet, lexicon: Lexicon) -> Window:
+    groups = list(fs.groups.items())
+    offsets = sorted({o for _, p in groups for o in p["window"]})
+    gaz_group = next((g for g, (_, p) in enumerate(groups) if p["kind"] == "gazetteer"), -1)
+    names = lexicon.gazetteer.names if lexicon.gazetteer is not None and gaz_group >= 0 else []
+    gaz_name = groups[gaz_group][0] if gaz_group >= 0 else ""
+    index = {name: g for g, (name, _) in enumerate(groups)}
+    return Window(
+        offsets=offsets,
+        group_mask=np.array([[o in p["window"] for o in offsets] for _, p in groups],
+                            dtype=np.bool_).reshape(len(groups), len(offsets)),
+        salts=[offset_salt(o) for o in offsets], boundaries=fs.boundaries,
+        bos=[py_feature_key(BOS, o) for o in offsets], eos=[py_feature_key(EOS, o) for o in offsets],
+        gaz_group=gaz_group if names else -1,
+        gaz_atoms=np.array([[py_fnv1a(f"{gaz_name}|{ln}:B"), py_fnv1a(f"{gaz_name}|{ln}:I")]
+                            for ln in names], dtype=np.uint64).reshape(-1, 2),
+        conj_group=[index[c["group"]] for c in fs.conjunctions],
+        conj_offsets=np.array([c["offsets"] for c in fs.conjunctions], dtype=np.int64).reshape(-1, 2),
+        conj_salts=[conj_salt(c["group"], *c["offsets"]) for c in fs.conjunctions],
+        bos_atom=py_fnv1a(BOS), eos_atom=py_fnv1a(EOS))
 
-    def __init__(self, dtype, initial: np.ndarray | None = None):
-        self.data = np.zeros(1024, dtype=dtype) if initial is None else initial
-        self.size = 0 if initial is None else len(initial)
 
-    def extend(self, values: np.ndarray) -> None:
-        need = self.size + len(values)
-        if need > len(self.data):
-            grown = np.zeros(max(need, 2 * len(self.data)), dtype=self.data.dtype)
-            grown[:self.size] = self.data[:self.size]
-            self.data = grown
-        self.data[self.size:need] = values
-        self.size = need
-
-    @property
-    def view(self) -> np.ndarray:
-        return self.data[:self.size]
+def gazetteer_index(lexicon: Lexicon) -> GazetteerIndex:
+    gaz = lexicon.gazetteer
+    keys = gaz.keys if gaz is not None else np.zeros(0, np.uint64)
+    masks = gaz.masks if gaz is not None else np.zeros(0, np.uint64)
+    buckets, shift = bucket_offsets(keys)
+    return GazetteerIndex(keys, buckets, shift, masks)
 
 
 class Featurizer:
-    """The compiled featuriser. Thread-safe; its token cache is bounded by ``max_types``.
+    """The compiled featuriser: stateless, so any number of threads may share one.
 
-    For each distinct token it keeps the salted feature keys the token
-    contributes at each window offset, so building a sentence's features is a
-    series of array copies plus the gazetteer scan and conjunctions.
+    Each call computes the atoms of the batch's distinct token types in one compiled
+    pass (:mod:`crftag.atomize`), salts them per window offset, then builds every
+    token's features (window copies, gazetteer matches, conjunctions) in another.
     """
 
-    def __init__(self, feature_set: FeatureSet, lexicon: Lexicon | None = None,
-                 max_types: int = 50_000):
+    def __init__(self, feature_set: FeatureSet, lexicon: Lexicon | None = None):
         self.feature_set = feature_set
         self.lexicon = lexicon or Lexicon()
-        self.spec = _Spec(feature_set, self.lexicon)
-        self.gaz_buckets, self.gaz_shift = bucket_offsets(self.spec.gaz_keys)
-        self.max_types = max_types
-        self._lock = threading.Lock()
-        self._reset()
+        self.tables = build_tables(feature_set, self.lexicon)
+        self.window = build_window(feature_set, self.lexicon)
+        self.gazetteer = gazetteer_index(self.lexicon)
+        self.chars = code_point_table()
 
-    def _reset(self) -> None:
-        self.generation = getattr(self, "generation", -1) + 1  # tells caches built on type ids
-        self._types: dict[str, int] = {}
-        self._key_ptr = _Growable(np.int64, np.zeros(1, np.int64))  # per (type, offset)
-        self._keys = _Growable(np.uint64)
-        self._conj = _Growable(np.uint64)  # per (type, conjunction): the group's first atom
-        self._tok_gaz = _Growable(np.uint64)
-
-    def _register(self, new_tokens: list[str]) -> None:
-        """Compute the atoms of tokens not seen before, hash and salt them, and store the keys."""
-        sp = self.spec
-        strings: list[str] = []
-        groups: list[int] = []
-        counts = np.empty(len(new_tokens), dtype=np.int64)
-        for i, tok in enumerate(new_tokens):
-            n = 0
-            for gi, name, fn in sp.atom_fns:
-                atoms = fn(tok)
-                strings.extend(f"{name}|{a}" for a in atoms)
-                groups.extend([gi] * len(atoms))
-                n += len(atoms)
-            counts[i] = n
-        atom_ptr = np.zeros(len(new_tokens) + 1, dtype=np.int64)
-        np.cumsum(counts, out=atom_ptr[1:])
-        keys, per_offset, conj = _salted_keys(hash_strings(strings), np.array(groups, dtype=np.int64),
-                                              atom_ptr, sp.group_mask, sp.salts, sp.conj_group)
-        self._keys.extend(keys)
-        self._key_ptr.extend(self._key_ptr.view[-1] + np.cumsum(per_offset))
-        self._conj.extend(conj)
-        if sp.gaz_group >= 0:
-            norm = [gazetteer_token(t) for t in new_tokens]
-            hashes = hash_strings(norm)
-            hashes[[i for i, s in enumerate(norm) if not s]] = 0  # empty: can't be in an entry
-            self._tok_gaz.extend(hashes)
-        else:
-            self._tok_gaz.extend(np.zeros(len(new_tokens), np.uint64))
-        for tok in new_tokens:
-            self._types[tok] = len(self._types)
-
-    def type_ids(self, flat: list[str]) -> tuple[np.ndarray, tuple]:
-        """Type ids of tokens (registering new ones) and a consistent snapshot of the
-        per-type arrays: (key_ptr, type_keys, conj atoms, gazetteer hashes, generation)."""
-        with self._lock:  # registration mutates the cache; kernels run outside the lock
-            if len(self._types) + len(flat) > self.max_types:
-                self._reset()  # bounded memory for long-running services
-            get = self._types.get
-            ids = [get(t, -1) for t in flat]
-            if -1 in ids:
-                self._register(list(dict.fromkeys(t for t, i in zip(flat, ids, strict=True) if i < 0)))
-                types = self._types
-                ids = [types[t] for t in flat]
-            # Views of the arrays as they are now: later growth reallocates or writes past
-            # their ends, never into them.
-            snapshot = (self._key_ptr.view, self._keys.view, self._conj.view, self._tok_gaz.view,
-                        self.generation)
-            return np.array(ids, dtype=np.int64), snapshot
-
-    def batch_type_ids(self, sentences: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray, tuple]:
-        """:meth:`type_ids` of all tokens of a batch, plus sentence offsets into them."""
-        sent_ptr = np.zeros(len(sentences) + 1, dtype=np.int64)
-        np.cumsum([len(s) for s in sentences], out=sent_ptr[1:])
-        ids, snapshot = self.type_ids(list(itertools.chain.from_iterable(sentences)))
-        return ids, sent_ptr, snapshot
+    def atoms(self, types: Sequence[str]) -> TypeAtoms:
+        """The atoms of distinct token types."""
+        cps, ptr = code_points(types)
+        low, low_ptr = code_points([t.lower() for t in types])
+        self.chars.ensure(cps)
+        chars = self.chars.ensure(low)
+        atom_hash, atom_group, atom_ptr, gaz = atomize(TokenTypes(cps, ptr, low, low_ptr), self.tables,
+                                                       chars)
+        conj = _conj_atoms(atom_hash, atom_group, atom_ptr, self.window.conj_group)
+        return TypeAtoms(atom_hash, atom_group, atom_ptr, conj, gaz)
 
     def featurize_batch(self, sentences: Sequence[Sequence[str]]) -> Featurized:
         """Features of many sentences in one compiled pass."""
-        ids, sent_ptr, (key_ptr, type_keys, conj, tok_gaz, _) = self.batch_type_ids(sentences)
-        sp = self.spec
-        token_ptr, keys = _compose(
-            ids, sent_ptr, key_ptr, type_keys, sp.offsets, sp.boundaries, sp.bos, sp.eos, tok_gaz,
-            sp.gaz_group, sp.group_mask, sp.gaz_keys, self.gaz_buckets, self.gaz_shift, sp.gaz_masks,
-            sp.gaz_atoms, sp.salts, conj, sp.conj_offsets, sp.conj_salts, sp.bos_atom, sp.eos_atom)
+        ids, types, sent_ptr = type_ids(sentences)
+        atoms = self.atoms(types)
+        key_ptr, type_keys = _salted_keys(atoms, self.window)
+        token_ptr, keys = _compose(ids, sent_ptr, key_ptr, type_keys, atoms, self.window,
+                                   self.gazetteer)
         return Featurized(keys, token_ptr, sent_ptr, sentences)
 
-    def featurize(self, tokens: Sequence[str]) -> Featurized:
-        return self.featurize_batch([tokens])
+
+def type_ids(sentences: Sequence[Sequence[str]]) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Every token's index into the batch's distinct types, the types, and sentence offsets."""
+    sent_ptr = np.zeros(len(sentences) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences)), out=sent_ptr[1:])
+    index: dict[str, int] = {}
+    setdefault = index.setdefault
+    ids = [setdefault(t, len(index)) for t in itertools.chain.from_iterable(sentences)]
+    return np.array(ids, dtype=np.int64), list(index), sent_ptr
 
 
 # Gazetteer list masks are uint64 bit sets. The index of a set bit, by de Bruijn
@@ -245,37 +191,48 @@ def lowest_bit(m: np.uint64) -> tuple[np.uint64, int]:
 
 
 @njit(nogil=True, cache=True)
-def _salted_keys(atom_hash, atom_group, atom_ptr, group_mask, salts, conj_group):
-    """Per token type: the keys of its atoms at each window offset, and its conjunction atoms."""
-    n_types, n_off = len(atom_ptr) - 1, group_mask.shape[1]
-    per_offset = np.zeros(n_types * n_off, dtype=np.int64)
-    keys = np.empty(len(atom_hash) * n_off, dtype=np.uint64)
-    conj = np.zeros(n_types * len(conj_group), dtype=np.uint64)
-    n = 0
+def _conj_atoms(atom_hash, atom_group, atom_ptr, conj_group):
+    """Per type and conjunction: the first atom of the conjunction's group (0 if none)."""
+    n_types = len(atom_ptr) - 1
+    conj = np.zeros((n_types, len(conj_group)), dtype=np.uint64)
     for ty in range(n_types):
-        for k in range(n_off):
-            for x in range(atom_ptr[ty], atom_ptr[ty + 1]):
-                if group_mask[atom_group[x], k]:
-                    keys[n] = splitmix64(atom_hash[x] ^ salts[k])
-                    n += 1
-                    per_offset[ty * n_off + k] += 1
         for c in range(len(conj_group)):
             for x in range(atom_ptr[ty], atom_ptr[ty + 1]):
                 if atom_group[x] == conj_group[c]:
-                    conj[ty * len(conj_group) + c] = atom_hash[x]
+                    conj[ty, c] = atom_hash[x]
                     break
-    return keys[:n], per_offset, conj
+    return conj
 
 
 @njit(nogil=True, cache=True)
-def _gaz_marks(tok_gaz, type_ids, a, b, gaz_keys, gaz_buckets, gaz_shift, gaz_masks, best,
-               next_free, b_mask, i_mask):
-    """Greedy leftmost-longest gazetteer matches, per list, in tokens [a, b).
+def _salted_keys(atoms, window):
+    """Per type and window offset (slot ``type * n_offsets + k``): the keys of the atoms its
+    groups contribute there, ``keys[key_ptr[slot]:key_ptr[slot + 1]]``."""
+    n_types, n_off = len(atoms.ptr) - 1, len(window.offsets)
+    key_ptr = np.zeros(n_types * n_off + 1, dtype=np.int64)
+    keys = np.empty(len(atoms.hash) * n_off, dtype=np.uint64)
+    n = 0
+    for ty in range(n_types):
+        for k in range(n_off):
+            for x in range(atoms.ptr[ty], atoms.ptr[ty + 1]):
+                if window.group_mask[atoms.group[x], k]:
+                    keys[n] = splitmix64(atoms.hash[x] ^ window.salts[k])
+                    n += 1
+            key_ptr[ty * n_off + k + 1] = n
+    return key_ptr, keys[:n]
+
+
+@njit(nogil=True, cache=True)
+def gaz_marks(tok_gaz, type_ids, a, b, gaz, best, next_free, b_mask, i_mask):
+    """Greedy leftmost-longest gazetteer matches, per list, in tokens [a, b) (marks indexed
+    from ``a``).
 
     The gazetteer also holds every proper prefix of an entry (mask 0), so the
     scan from a position stops as soon as no entry can continue.
     """
     next_free[:] = 0
+    b_mask[:b - a] = 0
+    i_mask[:b - a] = 0
     for i in range(a, b):
         h = np.uint64(FNV_OFFSET)
         union = np.uint64(0)
@@ -284,10 +241,10 @@ def _gaz_marks(tok_gaz, type_ids, a, b, gaz_keys, gaz_buckets, gaz_shift, gaz_ma
             if j >= b or tok_gaz[type_ids[j]] == 0:
                 break
             h = splitmix64(h ^ tok_gaz[type_ids[j]])
-            found = find_key(gaz_keys, gaz_buckets, gaz_shift, h)
+            found = find_key(gaz.keys, gaz.buckets, gaz.shift, h)
             if found < 0:
                 break
-            m = gaz_masks[found]
+            m = gaz.masks[found]
             if m:
                 if union == 0:
                     best[:] = 0
@@ -300,39 +257,48 @@ def _gaz_marks(tok_gaz, type_ids, a, b, gaz_keys, gaz_buckets, gaz_shift, gaz_ma
             low, lst = lowest_bit(union)
             union ^= low
             if i >= next_free[lst]:
-                b_mask[i] |= low
+                b_mask[i - a] |= low
                 for j in range(i + 1, i + best[lst]):
-                    i_mask[j] |= low
+                    i_mask[j - a] |= low
                 next_free[lst] = i + best[lst]
 
 
+@njit(nogil=True, cache=True, inline="always")
+def conj_key(window, conj, type_ids, c, t, a, b):
+    """The key of conjunction ``c`` at token ``t`` of the sentence [a, b)."""
+    j1, j2 = t + window.conj_offsets[c, 0], t + window.conj_offsets[c, 1]
+    h1 = window.bos_atom if j1 < a else window.eos_atom if j1 >= b else conj[type_ids[j1], c]
+    h2 = window.bos_atom if j2 < a else window.eos_atom if j2 >= b else conj[type_ids[j2], c]
+    return splitmix64(splitmix64(h1 ^ window.conj_salts[c]) ^ h2)
+
+
 @njit(nogil=True, cache=True)
-def _compose(type_ids, sent_ptr, key_ptr, type_keys, offsets, boundaries, bos, eos, tok_gaz,
-             gaz_group, group_mask, gaz_keys, gaz_buckets, gaz_shift, gaz_masks, gaz_atoms, salts,
-             conj_atoms, conj_offsets, conj_salts, bos_atom, eos_atom):
-    n_tok, n_off, n_conj = len(type_ids), len(offsets), len(conj_offsets)
-    b_mask = np.zeros(n_tok, dtype=np.uint64)
-    i_mask = np.zeros(n_tok, dtype=np.uint64)
-    if gaz_group >= 0 and len(gaz_keys) > 0:
-        best = np.zeros(64, dtype=np.int64)
-        next_free = np.zeros(64, dtype=np.int64)
-        for s in range(len(sent_ptr) - 1):
-            _gaz_marks(tok_gaz, type_ids, sent_ptr[s], sent_ptr[s + 1], gaz_keys, gaz_buckets,
-                       gaz_shift, gaz_masks, best, next_free, b_mask, i_mask)
+def _compose(type_ids, sent_ptr, key_ptr, type_keys, atoms, window, gaz):
+    n_tok, n_off, n_conj = len(type_ids), len(window.offsets), len(window.conj_group)
+    longest = 0
+    for s in range(len(sent_ptr) - 1):
+        longest = max(longest, sent_ptr[s + 1] - sent_ptr[s])
+    b_mask = np.zeros(longest, dtype=np.uint64)
+    i_mask = np.zeros(longest, dtype=np.uint64)
+    best = np.zeros(64, dtype=np.int64)
+    next_free = np.zeros(64, dtype=np.int64)
+    with_gaz = window.gaz_group >= 0 and len(gaz.keys) > 0
     # pass 1 counts each token's features, pass 2 writes them
     token_ptr = np.zeros(n_tok + 1, dtype=np.int64)
     for fill in range(2):
         keys = np.empty(token_ptr[n_tok] if fill else 0, dtype=np.uint64)
         for s in range(len(sent_ptr) - 1):
             a, b = sent_ptr[s], sent_ptr[s + 1]
+            if with_gaz:
+                gaz_marks(atoms.gaz, type_ids, a, b, gaz, best, next_free, b_mask, i_mask)
             for t in range(a, b):
                 pos = token_ptr[t]
                 for k in range(n_off):
-                    j = t + offsets[k]
+                    j = t + window.offsets[k]
                     if j < a or j >= b:
-                        if boundaries:
+                        if window.boundaries:
                             if fill:
-                                keys[pos] = bos[k] if j < a else eos[k]
+                                keys[pos] = window.bos[k] if j < a else window.eos[k]
                             pos += 1
                         continue
                     slot = type_ids[j] * n_off + k
@@ -340,23 +306,18 @@ def _compose(type_ids, sent_ptr, key_ptr, type_keys, offsets, boundaries, bos, e
                     if fill:
                         keys[pos:pos + hi - lo] = type_keys[lo:hi]
                     pos += hi - lo
-                    if gaz_group >= 0 and group_mask[gaz_group, k]:
+                    if with_gaz and window.group_mask[window.gaz_group, k]:
                         for which in range(2):
-                            m = b_mask[j] if which == 0 else i_mask[j]
+                            m = b_mask[j - a] if which == 0 else i_mask[j - a]
                             while m:
                                 low, lst = lowest_bit(m)
                                 m ^= low
                                 if fill:
-                                    keys[pos] = splitmix64(gaz_atoms[lst, which] ^ salts[k])
+                                    keys[pos] = splitmix64(window.gaz_atoms[lst, which] ^ window.salts[k])
                                 pos += 1
                 for c in range(n_conj):
                     if fill:
-                        j1, j2 = t + conj_offsets[c, 0], t + conj_offsets[c, 1]
-                        h1 = bos_atom if j1 < a else eos_atom if j1 >= b else \
-                            conj_atoms[type_ids[j1] * n_conj + c]
-                        h2 = bos_atom if j2 < a else eos_atom if j2 >= b else \
-                            conj_atoms[type_ids[j2] * n_conj + c]
-                        keys[pos] = splitmix64(splitmix64(h1 ^ conj_salts[c]) ^ h2)
+                        keys[pos] = conj_key(window, atoms.conj, type_ids, c, t, a, b)
                     pos += 1
                 if not fill:
                     token_ptr[t + 1] = pos
@@ -367,12 +328,16 @@ class ReferenceFeaturizer:
     """The same features, computed the plain way: readable strings plus their keys."""
 
     def __init__(self, feature_set: FeatureSet, lexicon: Lexicon | None = None):
-        self.spec = _Spec(feature_set, lexicon or Lexicon())
         lex = lexicon or Lexicon()
+        self.feature_set = feature_set
+        self.groups = list(feature_set.groups.items())
+        self.offsets = sorted({o for _, p in self.groups for o in p["window"]})
+        self.atom_fns = [(name, make_atom_fn(p["kind"], p, lex.clusters.get(name)))
+                         for name, p in self.groups if p["kind"] in TOKEN_KINDS]
+        self.gaz_name = next((name for name, p in self.groups if p["kind"] == "gazetteer"), None)
         self.gaz = dict(zip(lex.gazetteer.keys.tolist(), lex.gazetteer.masks.tolist(), strict=True)) \
             if lex.gazetteer is not None else {}
         self.gaz_names = lex.gazetteer.names if lex.gazetteer is not None else []
-        self.feature_set = feature_set
 
     def _gaz_marks(self, tokens: Sequence[str]) -> list[list[str]]:
         """Greedy leftmost-longest matches per list; one lookup per n-gram serves all lists."""
@@ -402,22 +367,21 @@ class ReferenceFeaturizer:
         """Per token, ``{readable feature: key}`` (key 1 for all when ``with_keys`` is False,
         which is the plain dict featuriser a sklearn-crfsuite user writes)."""
         key = py_feature_key if with_keys else _one
-        sp = self.spec
-        atoms = [{name: [f"{name}|{a}" for a in fn(t)] for _, name, fn in sp.atom_fns} for t in tokens]
-        gaz_name = sp.groups[sp.gaz_group][0] if sp.gaz_group >= 0 else None
+        atoms = [{name: [f"{name}|{a}" for a in fn(t)] for name, fn in self.atom_fns} for t in tokens]
+        gaz_name = self.gaz_name if self.gaz_names else None
         gaz = self._gaz_marks(tokens) if gaz_name else [[] for _ in tokens]
         n = len(tokens)
         out = []
         for i in range(n):
             feats: dict[str, int] = {}
-            for o in sp.offsets.tolist():
+            for o in self.offsets:
                 j = i + o
                 if not 0 <= j < n:
-                    if sp.boundaries:
+                    if self.feature_set.boundaries:
                         marker = BOS if j < 0 else EOS
                         feats[f"{marker}@{o}"] = key(marker, o)
                     continue
-                for name, params in sp.groups:
+                for name, params in self.groups:
                     if o not in params["window"]:
                         continue
                     strings = [f"{name}|{m}" for m in gaz[j]] if name == gaz_name else atoms[j][name]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,8 +79,47 @@ def cluster_keys(token: str, scheme: str) -> list[str]:
     return [low]
 
 
-def read_clusters(path: str | os.PathLike[str], fmt: str) -> dict[str, str]:
-    """``word -> cluster`` from a Brown paths file or a Clark clusters file."""
+class ClusterTable(Mapping[str, str]):
+    """``word -> cluster`` as arrays: the words and the distinct cluster names as packed UTF-8
+    strings, and each word's cluster index. Stored in model files as is; compiled code reads the
+    arrays (:mod:`crftag.atomize`), and the mapping interface (for the reference featuriser and
+    users) builds a dict on first use."""
+
+    def __init__(self, words: np.ndarray, word_ptr: np.ndarray, names: np.ndarray,
+                 name_ptr: np.ndarray, index: np.ndarray):
+        self.words, self.word_ptr = words, word_ptr
+        self.names, self.name_ptr = names, name_ptr
+        self.index = index
+        self._dict: dict[str, str] | None = None
+
+    @classmethod
+    def from_dict(cls, table: dict[str, str]) -> ClusterTable:
+        names, index = np.unique(np.array(list(table.values()), dtype=object), return_inverse=True)
+        return cls(*pack_strings(list(table)), *pack_strings(names.tolist()), index.astype(np.int32))
+
+    def cluster_names(self) -> list[str]:
+        return unpack_strings(self.names, self.name_ptr)
+
+    def _mapping(self) -> dict[str, str]:
+        if self._dict is None:
+            names = self.cluster_names()
+            self._dict = dict(zip(unpack_strings(self.words, self.word_ptr),
+                                  [names[j] for j in self.index.tolist()], strict=True))
+        return self._dict
+
+    def __getitem__(self, word: str) -> str:
+        return self._mapping()[word]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._mapping())
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+def read_clusters(path: str | os.PathLike[str], fmt: str) -> ClusterTable:
+    """``word -> cluster`` from a Brown paths file or a Clark clusters file (the first line
+    of a word wins)."""
     table: dict[str, str] = {}
     with open(path, encoding="utf-8", errors="replace") as fh:
         for lineno, line in enumerate(fh, 1):
@@ -92,7 +132,7 @@ def read_clusters(path: str | os.PathLike[str], fmt: str) -> dict[str, str]:
                 if len(parts) < 2:
                     raise DataError(path, lineno, "expected 'word cluster probability'")
                 table.setdefault(parts[0], parts[1])
-    return table
+    return ClusterTable.from_dict(table)
 
 
 @njit(nogil=True, cache=True)
@@ -172,17 +212,20 @@ class Gazetteer:
 class Lexicon:
     """Cluster tables (per feature group) and the gazetteer a feature set uses."""
 
-    clusters: dict[str, dict[str, str]] = field(default_factory=dict)
+    clusters: dict[str, ClusterTable] = field(default_factory=dict)
     gazetteer: Gazetteer | None = None
     sources: dict[str, dict[str, str]] = field(default_factory=dict)  # resource -> {file: sha256}
+
+    def __post_init__(self) -> None:
+        self.clusters = {name: t if isinstance(t, ClusterTable) else ClusterTable.from_dict(t)
+                         for name, t in self.clusters.items()}
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         arrays: dict[str, np.ndarray] = {}
         for i, table in enumerate(self.clusters.values()):
-            names, index = np.unique(np.array(list(table.values()), dtype=object), return_inverse=True)
-            arrays[f"lex_c{i}_words"], arrays[f"lex_c{i}_wptr"] = pack_strings(list(table))
-            arrays[f"lex_c{i}_names"], arrays[f"lex_c{i}_nptr"] = pack_strings(names.tolist())
-            arrays[f"lex_c{i}_index"] = index.astype(np.int32)
+            arrays[f"lex_c{i}_words"], arrays[f"lex_c{i}_wptr"] = table.words, table.word_ptr
+            arrays[f"lex_c{i}_names"], arrays[f"lex_c{i}_nptr"] = table.names, table.name_ptr
+            arrays[f"lex_c{i}_index"] = table.index
         if self.gazetteer is not None:
             arrays["lex_gaz_keys"] = self.gazetteer.keys
             arrays["lex_gaz_masks"] = self.gazetteer.masks
@@ -195,12 +238,10 @@ class Lexicon:
 
     @classmethod
     def from_arrays(cls, meta: dict, arrays: dict[str, np.ndarray]) -> Lexicon:
-        clusters = {}
-        for i, group in enumerate(meta.get("cluster_groups", [])):
-            words = unpack_strings(arrays[f"lex_c{i}_words"], arrays[f"lex_c{i}_wptr"])
-            names = unpack_strings(arrays[f"lex_c{i}_names"], arrays[f"lex_c{i}_nptr"])
-            clusters[group] = dict(zip(words, [names[j] for j in arrays[f"lex_c{i}_index"].tolist()],
-                                       strict=True))
+        clusters = {group: ClusterTable(arrays[f"lex_c{i}_words"], arrays[f"lex_c{i}_wptr"],
+                                        arrays[f"lex_c{i}_names"], arrays[f"lex_c{i}_nptr"],
+                                        arrays[f"lex_c{i}_index"])
+                    for i, group in enumerate(meta.get("cluster_groups", []))}
         gaz = None
         if meta.get("gazetteer_lists") is not None:
             gaz = Gazetteer(meta["gazetteer_lists"], arrays["lex_gaz_keys"], arrays["lex_gaz_masks"])

@@ -17,16 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
-from crftag.bio import split_tag
-from crftag.decode import (
-    B_PREFIX,
-    I_PREFIX,
-    O_PREFIX,
-    decode_and_score,
-    forward_backward,
-    span_probability,
-    viterbi,
-)
+from crftag.bundles import bundle
+from crftag.decode import decode_and_score, forward_backward, make_chain, viterbi
 from crftag.hashing import bucket_offsets, find_key
 
 if TYPE_CHECKING:
@@ -48,24 +40,43 @@ def unpack_strings(blob: np.ndarray, offsets: np.ndarray) -> list[str]:
             for i in range(len(bounds) - 1)]
 
 
-@njit(nogil=True, cache=True, boundscheck=False)
-def emission_scores(keys, token_ptr, feature_keys, buckets, shift, weights, bias):
+Weights = bundle(
+    "Weights",
+    """A linear model's emission weights: sorted feature keys (bucketed, see
+    :func:`crftag.hashing.bucket_offsets`), a dense weight row per key, and a bias per label.""",
+    keys=(np.uint64, 1), buckets=(np.int64, 1), shift=(np.int64, 0), rows=(np.float64, 2),
+    bias=(np.float64, 1))
+
+
+@njit(nogil=True, cache=True, inline="always")
+def add_row(out, t, rows, i):
+    """``out[t] += rows[i]``: the one place a weight row is added to a token's scores."""
+    for y in range(rows.shape[1]):
+        out[t, y] += rows[i, y]
+
+
+@njit(nogil=True, cache=True, inline="always")
+def add_key(out, t, weights, key):
+    """Add the weight row of feature ``key`` (if the model has one) to token ``t``'s scores."""
+    i = find_key(weights.keys, weights.buckets, weights.shift, key)
+    if i >= 0:
+        add_row(out, t, weights.rows, i)
+
+
+@njit(nogil=True, cache=True)
+def emission_scores(keys, token_ptr, weights):
     """Scores (tokens x labels): bias plus the weight rows of each token's known keys.
 
     Rows are dense: adding a contiguous row measured 1.7x faster than scattering
     CSR entries (bench/tag_speed.py history in the README), and adding the zeros
     leaves every sum bit-identical.
     """
-    n_tok, n_lab = len(token_ptr) - 1, len(bias)
-    out = np.empty((n_tok, n_lab))
+    n_tok = len(token_ptr) - 1
+    out = np.empty((n_tok, len(weights.bias)))
     for t in range(n_tok):
-        for y in range(n_lab):
-            out[t, y] = bias[y]
+        out[t] = weights.bias
         for x in range(token_ptr[t], token_ptr[t + 1]):
-            i = find_key(feature_keys, buckets, shift, keys[x])
-            if i >= 0:
-                for y in range(n_lab):
-                    out[t, y] += weights[i, y]
+            add_key(out, t, weights, keys[x])
     return out
 
 
@@ -76,13 +87,6 @@ def to_csr(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int):
     row_ptr = np.zeros(n_rows + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=n_rows), out=row_ptr[1:])
     return row_ptr, cols.astype(np.int32), vals.astype(np.float64)
-
-
-@njit(nogil=True, cache=True)
-def tag_sentence(keys, token_ptr, feature_keys, buckets, shift, weights, bias, transitions, start):
-    """Features of one sentence in, (label path, emission scores) out."""
-    emissions = emission_scores(keys, token_ptr, feature_keys, buckets, shift, weights, bias)
-    return viterbi(emissions, transitions, start), emissions
 
 
 class LinearChainModel:
@@ -110,17 +114,12 @@ class LinearChainModel:
             raise ValueError("model arrays do not match the label and feature counts")
         if len(self.feature_keys) > 1 and not np.all(self.feature_keys[1:] > self.feature_keys[:-1]):
             raise ValueError("feature keys must be sorted and unique")
-        self._start = np.zeros(n_labels) if start is None else np.asarray(start, dtype=np.float64)
-        parts = [split_tag(lab) for lab in self.labels]
-        codes = {"B": B_PREFIX, "I": I_PREFIX}
-        self._prefix = np.array([codes.get(p, O_PREFIX) for p, _ in parts], dtype=np.int64)
-        kinds = {k: i for i, k in enumerate(sorted({k for _, k in parts}))}
-        self._kind = np.array([kinds[k] for _, k in parts], dtype=np.int64)
-        self._buckets, self._shift = bucket_offsets(self.feature_keys)
-        self._dense = np.zeros((len(self.feature_keys), n_labels))  # the rows tagging adds
+        start_scores = np.zeros(n_labels) if start is None else np.asarray(start, dtype=np.float64)
+        self.chain = make_chain(self.labels, self.transitions, start_scores)
+        dense = np.zeros((len(self.feature_keys), n_labels))  # the rows tagging adds
         rows = np.repeat(np.arange(len(self.feature_keys)), np.diff(self.row_ptr))
-        self._dense[rows, self.cols] = self.vals
-        self._exp_transitions = np.exp(self.transitions)
+        dense[rows, self.cols] = self.vals
+        self.weights = Weights(self.feature_keys, *bucket_offsets(self.feature_keys), dense, self.bias)
 
     @classmethod
     def from_dense(cls, labels: Sequence[str], feature_keys: np.ndarray, weights: np.ndarray,
@@ -131,22 +130,19 @@ class LinearChainModel:
         row_ptr, cols, vals = to_csr(rows, cols, weights[order][rows, cols], len(feature_keys))
         return cls(labels, feature_keys[order], row_ptr, cols, vals, transitions, **kwargs)
 
-    def _arrays(self) -> tuple:
-        return (self.feature_keys, self._buckets, self._shift, self._dense, self.bias,
-                self.transitions, self._start)
-
     def feature_index(self, key: int | np.uint64) -> int:
         """Row of a feature key in the weight arrays, or -1 when the model has no weight for it."""
         i = int(np.searchsorted(self.feature_keys, np.uint64(key)))
         return i if i < len(self.feature_keys) and self.feature_keys[i] == np.uint64(key) else -1
 
     def emissions(self, keys: np.ndarray, token_ptr: np.ndarray) -> np.ndarray:
-        return emission_scores(keys, token_ptr, *self._arrays()[:5])
+        return emission_scores(keys, token_ptr, self.weights)
 
     def decode(self, keys: np.ndarray, token_ptr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Label ids of one sentence (token t has keys[token_ptr[t]:token_ptr[t+1]]) and its
         emission scores."""
-        return tag_sentence(keys, token_ptr, *self._arrays())
+        emissions = self.emissions(keys, token_ptr)
+        return viterbi(emissions, self.chain.transitions, self.chain.start), emissions
 
     def tag_and_score(self, keys: np.ndarray, token_ptr: np.ndarray) -> tuple:
         """(label ids, chunk starts, chunk ends, chunk probabilities) of one sentence."""
@@ -154,8 +150,7 @@ class LinearChainModel:
 
     def decode_emissions(self, emissions: np.ndarray) -> tuple:
         """What :meth:`tag_and_score` returns, from a sentence's emission scores."""
-        return decode_and_score(emissions, self.transitions, self._start, self._exp_transitions,
-                                self._prefix, self._kind)
+        return decode_and_score(emissions, self.chain)
 
     def predict(self, keys: np.ndarray, token_ptr: np.ndarray) -> list[str]:
         """Labels of one sentence."""
@@ -175,18 +170,8 @@ class LinearChainModel:
 
     def marginals(self, emissions: np.ndarray) -> np.ndarray:
         """P(label | sentence) per token (tokens x labels)."""
-        alpha, beta, _ = forward_backward(emissions, self._exp_transitions, self._start)
+        alpha, beta, _ = forward_backward(emissions, self.chain.exp_transitions, self.chain.start)
         return alpha * beta
-
-    def span_scores(self, emissions: np.ndarray, path: np.ndarray,
-                    spans: list[tuple[int, int]]) -> list[float]:
-        """Probability of each entity span ``[i, j)`` exactly as decoded (span and type)."""
-        if not spans:
-            return []
-        alpha, beta, log_scale = forward_backward(emissions, self._exp_transitions, self._start)
-        return [float(span_probability(alpha, beta, log_scale, emissions, self.transitions,
-                                       self._exp_transitions, path, i, j, self._prefix, self._kind))
-                for i, j in spans]
 
     # -- storage: arrays only ---------------------------------------------------
     def to_arrays(self) -> dict[str, np.ndarray]:

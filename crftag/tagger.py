@@ -18,7 +18,7 @@ from crftag.backends import TaggingModel, get_backend
 from crftag.bio import split_tag
 from crftag.entity import Entity
 from crftag.errors import ModelError
-from crftag.fastpath import TypeScores
+from crftag.fastpath import DEFAULT_CACHE_TYPES, TypeScoreCache
 from crftag.featureset import FeatureSet
 from crftag.featurize import Featurizer
 from crftag.lexicon import Lexicon
@@ -33,7 +33,8 @@ class Tagger:
     """A trained tagger: feature set + model + the metadata that describes them."""
 
     def __init__(self, model: TaggingModel, feature_set: FeatureSet, backend: str,
-                 meta: dict[str, Any] | None = None, lexicon: Lexicon | None = None):
+                 meta: dict[str, Any] | None = None, lexicon: Lexicon | None = None,
+                 cache_types: int = DEFAULT_CACHE_TYPES):
         self.model = model
         self.feature_set = feature_set
         self.backend = backend
@@ -41,7 +42,8 @@ class Tagger:
         self.lexicon = lexicon or Lexicon()
         self.featurizer = Featurizer(feature_set, self.lexicon)
         # Linear models tag through per-token-type cached scores (crftag.fastpath).
-        self._fast = TypeScores(self.featurizer, model) if isinstance(model, LinearChainModel) else None
+        self._fast = TypeScoreCache(self.featurizer, model, cache_types) \
+            if isinstance(model, LinearChainModel) else None
         self._types = [split_tag(label)[1] for label in model.labels]  # entity type per label id
 
     @property
@@ -50,8 +52,11 @@ class Tagger:
 
     # -- loading and saving ---------------------------------------------------
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Tagger:
-        """Load a model file (a safe zip of JSON and arrays; no code runs)."""
+    def load(cls, path: str | os.PathLike[str], cache_types: int = DEFAULT_CACHE_TYPES) -> Tagger:
+        """Load a model file (a safe zip of JSON and arrays; no code runs).
+
+        ``cache_types`` bounds the per-token-type score cache: two generations of that
+        many types each (about 0.8 KB a type with the default feature set)."""
         meta, arrays = load_model(path)
         try:
             backend = get_backend(meta["backend"])
@@ -60,7 +65,7 @@ class Tagger:
             model = backend.load(list(meta["labels"]), arrays)
         except (KeyError, ValueError, TypeError, IndexError, UnicodeDecodeError) as exc:
             raise ModelError(path, f"inconsistent model contents ({exc!s})") from None
-        return cls(model, feature_set, meta["backend"], meta, lexicon)
+        return cls(model, feature_set, meta["backend"], meta, lexicon, cache_types)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model atomically; see :mod:`crftag.modelfile`."""
@@ -78,8 +83,8 @@ class Tagger:
         """BIO tags for many pre-tokenised sentences, without confidences (the fastest path)."""
         if self._fast is None:
             return [t.tags for t in self._tag_batch([Sentence(list(s)) for s in sentences], None)]
-        ids, sent_ptr, snapshot = self.featurizer.batch_type_ids(sentences)
-        flat = self._fast.labels(ids, sent_ptr, snapshot).tolist()
+        tokens, sent_ptr = _flatten(sentences)
+        flat = self._fast.labels(tokens, sent_ptr).tolist()
         labels = self.model.labels
         bounds = sent_ptr.tolist()
         return [[labels[y] for y in flat[a:b]] for a, b in itertools.pairwise(bounds)]
@@ -90,8 +95,7 @@ class Tagger:
         if self._fast is None or not tokens:
             return self.analyse(Sentence(tokens, text=text, spans=spans), min_confidence).entities
         # the latency path: one sentence, one compiled call, no tag strings built
-        ids, snapshot = self.featurizer.type_ids(tokens)
-        decoded = self._fast.analyse(ids, np.array([0, len(ids)]), snapshot)[0]
+        decoded = self._fast.analyse(tokens, np.array([0, len(tokens)]))[0]
         return self._entities(text, spans, decoded, min_confidence)
 
     def tag_batch(self, texts: Iterable[str], min_confidence: float | None = None) -> list[list[Entity]]:
@@ -119,7 +123,7 @@ class Tagger:
         if self._fast is None:  # a model without the linear fast path: go through feature keys
             decoded = self.model.analyse_batch(self.featurizer.featurize_batch(tokens))
         else:
-            decoded = self._fast.analyse(*self.featurizer.batch_type_ids(tokens))
+            decoded = self._fast.analyse(*_flatten(tokens))
         return [self._tagged(s, d, min_confidence) if d else Tagged(s, [], [])
                 for s, d in zip(sentences, decoded, strict=True)]
 
@@ -153,6 +157,13 @@ class Tagger:
                 "dev_scores", "seed", "lexicon")
         return {"labels": self.labels, "feature_set": self.feature_set.name,
                 **{k: self.meta[k] for k in keys if k in self.meta}}
+
+
+def _flatten(sentences: Sequence[Sequence[str]]) -> tuple[list[str], np.ndarray]:
+    """All tokens of a batch in one list, and the sentence offsets into it."""
+    sent_ptr = np.zeros(len(sentences) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences)), out=sent_ptr[1:])
+    return list(itertools.chain.from_iterable(sentences)), sent_ptr
 
 
 @dataclass

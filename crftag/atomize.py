@@ -1,0 +1,595 @@
+"""Atoms of new token types, in compiled code: the twin of :mod:`crftag.atoms`.
+
+:mod:`crftag.atoms` defines each group's atoms with Python string methods and
+regular expressions. Here the same atoms are computed for a whole batch of new
+token types in one compiled pass over their code points, straight to their
+64-bit hashes (FNV-1a of ``"group|atom"`` in UTF-8), without building a string.
+Python's character classes come from :mod:`crftag.chartable`; lowercasing is
+``str.lower`` itself (the caller passes the lowered code points), so special
+cases such as a final sigma stay exactly Python's. The equivalence tests compare
+every atom with :mod:`crftag.atoms` on real and adversarial tokens.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from crftag.bundles import bundle
+from crftag.chartable import (
+    DECIMAL,
+    DIGIT,
+    GAZ_PUNCT,
+    LOWER,
+    PUNCT,
+    SPACE,
+    TITLE,
+    UPPER,
+    WORD,
+    flags_of,
+    fold_of,
+)
+from crftag.hashing import FNV_OFFSET, FNV_PRIME, find_key, splitmix64
+from crftag.lexicon import ClusterTable
+
+# group kinds, in the order of crftag.atoms.KINDS
+BIAS, WORDS, LOWERED, PREFIX, SUFFIX, CASING, SHAPE, CHARS, TWITTER, BROWN, CLARK, GAZETTEER = range(12)
+KIND_CODES = {"bias": BIAS, "word": WORDS, "lower": LOWERED, "prefix": PREFIX, "suffix": SUFFIX,
+              "casing": CASING, "shape": SHAPE, "chars": CHARS, "twitter": TWITTER, "brown": BROWN,
+              "clark": CLARK, "gazetteer": GAZETTEER}
+
+# constant atoms of each kind, by position in these lists (their hashes fill FeatureTables.const)
+CONST_ATOMS = {
+    "bias": ["1"],
+    "casing": ["title", "upper", "lower", "mixedcase", "initcap"],
+    "chars": ["alldigit", "hasdigit", "allpunct", "haspunct", "hyphen",
+              "len=0", "len=1", "len=2", "len=3", "len=4-7", "len=8+"],
+    "twitter": ["<USR>", "<HASHTAG>", "<URL>", "<RT>", "<EMOTICON>"],
+    "brown": ["none"],
+    "clark": ["none"],
+}
+N_CONST = max(len(v) for v in CONST_ATOMS.values())
+# second hash state per kind: the text between "group|" and a variable part
+SECOND_STATE = {"shape": "s=", "twitter": "body="}
+# twitterner placeholder words, looked up like any word (see crftag.lexicon.cluster_keys)
+PLACEHOLDERS = ["__isMention__", "__isURL__", "__isMoney__", "__isNumber__", "__repeatedPunctuation__",
+                "__isHashtag__"]
+MENTION, URL, MONEY, NUMBER, REPEATED, HASHTAG = range(6)
+SCHEMES = {"lower": 0, "twitterner": 1}
+
+FeatureTables = bundle(
+    "FeatureTables",
+    """What the atomizer needs of a feature set and its lexicon, as arrays.
+
+    Per group ``g``: its kind; ``state[g]`` = FNV state after ``"name|"`` and after the second
+    fixed part (``"name|s="``, ``"name|body="``); ``const[g]`` = hashes of the constant atoms;
+    prefix/suffix lengths ``lens[len_ptr[g]:len_ptr[g+1]]`` with the states after ``"name|n="``.
+    Cluster groups: ``scheme[g]``, ``table[g]`` (salt of their word table), ``width[g]`` atoms
+    per cluster row at ``cl_atoms[atom_base[g] + row * width[g]:]``, placeholder rows. Words of
+    every table: sorted salted hashes ``word_keys`` (bucketed), their rows, and their UTF-8
+    bytes for an exact comparison.""",
+    kind=(np.int64, 1), state=(np.uint64, 2), const=(np.uint64, 2), len_ptr=(np.int64, 1),
+    lens=(np.int64, 1), len_state=(np.uint64, 1), scheme=(np.int64, 1), table=(np.uint64, 1),
+    width=(np.int64, 1), atom_base=(np.int64, 1), placeholder=(np.int64, 2), cl_atoms=(np.uint64, 1),
+    word_keys=(np.uint64, 1), word_buckets=(np.int64, 1), word_shift=(np.int64, 0),
+    word_row=(np.int64, 1), word_blob=(np.uint8, 1), word_ptr=(np.int64, 1), max_atoms=(np.int64, 0))
+
+TokenTypes = bundle(
+    "TokenTypes",
+    """New token types: code points ``cps[ptr[i]:ptr[i+1]]`` and of their ``str.lower()``
+    ``low[low_ptr[i]:low_ptr[i+1]]``.""",
+    cps=(np.uint32, 1), ptr=(np.int64, 1), low=(np.uint32, 1), low_ptr=(np.int64, 1))
+
+_U0 = np.uint64(0)
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _byte(h, b):
+    return (h ^ np.uint64(b)) * np.uint64(FNV_PRIME)
+
+
+@njit(nogil=True, cache=True, inline="always")
+def fnv_cp(h, c):
+    """Continue an FNV-1a hash with the UTF-8 bytes of code point ``c`` (surrogates as 3 bytes,
+    like Python's ``surrogatepass``)."""
+    c = np.int64(c)
+    if c < 0x80:
+        return _byte(h, c)
+    if c < 0x800:
+        return _byte(_byte(h, 0xC0 | (c >> 6)), 0x80 | (c & 0x3F))
+    if c < 0x10000:
+        return _byte(_byte(_byte(h, 0xE0 | (c >> 12)), 0x80 | ((c >> 6) & 0x3F)), 0x80 | (c & 0x3F))
+    h = _byte(_byte(h, 0xF0 | (c >> 18)), 0x80 | ((c >> 12) & 0x3F))
+    return _byte(_byte(h, 0x80 | ((c >> 6) & 0x3F)), 0x80 | (c & 0x3F))
+
+
+@njit(nogil=True, cache=True, inline="always")
+def fnv_span(h, buf, a, b):
+    for i in range(a, b):
+        h = fnv_cp(h, buf[i])
+    return h
+
+
+@njit(nogil=True, cache=True)
+def utf8_equals(buf, a, b, blob, s, e):
+    """Whether code points ``buf[a:b]`` encode to exactly the bytes ``blob[s:e]``."""
+    p = s
+    for i in range(a, b):
+        c = np.int64(buf[i])
+        if c < 0x80:
+            n = 1
+        elif c < 0x800:
+            n = 2
+        elif c < 0x10000:
+            n = 3
+        else:
+            n = 4
+        if p + n > e:
+            return False
+        if n == 1:
+            if blob[p] != c:
+                return False
+        else:
+            lead = (0, 0, 0xC0, 0xE0, 0xF0)[n]
+            if blob[p] != (lead | (c >> (6 * (n - 1)))):
+                return False
+            for k in range(1, n):
+                if blob[p + k] != (0x80 | ((c >> (6 * (n - 1 - k))) & 0x3F)):
+                    return False
+        p += n
+    return p == e
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _at_end(buf, i, b):
+    """``re``'s ``$``: the end of the string, or just before a final newline."""
+    return i == b or (i == b - 1 and buf[i] == 10)
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _folds(chars, buf, i, b, letters):
+    """Whether ``buf[i:]`` starts with ``letters`` (ASCII lowercase) under ``re.IGNORECASE``."""
+    if i + len(letters) > b:
+        return False
+    for k in range(len(letters)):
+        if fold_of(chars, buf[i + k]) != letters[k]:
+            return False
+    return True
+
+
+_HTTP = np.frombuffer(b"http", np.uint8)
+_WWW = np.frombuffer(b"www", np.uint8)
+_TLDS = (np.frombuffer(b"com", np.uint8), np.frombuffer(b"org", np.uint8),
+         np.frombuffer(b"net", np.uint8), np.frombuffer(b"ly", np.uint8), np.frombuffer(b"co", np.uint8))
+_NUMBER_SUFFIXES = (np.frombuffer(b"st", np.uint8), np.frombuffer(b"nd", np.uint8),
+                    np.frombuffer(b"rd", np.uint8), np.frombuffer(b"th", np.uint8))
+_S = np.frombuffer(b"s", np.uint8)
+
+
+@njit(nogil=True, cache=True)
+def url_start(chars, buf, a, b):
+    """``^(?:https?://|www\\.)`` with ``re.I``."""
+    if _folds(chars, buf, a, b, _HTTP):
+        i = a + 4
+        if i < b and fold_of(chars, buf[i]) == 115:  # s
+            i += 1
+        return i + 3 <= b and buf[i] == 58 and buf[i + 1] == 47 and buf[i + 2] == 47
+    return _folds(chars, buf, a, b, _WWW) and a + 3 < b and buf[a + 3] == 46
+
+
+@njit(nogil=True, cache=True)
+def is_url(chars, buf, a, b):
+    """``crftag.atoms._URL_RE.search``: a URL start, or ``.com`` (org, net, ly, co) before ``/`` or
+    the end."""
+    if url_start(chars, buf, a, b):
+        return True
+    for p in range(a, b):
+        if buf[p] == 46:
+            for tld in _TLDS:
+                e = p + 1 + len(tld)
+                if _folds(chars, buf, p + 1, b, tld) and (_at_end(buf, e, b) or (e < b and buf[e] == 47)):
+                    return True
+    return False
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _in(c, members):
+    for m in members:
+        if c == m:
+            return True
+    return False
+
+
+_EYES = np.frombuffer(b":;=8xX", np.uint8).astype(np.int64)
+_NOSE = np.frombuffer(b"-o*'^", np.uint8).astype(np.int64)
+_MOUTH = np.frombuffer(b")](" + b"[dDpPoO/\\|@3*}{$", np.uint8).astype(np.int64)
+_MOUTH_FIRST = np.frombuffer(b")](" + b"[dDpP/\\|", np.uint8).astype(np.int64)
+_EYES_LAST = np.frombuffer(b":;=8", np.uint8).astype(np.int64)
+
+
+@njit(nogil=True, cache=True)
+def _all_in(buf, a, b, members):
+    for i in range(a, b):
+        if not _in(np.int64(buf[i]), members):
+            return False
+    return True
+
+
+@njit(nogil=True, cache=True)
+def _all_eq(buf, a, b, c):
+    for i in range(a, b):
+        if buf[i] != c:
+            return False
+    return True
+
+
+@njit(nogil=True, cache=True)
+def is_emoticon(buf, a, b):
+    """``crftag.atoms._EMOTICON_RE.match``: the whole token (a final newline aside) is one of
+    ``<3+``, ``</3+``, eyes-nose?-mouth+, mouth+-nose?-eyes, ``^_*^``, ``-_+-``."""
+    m = b - 1 if b > a and buf[b - 1] == 10 else b
+    n = m - a
+    if n < 2:
+        return False
+    c0 = np.int64(buf[a])
+    if c0 == 60:  # <
+        if _all_eq(buf, a + 1, m, 51):
+            return True
+        if buf[a + 1] == 47 and n >= 3 and _all_eq(buf, a + 2, m, 51):
+            return True
+    if _in(c0, _EYES):
+        if _all_in(buf, a + 1, m, _MOUTH):
+            return True
+        if n >= 3 and _in(np.int64(buf[a + 1]), _NOSE) and _all_in(buf, a + 2, m, _MOUTH):
+            return True
+    if _in(np.int64(buf[m - 1]), _EYES_LAST):
+        if _all_in(buf, a, m - 1, _MOUTH_FIRST):
+            return True
+        if n >= 3 and _in(np.int64(buf[m - 2]), _NOSE) and _all_in(buf, a, m - 2, _MOUTH_FIRST):
+            return True
+    if n >= 2 and c0 == 94 and buf[m - 1] == 94 and _all_eq(buf, a + 1, m - 1, 95):
+        return True
+    return n >= 3 and c0 == 45 and buf[m - 1] == 45 and _all_eq(buf, a + 1, m - 1, 95)
+
+
+@njit(nogil=True, cache=True)
+def is_number(chars, buf, a, b):
+    """``crftag.lexicon._NUMBER_RE.match`` (``re.I``):
+    ``^[+-]?\\d+(?:[.,:/]\\d+)*(?:st|nd|rd|th|s)?$``."""
+    i = a
+    if i < b and (buf[i] == 43 or buf[i] == 45):
+        i += 1
+    if i >= b or not flags_of(chars, buf[i]) & DECIMAL:
+        return False
+    while i < b and flags_of(chars, buf[i]) & DECIMAL:
+        i += 1
+    while i + 1 < b and _in(np.int64(buf[i]), _SEPARATORS) and flags_of(chars, buf[i + 1]) & DECIMAL:
+        i += 1
+        while i < b and flags_of(chars, buf[i]) & DECIMAL:
+            i += 1
+    if _at_end(buf, i, b):
+        return True
+    for suffix in _NUMBER_SUFFIXES:
+        if _folds(chars, buf, i, b, suffix) and _at_end(buf, i + 2, b):
+            return True
+    return _folds(chars, buf, i, b, _S) and _at_end(buf, i + 1, b)
+
+
+_SEPARATORS = np.frombuffer(b".,:/", np.uint8).astype(np.int64)
+_MONEY = np.array([36, 163, 8364], dtype=np.int64)  # $ £ €
+
+
+@njit(nogil=True, cache=True)
+def is_repeated_punctuation(chars, buf, a, b):
+    """``crftag.lexicon._REPEATED_PUNCT_RE.match`` on lowercased text: ``^([^\\w\\s])\\1+$``."""
+    if b - a < 2 or flags_of(chars, buf[a]) & (WORD | SPACE):
+        return False
+    i = a + 1
+    while i < b and buf[i] == buf[a]:
+        i += 1
+    return i >= a + 2 and _at_end(buf, i, b)
+
+
+@njit(nogil=True, cache=True)
+def _find_word(tables, salt, buf, a, b):
+    """Row of the word ``buf[a:b]`` in the word table ``salt``, or -1."""
+    key = splitmix64(fnv_span(np.uint64(FNV_OFFSET), buf, a, b) ^ salt)
+    i = find_key(tables.word_keys, tables.word_buckets, tables.word_shift, key)
+    while i >= 0 and i < len(tables.word_keys) and tables.word_keys[i] == key:
+        if utf8_equals(buf, a, b, tables.word_blob, tables.word_ptr[i], tables.word_ptr[i + 1]):
+            return tables.word_row[i]
+        i += 1
+    return -1
+
+
+@njit(nogil=True, cache=True)
+def _cluster_row(tables, chars, g, low, a, b):
+    """The cluster row of a lowercased token, by its group's lookup scheme
+    (:func:`crftag.lexicon.cluster_keys`), or -1."""
+    salt = tables.table[g]
+    hashtag = b - a > 1 and low[a] == 35
+    if tables.scheme[g] == 1:  # twitterner: placeholders first
+        if b - a > 1 and low[a] == 64:
+            return tables.placeholder[g, MENTION]
+        if url_start(chars, low, a, b):
+            return tables.placeholder[g, URL]
+        if b - a > 1 and _in(np.int64(low[a]), _MONEY) and flags_of(chars, low[a + 1]) & DECIMAL:
+            return tables.placeholder[g, MONEY]
+        if is_number(chars, low, a, b):
+            return tables.placeholder[g, NUMBER]
+        if is_repeated_punctuation(chars, low, a, b):
+            return tables.placeholder[g, REPEATED]
+        if hashtag:
+            row = _find_word(tables, salt, low, a + 1, b)
+            return row if row >= 0 else tables.placeholder[g, HASHTAG]
+        return _find_word(tables, salt, low, a, b)
+    row = _find_word(tables, salt, low, a, b)
+    if row < 0 and hashtag:
+        row = _find_word(tables, salt, low, a + 1, b)
+    return row
+
+
+@njit(nogil=True, cache=True)
+def atomize(types, tables, chars):
+    """Atom hashes of every token type: ``(atom_hash, atom_group, atom_ptr, gaz_hash)``.
+
+    Type ``i`` has atoms ``atom_ptr[i]:atom_ptr[i+1]`` in group order, each group's atoms in
+    the order :mod:`crftag.atoms` lists them. ``gaz_hash[i]`` is the hash of the type's
+    gazetteer form (lowercased, punctuation removed; 0 when that is empty).
+    """
+    n_types = len(types.ptr) - 1
+    atom_hash = np.empty(n_types * tables.max_atoms, dtype=np.uint64)
+    atom_group = np.empty(n_types * tables.max_atoms, dtype=np.int64)
+    atom_ptr = np.zeros(n_types + 1, dtype=np.int64)
+    gaz_hash = np.zeros(n_types, dtype=np.uint64)
+    cps, low = types.cps, types.low
+    n = 0
+    for ty in range(n_types):
+        a, b = types.ptr[ty], types.ptr[ty + 1]
+        la, lb = types.low_ptr[ty], types.low_ptr[ty + 1]
+        length = b - a
+        # character statistics, once per type
+        n_upper = n_lower = n_digit = n_punct = 0
+        title = cased = True
+        previous_cased = False
+        any_title_or_upper_cased = False
+        upper_tail = False
+        for i in range(a, b):
+            f = flags_of(chars, cps[i])
+            if f & (UPPER | TITLE):
+                if previous_cased:
+                    title = False
+                previous_cased = True
+                any_title_or_upper_cased = True
+            elif f & LOWER:
+                if not previous_cased:
+                    title = False
+                previous_cased = True
+                any_title_or_upper_cased = True
+            else:
+                previous_cased = False
+            if f & UPPER:
+                n_upper += 1
+                if i > a:
+                    upper_tail = True
+            if f & LOWER:
+                n_lower += 1
+            if f & DIGIT:
+                n_digit += 1
+            if f & PUNCT:
+                n_punct += 1
+        cased = any_title_or_upper_cased
+        has_title_char = False
+        for i in range(a, b):
+            if flags_of(chars, cps[i]) & TITLE:
+                has_title_char = True
+                break
+        for g in range(len(tables.kind)):
+            kind = tables.kind[g]
+            h0 = tables.state[g, 0]
+            if kind == BIAS:
+                atom_hash[n] = tables.const[g, 0]
+                atom_group[n] = g
+                n += 1
+            elif kind == WORDS:
+                atom_hash[n] = fnv_span(h0, cps, a, b)
+                atom_group[n] = g
+                n += 1
+            elif kind == LOWERED:
+                atom_hash[n] = fnv_span(h0, low, la, lb)
+                atom_group[n] = g
+                n += 1
+            elif kind == PREFIX or kind == SUFFIX:
+                for k in range(tables.len_ptr[g], tables.len_ptr[g + 1]):
+                    width = tables.lens[k]
+                    if length >= width:
+                        s, e = (la, la + width) if kind == PREFIX else (lb - width, lb)
+                        atom_hash[n] = fnv_span(tables.len_state[k], low, s, e)
+                        atom_group[n] = g
+                        n += 1
+            elif kind == CASING:
+                is_title = title and cased
+                is_upper = n_upper > 0 and n_lower == 0 and not has_title_char
+                is_lower = n_lower > 0 and n_upper == 0 and not has_title_char
+                flags = (is_title, is_upper, is_lower, upper_tail and n_lower > 0,
+                         length > 0 and flags_of(chars, cps[a]) & UPPER != 0)
+                for c in range(5):
+                    if flags[c]:
+                        atom_hash[n] = tables.const[g, c]
+                        atom_group[n] = g
+                        n += 1
+            elif kind == SHAPE:
+                h = h0
+                hs = tables.state[g, 1]
+                previous = -1
+                for i in range(a, b):
+                    c = np.int64(cps[i])
+                    f = flags_of(chars, c)
+                    s = 88 if f & UPPER else 120 if f & LOWER else 100 if f & DIGIT else c  # X x d
+                    if i - a < 12:
+                        h = fnv_cp(h, s)
+                    if s != previous or s == 10:  # re's "(.)\1+" does not match a newline
+                        hs = fnv_cp(hs, s)
+                    previous = s
+                atom_hash[n] = h
+                atom_hash[n + 1] = hs
+                atom_group[n] = g
+                atom_group[n + 1] = g
+                n += 2
+            elif kind == CHARS:
+                codes = (0 if length > 0 and n_digit == length else 1 if n_digit > 0 else -1,
+                         2 if n_punct == length else 3 if n_punct > 0 else -1,
+                         4 if _has_inner_hyphen(cps, a, b) else -1,
+                         5 + length if length < 4 else 9 if length < 8 else 10)
+                for c in codes:
+                    if c >= 0:
+                        atom_hash[n] = tables.const[g, c]
+                        atom_group[n] = g
+                        n += 1
+            elif kind == TWITTER:
+                if length > 1 and cps[a] == 64:
+                    atom_hash[n] = tables.const[g, 0]
+                    atom_group[n] = g
+                    n += 1
+                elif length > 1 and cps[a] == 35:
+                    atom_hash[n] = tables.const[g, 1]
+                    atom_hash[n + 1] = fnv_span(tables.state[g, 1], low, la + 1, lb)
+                    atom_group[n] = g
+                    atom_group[n + 1] = g
+                    n += 2
+                else:
+                    code = -1
+                    if is_url(chars, cps, a, b):
+                        code = 2
+                    elif length == 2 and ((cps[a] == 82 and cps[a + 1] == 84)
+                                          or (cps[a] == 114 and cps[a + 1] == 116)):
+                        code = 3
+                    elif is_emoticon(cps, a, b):
+                        code = 4
+                    if code >= 0:
+                        atom_hash[n] = tables.const[g, code]
+                        atom_group[n] = g
+                        n += 1
+            elif kind == BROWN or kind == CLARK:
+                row = _cluster_row(tables, chars, g, low, la, lb)
+                if row < 0:
+                    atom_hash[n] = tables.const[g, 0]
+                    atom_group[n] = g
+                    n += 1
+                else:
+                    w = tables.width[g]
+                    base = tables.atom_base[g] + row * w
+                    for k in range(w):
+                        atom_hash[n] = tables.cl_atoms[base + k]
+                        atom_group[n] = g
+                        n += 1
+        atom_ptr[ty + 1] = n
+        h = np.uint64(FNV_OFFSET)
+        kept = 0
+        for i in range(la, lb):
+            if not flags_of(chars, low[i]) & GAZ_PUNCT:
+                h = fnv_cp(h, low[i])
+                kept += 1
+        gaz_hash[ty] = h if kept else _U0
+    return atom_hash[:n], atom_group[:n], atom_ptr, gaz_hash
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _has_inner_hyphen(buf, a, b):
+    for i in range(a + 1, b - 1):
+        if buf[i] == 45:
+            return True
+    return False
+
+
+def _splitmix64_np(x: np.ndarray) -> np.ndarray:
+    """:func:`crftag.hashing.splitmix64` over a uint64 array (numpy wraps like the kernel)."""
+    with np.errstate(over="ignore"):
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def build_tables(feature_set, lexicon) -> FeatureTables:
+    """The :class:`FeatureTables` of a feature set and the lexicon it was built with."""
+    from crftag.hashing import bucket_offsets, fnv1a_batch, py_fnv1a, py_splitmix64
+
+    groups = list(feature_set.groups.items())
+    n_groups = len(groups)
+    state = np.zeros((n_groups, 2), dtype=np.uint64)
+    const = np.zeros((n_groups, N_CONST), dtype=np.uint64)
+    scheme = np.zeros(n_groups, dtype=np.int64)
+    salt = np.zeros(n_groups, dtype=np.uint64)
+    width = np.zeros(n_groups, dtype=np.int64)
+    atom_base = np.zeros(n_groups, dtype=np.int64)
+    placeholder = np.full((n_groups, len(PLACEHOLDERS)), -1, dtype=np.int64)
+    len_ptr, lens, len_state, cl_atoms = [0], [], [], []
+    word_hash, word_row, blobs, blob_lens = [], [], [], []
+    max_atoms = 0
+    for g, (name, params) in enumerate(groups):
+        kind = params["kind"]
+        state[g, 0] = py_fnv1a(f"{name}|")
+        if kind in SECOND_STATE:
+            state[g, 1] = py_fnv1a(f"{name}|{SECOND_STATE[kind]}")
+        for c, atom in enumerate(CONST_ATOMS.get(kind, [])):
+            const[g, c] = py_fnv1a(f"{name}|{atom}")
+        if kind in ("prefix", "suffix"):
+            for n in params.get("lengths", [3]):
+                lens.append(n)
+                len_state.append(py_fnv1a(f"{name}|{n}="))
+        len_ptr.append(len(lens))
+        if kind in ("brown", "clark"):
+            table = lexicon.clusters.get(name) or ClusterTable.from_dict({})
+            scheme[g] = SCHEMES[params.get("normalize", "lower" if kind == "brown" else "twitterner")]
+            salt[g] = py_splitmix64(py_fnv1a(f"cluster-table:{name}"))
+            names = table.cluster_names()
+            if kind == "brown":
+                prefixes = sorted(params.get("prefixes", [4, 8, 12, 16]))
+                atoms = [[f"p{n}={path[:n]}" for n in prefixes] for path in names]
+                width[g] = len(prefixes)
+            else:
+                atoms = [[cluster] for cluster in names]
+                width[g] = 1
+            atom_base[g] = len(cl_atoms)
+            cl_atoms.extend(py_fnv1a(f"{name}|{a}") for row in atoms for a in row)
+            hashes = fnv1a_batch(table.words, table.word_ptr)
+            word_hash.append(_splitmix64_np(hashes ^ salt[g]))
+            word_row.append(table.index.astype(np.int64))
+            blobs.append(table.words)
+            blob_lens.append(np.diff(table.word_ptr))
+            if scheme[g] == SCHEMES["twitterner"]:
+                for word, row in _lookup_all(table, PLACEHOLDERS).items():
+                    placeholder[g, PLACEHOLDERS.index(word)] = row
+        max_atoms += {"bias": 1, "word": 1, "lower": 1, "prefix": len(params.get("lengths", [3])),
+                      "suffix": len(params.get("lengths", [3])), "casing": 5, "shape": 2, "chars": 4,
+                      "twitter": 2, "brown": max(int(width[g]), 1), "clark": 1, "gazetteer": 0}[kind]
+    keys = np.concatenate(word_hash) if word_hash else np.zeros(0, np.uint64)
+    rows = np.concatenate(word_row) if word_row else np.zeros(0, np.int64)
+    blob = np.concatenate(blobs) if blobs else np.zeros(0, np.uint8)
+    sizes = np.concatenate(blob_lens) if blob_lens else np.zeros(0, np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)])[:-1].astype(np.int64)
+    order = np.argsort(keys, kind="stable")
+    keys, rows, starts, sizes = keys[order], rows[order], starts[order], sizes[order]
+    # the bytes of every word in key order, so that a word's bytes are word_ptr[i]:word_ptr[i+1]
+    word_ptr = np.zeros(len(keys) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=word_ptr[1:])
+    gather = np.repeat(starts - word_ptr[:-1], sizes) + np.arange(word_ptr[-1])
+    buckets, shift = bucket_offsets(keys)
+    return FeatureTables(
+        kind=[KIND_CODES[p["kind"]] for _, p in groups], state=state, const=const, len_ptr=len_ptr,
+        lens=lens, len_state=np.array(len_state, dtype=np.uint64), scheme=scheme, table=salt,
+        width=width, atom_base=atom_base, placeholder=placeholder,
+        cl_atoms=np.array(cl_atoms, dtype=np.uint64), word_keys=keys, word_buckets=buckets,
+        word_shift=shift, word_row=rows, word_blob=blob[gather], word_ptr=word_ptr,
+        max_atoms=max_atoms)
+
+
+def _lookup_all(table: ClusterTable, words: list[str]) -> dict[str, int]:
+    """Rows of the given words in a cluster table (absent words are left out)."""
+    found = {}
+    for word in words:
+        name = table.get(word)
+        if name is not None:
+            found[word] = table.cluster_names().index(name)
+    return found
