@@ -6,14 +6,26 @@ The one object users need is :class:`Tagger`::
     tagger = Tagger.load("wnut16.crftag")
     for ent in tagger.tag("Just landed in New York with @jimmyfallon"):
         print(ent.text, ent.type, ent.start, ent.end)
+
+Attributes are imported on first use, so ``import crftag`` (and the command
+line's ``--help``) stays cheap: the compiled tagger and numba load only when
+``Tagger`` or ``train`` is first touched.
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
+from crftag._version import __version__
 from crftag.entity import Entity
 from crftag.errors import CrftagError, DataError, ModelError, ResourceError
-from crftag.tagger import Tagger
-from crftag.train import train
+
+if TYPE_CHECKING:
+    from crftag.tagger import Tagger
+    from crftag.train import train
+
+_LAZY = {"Tagger": "crftag.tagger", "train": "crftag.train"}
 
 __all__ = [
     "CrftagError",
@@ -25,3 +37,15 @@ __all__ = [
     "__version__",
     "train",
 ]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'crftag' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -29,7 +29,7 @@ from crftag.chartable import (
     flags_of,
     fold_of,
 )
-from crftag.hashing import FNV_OFFSET, FNV_PRIME, find_key, splitmix64
+from crftag.hashing import FNV_OFFSET, FNV_PRIME, splitmix64
 from crftag.lexicon import ClusterTable
 
 # group kinds, in the order of crftag.atoms.KINDS
@@ -66,13 +66,23 @@ FeatureTables = bundle(
     prefix/suffix lengths ``lens[len_ptr[g]:len_ptr[g+1]]`` with the states after ``"name|n="``.
     Cluster groups: ``scheme[g]``, ``table[g]`` (salt of their word table), ``width[g]`` atoms
     per cluster row at ``cl_atoms[atom_base[g] + row * width[g]:]``, placeholder rows. Words of
-    every table: sorted salted hashes ``word_keys`` (bucketed), their rows, and their UTF-8
-    bytes for an exact comparison.""",
+    every table: ``words[i] = (salted hash, start << 24 | cluster row)`` sorted by hash
+    (bucketed), a word's UTF-8 bytes being ``word_blob[start_i:start_{i+1}]`` (one last entry
+    marks the end): key, row and bytes of a candidate cost two cache misses, not five.
+    Constant atoms (``const``, ``cl_atoms``) are numbered by ``const_id``/``cl_id`` (one id per
+    distinct atom of a group; ``id_group``/``id_hash`` describe id ``i``), so that a model can
+    keep their summed weights per id (:class:`crftag.fastpath.TypeScoreCache`).""",
     kind=(np.int64, 1), state=(np.uint64, 2), const=(np.uint64, 2), len_ptr=(np.int64, 1),
     lens=(np.int64, 1), len_state=(np.uint64, 1), scheme=(np.int64, 1), table=(np.uint64, 1),
     width=(np.int64, 1), atom_base=(np.int64, 1), placeholder=(np.int64, 2), cl_atoms=(np.uint64, 1),
-    word_keys=(np.uint64, 1), word_buckets=(np.int64, 1), word_shift=(np.int64, 0),
-    word_row=(np.int64, 1), word_blob=(np.uint8, 1), word_ptr=(np.int64, 1), max_atoms=(np.int64, 0))
+    words=(np.uint64, 2), word_buckets=(np.int64, 1), word_shift=(np.int64, 0),
+    word_blob=(np.uint8, 1), max_atoms=(np.int64, 0), const_id=(np.int64, 2), cl_id=(np.int64, 1),
+    id_group=(np.int64, 1), id_hash=(np.uint64, 1))
+
+#: Cluster rows are packed into 24 bits beside each word.
+MAX_CLUSTERS = 1 << 24
+_ROW_BITS = np.uint64(24)
+_ROW_MASK = np.uint64(MAX_CLUSTERS - 1)
 
 TokenTypes = bundle(
     "TokenTypes",
@@ -294,11 +304,16 @@ def is_repeated_punctuation(chars, buf, a, b):
 def _find_word(tables, salt, buf, a, b):
     """Row of the word ``buf[a:b]`` in the word table ``salt``, or -1."""
     key = splitmix64(fnv_span(np.uint64(FNV_OFFSET), buf, a, b) ^ salt)
-    i = find_key(tables.word_keys, tables.word_buckets, tables.word_shift, key)
-    while i >= 0 and i < len(tables.word_keys) and tables.word_keys[i] == key:
-        if utf8_equals(buf, a, b, tables.word_blob, tables.word_ptr[i], tables.word_ptr[i + 1]):
-            return tables.word_row[i]
-        i += 1
+    words = tables.words
+    bucket = key >> np.uint64(tables.word_shift)
+    for i in range(tables.word_buckets[bucket], tables.word_buckets[bucket + 1]):
+        k = words[i, 0]
+        if k > key:
+            return -1
+        if k == key:
+            start, end = np.int64(words[i, 1] >> _ROW_BITS), np.int64(words[i + 1, 1] >> _ROW_BITS)
+            if utf8_equals(buf, a, b, tables.word_blob, start, end):
+                return np.int64(words[i, 1] & _ROW_MASK)
     return -1
 
 
@@ -329,17 +344,65 @@ def _cluster_row(tables, chars, g, low, a, b):
     return row
 
 
+@njit(nogil=True, cache=True, inline="always")
+def _emit(out, n, h, g, atom_id):
+    """Append one atom (hash, group, constant-atom id or -1) at ``n``; returns the next slot."""
+    out[0][n] = h
+    out[1][n] = g
+    out[2][n] = atom_id
+    return n + 1
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _emit_const(out, n, tables, g, c):
+    return _emit(out, n, tables.const[g, c], g, tables.const_id[g, c])
+
+
 @njit(nogil=True, cache=True)
-def atomize(types, tables, chars):
-    """Atom hashes of every token type: ``(atom_hash, atom_group, atom_ptr, gaz_hash)``.
+def _case_stats(chars, cps, a, b):
+    """``str.istitle``, ``isupper``, ``islower`` of ``cps[a:b]`` as CPython computes them, whether an
+    upper-case character follows the first, and the counts of lower-case, digit and punctuation
+    characters."""
+    n_upper = n_lower = n_digit = n_punct = 0
+    title = True
+    cased = previous_cased = has_title = upper_tail = False
+    for i in range(a, b):
+        f = flags_of(chars, cps[i])
+        if f & (UPPER | TITLE):
+            title = title and not previous_cased
+            previous_cased = cased = True
+        elif f & LOWER:
+            title = title and previous_cased
+            previous_cased = cased = True
+        else:
+            previous_cased = False
+        has_title = has_title or f & TITLE != 0
+        if f & UPPER:
+            n_upper += 1
+            upper_tail = upper_tail or i > a
+        n_lower += f & LOWER != 0
+        n_digit += f & DIGIT != 0
+        n_punct += f & PUNCT != 0
+    is_upper = n_upper > 0 and n_lower == 0 and not has_title
+    is_lower = n_lower > 0 and n_upper == 0 and not has_title
+    return title and cased, is_upper, is_lower, upper_tail, n_lower, n_digit, n_punct
+
+
+@njit(nogil=True, cache=True)
+def atomize(types, tables, chars, conj_group):
+    """Atoms of every token type: ``(atom_hash, atom_group, atom_id, atom_ptr, conj, gaz_hash)``.
 
     Type ``i`` has atoms ``atom_ptr[i]:atom_ptr[i+1]`` in group order, each group's atoms in
-    the order :mod:`crftag.atoms` lists them. ``gaz_hash[i]`` is the hash of the type's
-    gazetteer form (lowercased, punctuation removed; 0 when that is empty).
+    the order :mod:`crftag.atoms` lists them. ``atom_id`` numbers the constant atoms (casing
+    flags, cluster prefixes...: see :attr:`FeatureTables.const_id`), -1 for the others.
+    ``conj[i, c]`` is the first atom of group ``conj_group[c]`` (what conjunction ``c`` pairs).
+    ``gaz_hash[i]`` is the hash of the type's gazetteer form (lowercased, punctuation removed;
+    0 when that is empty).
     """
     n_types = len(types.ptr) - 1
-    atom_hash = np.empty(n_types * tables.max_atoms, dtype=np.uint64)
-    atom_group = np.empty(n_types * tables.max_atoms, dtype=np.int64)
+    size = n_types * tables.max_atoms
+    out = (np.empty(size, dtype=np.uint64), np.empty(size, dtype=np.int64),
+           np.empty(size, dtype=np.int64))
     atom_ptr = np.zeros(n_types + 1, dtype=np.int64)
     gaz_hash = np.zeros(n_types, dtype=np.uint64)
     cps, low = types.cps, types.low
@@ -348,76 +411,28 @@ def atomize(types, tables, chars):
         a, b = types.ptr[ty], types.ptr[ty + 1]
         la, lb = types.low_ptr[ty], types.low_ptr[ty + 1]
         length = b - a
-        # character statistics, once per type
-        n_upper = n_lower = n_digit = n_punct = 0
-        title = cased = True
-        previous_cased = False
-        any_title_or_upper_cased = False
-        upper_tail = False
-        for i in range(a, b):
-            f = flags_of(chars, cps[i])
-            if f & (UPPER | TITLE):
-                if previous_cased:
-                    title = False
-                previous_cased = True
-                any_title_or_upper_cased = True
-            elif f & LOWER:
-                if not previous_cased:
-                    title = False
-                previous_cased = True
-                any_title_or_upper_cased = True
-            else:
-                previous_cased = False
-            if f & UPPER:
-                n_upper += 1
-                if i > a:
-                    upper_tail = True
-            if f & LOWER:
-                n_lower += 1
-            if f & DIGIT:
-                n_digit += 1
-            if f & PUNCT:
-                n_punct += 1
-        cased = any_title_or_upper_cased
-        has_title_char = False
-        for i in range(a, b):
-            if flags_of(chars, cps[i]) & TITLE:
-                has_title_char = True
-                break
+        is_title, is_upper, is_lower, upper_tail, n_lower, n_digit, n_punct = _case_stats(chars, cps, a, b)
         for g in range(len(tables.kind)):
             kind = tables.kind[g]
             h0 = tables.state[g, 0]
             if kind == BIAS:
-                atom_hash[n] = tables.const[g, 0]
-                atom_group[n] = g
-                n += 1
+                n = _emit_const(out, n, tables, g, 0)
             elif kind == WORDS:
-                atom_hash[n] = fnv_span(h0, cps, a, b)
-                atom_group[n] = g
-                n += 1
+                n = _emit(out, n, fnv_span(h0, cps, a, b), g, -1)
             elif kind == LOWERED:
-                atom_hash[n] = fnv_span(h0, low, la, lb)
-                atom_group[n] = g
-                n += 1
+                n = _emit(out, n, fnv_span(h0, low, la, lb), g, -1)
             elif kind == PREFIX or kind == SUFFIX:
                 for k in range(tables.len_ptr[g], tables.len_ptr[g + 1]):
                     width = tables.lens[k]
                     if length >= width:
                         s, e = (la, la + width) if kind == PREFIX else (lb - width, lb)
-                        atom_hash[n] = fnv_span(tables.len_state[k], low, s, e)
-                        atom_group[n] = g
-                        n += 1
+                        n = _emit(out, n, fnv_span(tables.len_state[k], low, s, e), g, -1)
             elif kind == CASING:
-                is_title = title and cased
-                is_upper = n_upper > 0 and n_lower == 0 and not has_title_char
-                is_lower = n_lower > 0 and n_upper == 0 and not has_title_char
                 flags = (is_title, is_upper, is_lower, upper_tail and n_lower > 0,
                          length > 0 and flags_of(chars, cps[a]) & UPPER != 0)
                 for c in range(5):
                     if flags[c]:
-                        atom_hash[n] = tables.const[g, c]
-                        atom_group[n] = g
-                        n += 1
+                        n = _emit_const(out, n, tables, g, c)
             elif kind == SHAPE:
                 h = h0
                 hs = tables.state[g, 1]
@@ -431,11 +446,8 @@ def atomize(types, tables, chars):
                     if s != previous or s == 10:  # re's "(.)\1+" does not match a newline
                         hs = fnv_cp(hs, s)
                     previous = s
-                atom_hash[n] = h
-                atom_hash[n + 1] = hs
-                atom_group[n] = g
-                atom_group[n + 1] = g
-                n += 2
+                n = _emit(out, n, h, g, -1)
+                n = _emit(out, n, hs, g, -1)
             elif kind == CHARS:
                 codes = (0 if length > 0 and n_digit == length else 1 if n_digit > 0 else -1,
                          2 if n_punct == length else 3 if n_punct > 0 else -1,
@@ -443,20 +455,13 @@ def atomize(types, tables, chars):
                          5 + length if length < 4 else 9 if length < 8 else 10)
                 for c in codes:
                     if c >= 0:
-                        atom_hash[n] = tables.const[g, c]
-                        atom_group[n] = g
-                        n += 1
+                        n = _emit_const(out, n, tables, g, c)
             elif kind == TWITTER:
                 if length > 1 and cps[a] == 64:
-                    atom_hash[n] = tables.const[g, 0]
-                    atom_group[n] = g
-                    n += 1
+                    n = _emit_const(out, n, tables, g, 0)
                 elif length > 1 and cps[a] == 35:
-                    atom_hash[n] = tables.const[g, 1]
-                    atom_hash[n + 1] = fnv_span(tables.state[g, 1], low, la + 1, lb)
-                    atom_group[n] = g
-                    atom_group[n + 1] = g
-                    n += 2
+                    n = _emit_const(out, n, tables, g, 1)
+                    n = _emit(out, n, fnv_span(tables.state[g, 1], low, la + 1, lb), g, -1)
                 else:
                     code = -1
                     if is_url(chars, cps, a, b):
@@ -467,22 +472,15 @@ def atomize(types, tables, chars):
                     elif is_emoticon(cps, a, b):
                         code = 4
                     if code >= 0:
-                        atom_hash[n] = tables.const[g, code]
-                        atom_group[n] = g
-                        n += 1
+                        n = _emit_const(out, n, tables, g, code)
             elif kind == BROWN or kind == CLARK:
                 row = _cluster_row(tables, chars, g, low, la, lb)
                 if row < 0:
-                    atom_hash[n] = tables.const[g, 0]
-                    atom_group[n] = g
-                    n += 1
+                    n = _emit_const(out, n, tables, g, 0)
                 else:
-                    w = tables.width[g]
-                    base = tables.atom_base[g] + row * w
-                    for k in range(w):
-                        atom_hash[n] = tables.cl_atoms[base + k]
-                        atom_group[n] = g
-                        n += 1
+                    base = tables.atom_base[g] + row * tables.width[g]
+                    for k in range(base, base + tables.width[g]):
+                        n = _emit(out, n, tables.cl_atoms[k], g, tables.cl_id[k])
         atom_ptr[ty + 1] = n
         h = np.uint64(FNV_OFFSET)
         kept = 0
@@ -491,7 +489,23 @@ def atomize(types, tables, chars):
                 h = fnv_cp(h, low[i])
                 kept += 1
         gaz_hash[ty] = h if kept else _U0
-    return atom_hash[:n], atom_group[:n], atom_ptr, gaz_hash
+    atom_hash, atom_group = out[0][:n], out[1][:n]
+    return atom_hash, atom_group, out[2][:n], atom_ptr, _conj_atoms(atom_hash, atom_group, atom_ptr,
+                                                                     conj_group), gaz_hash
+
+
+@njit(nogil=True, cache=True)
+def _conj_atoms(atom_hash, atom_group, atom_ptr, conj_group):
+    """Per type and conjunction: the first atom of the conjunction's group (0 if none)."""
+    n_types = len(atom_ptr) - 1
+    conj = np.zeros((n_types, len(conj_group)), dtype=np.uint64)
+    for ty in range(n_types):
+        for c in range(len(conj_group)):
+            for x in range(atom_ptr[ty], atom_ptr[ty + 1]):
+                if atom_group[x] == conj_group[c]:
+                    conj[ty, c] = atom_hash[x]
+                    break
+    return conj
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -513,19 +527,21 @@ def _splitmix64_np(x: np.ndarray) -> np.ndarray:
 
 def build_tables(feature_set, lexicon) -> FeatureTables:
     """The :class:`FeatureTables` of a feature set and the lexicon it was built with."""
-    from crftag.hashing import bucket_offsets, fnv1a_batch, py_fnv1a, py_splitmix64
+    from crftag.hashing import py_fnv1a, py_splitmix64
 
     groups = list(feature_set.groups.items())
     n_groups = len(groups)
     state = np.zeros((n_groups, 2), dtype=np.uint64)
     const = np.zeros((n_groups, N_CONST), dtype=np.uint64)
+    const_id = np.full((n_groups, N_CONST), -1, dtype=np.int64)
     scheme = np.zeros(n_groups, dtype=np.int64)
     salt = np.zeros(n_groups, dtype=np.uint64)
     width = np.zeros(n_groups, dtype=np.int64)
     atom_base = np.zeros(n_groups, dtype=np.int64)
     placeholder = np.full((n_groups, len(PLACEHOLDERS)), -1, dtype=np.int64)
-    len_ptr, lens, len_state, cl_atoms = [0], [], [], []
-    word_hash, word_row, blobs, blob_lens = [], [], [], []
+    len_ptr, lens, len_state, cl_atoms, cl_id = [0], [], [], [], []
+    ids: dict[tuple[int, int], int] = {}  # (group, atom hash) -> constant-atom id
+    word_tables = []
     max_atoms = 0
     for g, (name, params) in enumerate(groups):
         kind = params["kind"]
@@ -534,6 +550,7 @@ def build_tables(feature_set, lexicon) -> FeatureTables:
             state[g, 1] = py_fnv1a(f"{name}|{SECOND_STATE[kind]}")
         for c, atom in enumerate(CONST_ATOMS.get(kind, [])):
             const[g, c] = py_fnv1a(f"{name}|{atom}")
+            const_id[g, c] = ids.setdefault((g, int(const[g, c])), len(ids))
         if kind in ("prefix", "suffix"):
             for n in params.get("lengths", [3]):
                 lens.append(n)
@@ -547,42 +564,56 @@ def build_tables(feature_set, lexicon) -> FeatureTables:
             if kind == "brown":
                 prefixes = sorted(params.get("prefixes", [4, 8, 12, 16]))
                 atoms = [[f"p{n}={path[:n]}" for n in prefixes] for path in names]
-                width[g] = len(prefixes)
             else:
                 atoms = [[cluster] for cluster in names]
-                width[g] = 1
+            width[g] = len(prefixes) if kind == "brown" else 1
             atom_base[g] = len(cl_atoms)
-            cl_atoms.extend(py_fnv1a(f"{name}|{a}") for row in atoms for a in row)
-            hashes = fnv1a_batch(table.words, table.word_ptr)
-            word_hash.append(_splitmix64_np(hashes ^ salt[g]))
-            word_row.append(table.index.astype(np.int64))
-            blobs.append(table.words)
-            blob_lens.append(np.diff(table.word_ptr))
+            for h in (py_fnv1a(f"{name}|{a}") for row in atoms for a in row):
+                cl_atoms.append(h)
+                cl_id.append(ids.setdefault((g, h), len(ids)))
+            word_tables.append((table, salt[g]))
             if scheme[g] == SCHEMES["twitterner"]:
                 for word, row in _lookup_all(table, PLACEHOLDERS).items():
                     placeholder[g, PLACEHOLDERS.index(word)] = row
         max_atoms += {"bias": 1, "word": 1, "lower": 1, "prefix": len(params.get("lengths", [3])),
                       "suffix": len(params.get("lengths", [3])), "casing": 5, "shape": 2, "chars": 4,
                       "twitter": 2, "brown": max(int(width[g]), 1), "clark": 1, "gazetteer": 0}[kind]
-    keys = np.concatenate(word_hash) if word_hash else np.zeros(0, np.uint64)
-    rows = np.concatenate(word_row) if word_row else np.zeros(0, np.int64)
-    blob = np.concatenate(blobs) if blobs else np.zeros(0, np.uint8)
-    sizes = np.concatenate(blob_lens) if blob_lens else np.zeros(0, np.int64)
-    starts = np.concatenate([[0], np.cumsum(sizes)])[:-1].astype(np.int64)
-    order = np.argsort(keys, kind="stable")
-    keys, rows, starts, sizes = keys[order], rows[order], starts[order], sizes[order]
-    # the bytes of every word in key order, so that a word's bytes are word_ptr[i]:word_ptr[i+1]
-    word_ptr = np.zeros(len(keys) + 1, dtype=np.int64)
-    np.cumsum(sizes, out=word_ptr[1:])
-    gather = np.repeat(starts - word_ptr[:-1], sizes) + np.arange(word_ptr[-1])
-    buckets, shift = bucket_offsets(keys)
+    words, buckets, shift, blob = _word_table(word_tables)
     return FeatureTables(
         kind=[KIND_CODES[p["kind"]] for _, p in groups], state=state, const=const, len_ptr=len_ptr,
         lens=lens, len_state=np.array(len_state, dtype=np.uint64), scheme=scheme, table=salt,
         width=width, atom_base=atom_base, placeholder=placeholder,
-        cl_atoms=np.array(cl_atoms, dtype=np.uint64), word_keys=keys, word_buckets=buckets,
-        word_shift=shift, word_row=rows, word_blob=blob[gather], word_ptr=word_ptr,
-        max_atoms=max_atoms)
+        cl_atoms=np.array(cl_atoms, dtype=np.uint64), words=words, word_buckets=buckets,
+        word_shift=shift, word_blob=blob, max_atoms=max_atoms, const_id=const_id,
+        cl_id=np.array(cl_id, dtype=np.int64), id_group=[g for g, _ in ids],
+        id_hash=np.array([h for _, h in ids], dtype=np.uint64))
+
+
+def _word_table(tables: list[tuple[ClusterTable, np.uint64]]) -> tuple:
+    """The words of several cluster tables, each hashed with its table's salt, as
+    ``(words, buckets, shift, blob)`` (see :class:`FeatureTables`)."""
+    from crftag.hashing import bucket_offsets, fnv1a_batch
+
+    keys = np.concatenate([_splitmix64_np(fnv1a_batch(t.words, t.word_ptr) ^ salt) for t, salt in tables]
+                          or [np.zeros(0, np.uint64)])
+    rows = np.concatenate([t.index.astype(np.int64) for t, _ in tables] or [np.zeros(0, np.int64)])
+    blob = np.concatenate([t.words for t, _ in tables] or [np.zeros(0, np.uint8)])
+    sizes = np.concatenate([np.diff(t.word_ptr) for t, _ in tables] or [np.zeros(0, np.int64)])
+    if len(rows) and rows.max() >= MAX_CLUSTERS:
+        raise ValueError(f"a cluster table may hold at most {MAX_CLUSTERS} clusters")
+    starts = np.concatenate([[0], np.cumsum(sizes)])[:-1].astype(np.int64)
+    order = np.argsort(keys, kind="stable")
+    keys, rows, starts, sizes = keys[order], rows[order], starts[order], sizes[order]
+    # the bytes of every word in key order: word i's are word_ptr[i]:word_ptr[i+1]
+    word_ptr = np.zeros(len(keys) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=word_ptr[1:])
+    gather = np.repeat(starts - word_ptr[:-1], sizes) + np.arange(word_ptr[-1])
+    words = np.zeros((len(keys) + 1, 2), dtype=np.uint64)
+    words[:-1, 0] = keys
+    words[:, 1] = word_ptr.astype(np.uint64) << _ROW_BITS
+    words[:-1, 1] |= rows.astype(np.uint64)
+    buckets, shift = bucket_offsets(keys)
+    return words, buckets, shift, blob[gather]
 
 
 def _lookup_all(table: ClusterTable, words: list[str]) -> dict[str, int]:

@@ -18,10 +18,29 @@ from typing import Any, TextIO
 
 import click
 
-from crftag import __version__
+from crftag._version import __version__
 from crftag.errors import CrftagError, DataError, ModelError
 
 EXIT_USER_ERROR = 2
+
+
+def _lean_numba() -> None:
+    """Import numba without scipy, in the commands that tag.
+
+    numba imports scipy to check its version (0.14 s), and its first compiled call
+    imports scipy.linalg to see whether BLAS is there for np.cov/np.correlate (0.2-0.3 s);
+    crftag's kernels use neither. The command line owns its process, so it lets numba
+    start without them; anything that imports scipy later (training) gets it as usual.
+    """
+    if "numba" in sys.modules or "scipy" in sys.modules:
+        return
+    sys.modules["scipy"] = None  # type: ignore[assignment]  # `import scipy` raises ImportError
+    try:
+        import numba.np.arraymath  # noqa: F401  (what numba's first call would import)
+    except ImportError:
+        pass  # a numba that needs scipy: it will import it when asked
+    finally:
+        del sys.modules["scipy"]
 
 
 def _key_values(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict:
@@ -154,6 +173,7 @@ def tag(model_path: str, inputs: tuple[str, ...], input_format: str | None, outp
       crftag tag -m wnut16.crftag wnut16:dev --input-format conll
       crftag tag -m wnut16.crftag tweets.txt --output-format jsonl --min-confidence 0.8
     """
+    _lean_numba()
     from crftag.readers import read
     from crftag.resources import resolve_data
     from crftag.tagger import Tagger
@@ -211,6 +231,7 @@ def eval_cmd(model_path: str, gold_file: str, fmt: str, input_format: str | None
       crftag eval -m wnut16.crftag wnut16:dev --confusion --errors 10 --bootstrap 1000 --plots plots/
       crftag eval -m crf.crftag wnut16:dev --compare sgd.crftag
     """
+    _lean_numba()
     from crftag.evaluate import evaluate
     from crftag.readers import read_labelled
     from crftag.resources import resolve_data
@@ -388,6 +409,7 @@ def info(model_path: str, as_json: bool) -> None:
     Example:
       crftag info wnut16.crftag
     """
+    _lean_numba()
     from crftag.tagger import Tagger
 
     details = Tagger.load(model_path).info()

@@ -30,7 +30,7 @@ from numba import njit
 
 from crftag.bundles import bundle
 from crftag.decode import score_chunks, viterbi_into
-from crftag.featurize import Featurizer, Window, conj_key, gaz_marks, lowest_bit
+from crftag.featurize import Featurizer, conj_key, gaz_marks, lowest_bit
 from crftag.hashing import py_splitmix64, splitmix64
 from crftag.model import LinearChainModel, add_key, add_row
 
@@ -45,15 +45,20 @@ CachedTypes = bundle(
 
 EdgeScores = bundle(
     "EdgeScores",
-    """Per window offset: the weight rows of the BOS/EOS markers, and of each gazetteer
-    feature (``gaz[k, B or I, list]``), gathered once per model into one small table.""",
-    bos=(np.float64, 2), eos=(np.float64, 2), gaz=(np.float64, 4))
+    """Weight rows gathered once per model into small tables: per window offset, those of the
+    BOS/EOS markers and of each gazetteer feature (``gaz[k, B or I, list]``), and per constant
+    atom (casing flags, cluster prefixes...; see :attr:`crftag.atomize.FeatureTables.const_id`)
+    those of its key at each offset (``atoms[id, k]``, zeros where its group does not look).""",
+    bos=(np.float64, 2), eos=(np.float64, 2), gaz=(np.float64, 4), atoms=(np.float64, 3))
 
 
 @njit(nogil=True, cache=True)
-def fill_types(atoms, window, weights, slots, cached):
+def fill_types(atoms, window, weights, edges, slots, cached):
     """Write the scores, conjunction atoms and gazetteer hash of each type ``i`` of ``atoms``
-    into ``cached`` at ``slots[i]``."""
+    into ``cached`` at ``slots[i]``.
+
+    A constant atom's rows come from ``edges.atoms`` (one small table that stays in cache), the
+    others' from the model; either way the same values are added in the same order."""
     n_off = len(window.offsets)
     for ty in range(len(slots)):
         slot = slots[ty]
@@ -62,9 +67,23 @@ def fill_types(atoms, window, weights, slots, cached):
         for k in range(n_off):
             for x in range(atoms.ptr[ty], atoms.ptr[ty + 1]):
                 if window.group_mask[atoms.group[x], k]:
-                    add_key(out, k, weights, splitmix64(atoms.hash[x] ^ window.salts[k]))
+                    if atoms.id[x] >= 0:
+                        add_row(out, k, edges.atoms[atoms.id[x]], k)
+                    else:
+                        add_key(out, k, weights, splitmix64(atoms.hash[x] ^ window.salts[k]))
         cached.conj[slot] = atoms.conj[ty]
         cached.gaz[slot] = atoms.gaz[ty]
+
+
+@njit(nogil=True, cache=True)
+def _atom_rows(tables, window, weights):
+    """``EdgeScores.atoms``: each constant atom's weight rows at the offsets its group sees."""
+    out = np.zeros((len(tables.id_hash), len(window.offsets), len(weights.bias)))
+    for i in range(len(tables.id_hash)):
+        for k in range(len(window.offsets)):
+            if window.group_mask[tables.id_group[i], k]:
+                add_key(out[i], k, weights, splitmix64(tables.id_hash[i] ^ window.salts[k]))
+    return out
 
 
 @njit(nogil=True, cache=True)
@@ -175,7 +194,7 @@ class TypeScoreCache:
         self.capacity = capacity
         window = featurizer.window
         self._shape = (len(window.offsets), len(model.labels), len(window.conj_group))
-        self.edges = _edge_scores(window, model)
+        self.edges = _edge_scores(featurizer, model)
         self._lock = threading.Lock()
         self._young = _Generation(capacity, *self._shape)
         self._old = _Generation(0, *self._shape)
@@ -220,7 +239,8 @@ class TypeScoreCache:
             young.slots.update((t, start + k) for k, t in enumerate(new))
 
     def _score(self, types: list[str], slots: np.ndarray, into: CachedTypes) -> None:
-        fill_types(self.featurizer.atoms(types), self.featurizer.window, self.model.weights, slots, into)
+        f = self.featurizer
+        fill_types(f.atoms(types), f.window, self.model.weights, self.edges, slots, into)
 
     def _uncached(self, tokens: Sequence[str], distinct: list[str]) -> tuple[np.ndarray, CachedTypes]:
         """A one-off generation for a batch with more types than the cache holds."""
@@ -252,17 +272,14 @@ class TypeScoreCache:
         return label_batch(ids, sent_ptr, *self._kernel_args(cached))
 
 
-def _edge_scores(window: Window, model: LinearChainModel) -> EdgeScores:
+def _edge_scores(featurizer: Featurizer, model: LinearChainModel) -> EdgeScores:
+    window = featurizer.window
     n_off, n_lab = len(window.offsets), len(model.labels)
-    dense = model.weights.rows
-
-    def row(key: int) -> np.ndarray:
-        i = model.feature_index(key)
-        return dense[i] if i >= 0 else np.zeros(n_lab)
-
+    row = model.feature_row
     gaz = np.array([[[row(py_splitmix64(int(atom) ^ int(window.salts[k])))
                       for atom in window.gaz_atoms[:, which]] for which in range(2)]
                     for k in range(n_off)]).reshape(n_off, 2, -1, n_lab)
     return EdgeScores(np.array([row(int(key)) for key in window.bos]).reshape(n_off, n_lab),
-                      np.array([row(int(key)) for key in window.eos]).reshape(n_off, n_lab), gaz)
+                      np.array([row(int(key)) for key in window.eos]).reshape(n_off, n_lab), gaz,
+                      _atom_rows(featurizer.tables, window, model.weights))
 

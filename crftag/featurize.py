@@ -92,9 +92,10 @@ GazetteerIndex = bundle(
 TypeAtoms = bundle(
     "TypeAtoms",
     """Token types as the featuriser sees them: atoms ``hash[ptr[i]:ptr[i+1]]`` of type ``i``
-    (group ``group[...]``), its conjunction atoms ``conj[i]`` and gazetteer-token hash ``gaz[i]``.""",
-    hash=(np.uint64, 1), group=(np.int64, 1), ptr=(np.int64, 1), conj=(np.uint64, 2),
-    gaz=(np.uint64, 1))
+    (group ``group[...]``, constant-atom ``id[...]`` or -1), its conjunction atoms ``conj[i]``
+    and gazetteer-token hash ``gaz[i]``.""",
+    hash=(np.uint64, 1), group=(np.int64, 1), id=(np.int64, 1), ptr=(np.int64, 1),
+    conj=(np.uint64, 2), gaz=(np.uint64, 1))
 
 
 def build_window(fs: FeatureSet, lexicon: Lexicon) -> Window:
@@ -149,10 +150,8 @@ class Featurizer:
         low, low_ptr = code_points([t.lower() for t in types])
         self.chars.ensure(cps)
         chars = self.chars.ensure(low)
-        atom_hash, atom_group, atom_ptr, gaz = atomize(TokenTypes(cps, ptr, low, low_ptr), self.tables,
-                                                       chars)
-        conj = _conj_atoms(atom_hash, atom_group, atom_ptr, self.window.conj_group)
-        return TypeAtoms(atom_hash, atom_group, atom_ptr, conj, gaz)
+        return TypeAtoms(*atomize(TokenTypes(cps, ptr, low, low_ptr), self.tables, chars,
+                                  self.window.conj_group))
 
     def featurize_batch(self, sentences: Sequence[Sequence[str]]) -> Featurized:
         """Features of many sentences in one compiled pass."""
@@ -188,20 +187,6 @@ def lowest_bit(m: np.uint64) -> tuple[np.uint64, int]:
     """The lowest set bit of a non-zero mask, and its index."""
     low = m & (~m + _U1)
     return low, _BIT_INDEX[(low * _DE_BRUIJN) >> _U58]
-
-
-@njit(nogil=True, cache=True)
-def _conj_atoms(atom_hash, atom_group, atom_ptr, conj_group):
-    """Per type and conjunction: the first atom of the conjunction's group (0 if none)."""
-    n_types = len(atom_ptr) - 1
-    conj = np.zeros((n_types, len(conj_group)), dtype=np.uint64)
-    for ty in range(n_types):
-        for c in range(len(conj_group)):
-            for x in range(atom_ptr[ty], atom_ptr[ty + 1]):
-                if atom_group[x] == conj_group[c]:
-                    conj[ty, c] = atom_hash[x]
-                    break
-    return conj
 
 
 @njit(nogil=True, cache=True)

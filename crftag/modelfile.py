@@ -49,7 +49,16 @@ def save_model(path: str | os.PathLike[str], meta: dict, arrays: dict[str, np.nd
         for name, data in [(META, json.dumps(meta, indent=1).encode()),
                            *payloads.items()]:
             zf.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data,
-                        compress_type=zipfile.ZIP_DEFLATED)
+                        compress_type=_compression(data))
+
+
+def _compression(data: bytes) -> int:
+    """Deflate, unless a member barely compresses (hashed keys): inflating 10 MB of those
+    takes 90 ms at every load, reading them stored is a copy."""
+    if len(data) < 1 << 20:
+        return zipfile.ZIP_DEFLATED
+    sample = data[:1 << 20]
+    return zipfile.ZIP_STORED if len(zlib.compress(sample, 1)) > 0.9 * len(sample) else zipfile.ZIP_DEFLATED
 
 
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> bytes:

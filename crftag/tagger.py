@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from crftag import __version__
+from crftag._version import __version__
 from crftag.backends import TaggingModel, get_backend
 from crftag.bio import split_tag
 from crftag.entity import Entity

@@ -12,9 +12,10 @@
 from __future__ import annotations
 
 import json
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from crftag.tagger import Tagged
+if TYPE_CHECKING:
+    from crftag.tagger import Tagged
 
 FORMATS = ("conll", "jsonl", "text")
 

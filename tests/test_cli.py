@@ -163,3 +163,17 @@ def test_tag_jsonl_scores_and_min_confidence(model):
         assert set(kept["tags"][e["token_start"]:e["token_end"]]) == {"O"}
     err = _one_line_error(crftag("tag", "-m", model, "--min-confidence", "2", stdin=text))
     assert "--min-confidence" in err
+
+
+def test_help_and_import_load_neither_numba_nor_scikit_learn():
+    """`crftag --help` and `import crftag` stay light: the tagger's compiled code loads on use."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, crftag, crftag.cli; crftag.__version__; crftag.Entity; "
+             "print(sorted(m for m in ('numba', 'sklearn', 'scipy', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    help_out = subprocess.run([sys.executable, "-m", "crftag", "--help"], capture_output=True, text=True,
+                              check=True)
+    assert "Usage" in help_out.stdout

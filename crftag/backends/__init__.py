@@ -22,12 +22,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
 from crftag.errors import CrftagError
-from crftag.featurize import Featurized
+
+if TYPE_CHECKING:
+    from crftag.featurize import Featurized
 
 
 class TaggingModel(Protocol):
