@@ -11,6 +11,7 @@ costs about 0.2 us per field, per call).
 
 from __future__ import annotations
 
+import inspect
 from collections import namedtuple
 
 import numpy as np
@@ -47,6 +48,7 @@ def bundle(name: str, doc: str, **fields: Field) -> type:
             coerced.append(arr)
         return base.__new__(cls, *coerced)
 
+    __new__.__signature__ = inspect.signature(base.__new__)  # what numba reads to build one in a kernel
     cls = type(name, (base,), {"__slots__": (), "__new__": __new__, "__doc__": doc,
                                "__module__": _caller_module()})
     numba_type = types.NamedTuple([_numba_type(*f) for f in fields.values()], cls)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -161,9 +162,12 @@ def _output(path: str | None) -> Iterator[TextIO]:
                    "standard input is a terminal; 1 answers each line before reading the next.")
 @click.option("--encoding", default="utf-8", show_default=True,
               help="Text encoding of the input files (e.g. latin-1).")
+@click.option("-j", "--workers", type=click.IntRange(min=1), default=None,
+              help="Processes tagging text or CoNLL files in parallel (default: one per core; "
+                   "output is the same bytes with any number).")
 def tag(model_path: str, inputs: tuple[str, ...], input_format: str | None, output_format: str,
         output: str | None, min_confidence: float | None, batch_size: int | None,
-        encoding: str) -> None:
+        encoding: str, workers: int | None) -> None:
     """Tag tweets. Reads INPUT files, or standard input when none is given.
 
     \b
@@ -171,10 +175,11 @@ def tag(model_path: str, inputs: tuple[str, ...], input_format: str | None, outp
       echo "Obama visits Paris with @UN" | crftag tag -m wnut16.crftag
       crftag tag -m wnut16.crftag tweets.txt --output-format jsonl -o tagged.jsonl
       crftag tag -m wnut16.crftag wnut16:dev --input-format conll
+      crftag tag -m wnut16.crftag big.txt --output-format text -j 4 -o tagged.txt
       crftag tag -m wnut16.crftag tweets.txt --output-format jsonl --min-confidence 0.8
     """
     _lean_numba()
-    from crftag.readers import read
+    from crftag.readers import guess_format, read
     from crftag.resources import resolve_data
     from crftag.tagger import Tagger
     from crftag.writers import WRITERS
@@ -182,15 +187,45 @@ def tag(model_path: str, inputs: tuple[str, ...], input_format: str | None, outp
     tagger = Tagger.load(model_path)
     write = WRITERS[output_format]
     sources = [resolve_data(p) for p in inputs] or [Path("-")]
+    interactive = not inputs and sys.stdin.isatty()
     if batch_size is None:
-        batch_size = 1 if not inputs and sys.stdin.isatty() else 256
+        batch_size = 1 if interactive else 256
+    if workers is None:
+        workers = 1 if interactive else os.cpu_count() or 1
     with _output(output) as out:
         for src in sources:  # streamed: one batch in memory at a time
-            sentences = read(src, input_format, labelled=False, default="text", encoding=encoding)
+            fmt = input_format or guess_format(src, "text")
+            if tagger._fast is not None and fmt in ("text", "conll") and output_format in ("text", "conll"):
+                _tag_bulk(tagger, src, fmt, output_format, min_confidence, batch_size, encoding, workers, out)
+                continue
+            sentences = read(src, fmt, labelled=False, default="text", encoding=encoding)
             for i, tagged in enumerate(tagger.tag_sentences(sentences, min_confidence, batch_size), 1):
                 write(out, tagged)
                 if i % batch_size == 0:
                     out.flush()
+
+
+def _tag_bulk(tagger: Any, src: Path, fmt: str, output_format: str, min_confidence: float | None,
+              batch_size: int, encoding: str, workers: int, out: TextIO) -> None:
+    """Text or CoNLL in, text or CoNLL out: blocks parsed, tagged and formatted in bulk."""
+    from crftag.bulk import BlockTagger, Job, read_blocks, tag_stream
+
+    name = os.fspath(src)
+    try:
+        stream = sys.stdin.buffer if name == "-" else open(name, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise DataError(name, None, f"cannot open: {exc.strerror}") from None
+
+    def write(text: str) -> None:
+        out.write(text)
+        out.flush()
+
+    try:
+        tag_block = BlockTagger(tagger, Job(fmt, output_format, min_confidence, batch_size))
+        tag_stream(read_blocks(name, stream, encoding), tag_block, write, workers)
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
 
 
 @cli.command(name="eval")

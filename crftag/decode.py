@@ -185,9 +185,8 @@ def decode_and_score(emissions, chain):
 
 
 @njit(nogil=True, cache=True)
-def score_chunks(emissions, chain, path, n, starts, ends, scores):
-    """conlleval's chunks of ``path[:n]`` into ``starts``/``ends`` and their probabilities into
-    ``scores``; returns how many."""
+def find_chunks(path, n, chain, starts, ends):
+    """conlleval's chunks of ``path[:n]`` into ``starts``/``ends``; returns how many."""
     prefix, kind = chain.prefix, chain.kind
     n_chunks = 0
     for t in range(n):
@@ -200,10 +199,18 @@ def score_chunks(emissions, chain, path, n, starts, ends, scores):
             nxt = t + 1 < n and prefix[path[t + 1]] == I_PREFIX and kind[path[t + 1]] == k
             if not nxt:
                 ends[n_chunks - 1] = t + 1
+    return n_chunks
+
+
+@njit(nogil=True, cache=True)
+def score_chunks(emissions, chain, path, n, starts, ends, scores):
+    """:func:`find_chunks`, and each chunk's probability into ``scores``."""
+    n_chunks = find_chunks(path, n, chain, starts, ends)
     if n_chunks:
         em = emissions[:n]
         alpha, beta, log_scale = forward_backward(em, chain.exp_transitions, chain.start)
         for c in range(n_chunks):
             scores[c] = span_probability(alpha, beta, log_scale, em, chain.transitions,
-                                         chain.exp_transitions, path, starts[c], ends[c], prefix, kind)
+                                         chain.exp_transitions, path, starts[c], ends[c], chain.prefix,
+                                         chain.kind)
     return n_chunks

@@ -29,10 +29,10 @@ import numpy as np
 from numba import njit
 
 from crftag.bundles import bundle
-from crftag.decode import score_chunks, viterbi_into
-from crftag.featurize import Featurizer, conj_key, gaz_marks, lowest_bit
+from crftag.decode import find_chunks, score_chunks, viterbi_into
+from crftag.featurize import Featurizer, conj_key, gaz_marks, gaz_unigrams, lowest_bit
 from crftag.hashing import py_splitmix64, splitmix64
-from crftag.model import LinearChainModel, add_key, add_row
+from crftag.model import LinearChainModel, add_key
 
 #: Token types kept per cache generation (two generations are kept).
 DEFAULT_CACHE_TYPES = 32_768
@@ -40,8 +40,9 @@ DEFAULT_CACHE_TYPES = 32_768
 CachedTypes = bundle(
     "CachedTypes",
     """One cache generation: per slot, the summed weight rows of the type's atoms at each window
-    offset (``scores[slot, k]``), its conjunction atoms and its gazetteer-token hash.""",
-    scores=(np.float64, 3), conj=(np.uint64, 2), gaz=(np.uint64, 1))
+    offset (``scores[slot, k]``), its conjunction atoms, its gazetteer-token hash and where that
+    token alone is in the gazetteer (``gaz_first``, -1 if not: a scan starts there).""",
+    scores=(np.float64, 3), conj=(np.uint64, 2), gaz=(np.uint64, 1), gaz_first=(np.int64, 1))
 
 EdgeScores = bundle(
     "EdgeScores",
@@ -53,7 +54,7 @@ EdgeScores = bundle(
 
 
 @njit(nogil=True, cache=True)
-def fill_types(atoms, window, weights, edges, slots, cached):
+def fill_types(atoms, window, gaz, weights, edges, slots, cached):
     """Write the scores, conjunction atoms and gazetteer hash of each type ``i`` of ``atoms``
     into ``cached`` at ``slots[i]``.
 
@@ -67,12 +68,17 @@ def fill_types(atoms, window, weights, edges, slots, cached):
         for k in range(n_off):
             for x in range(atoms.ptr[ty], atoms.ptr[ty + 1]):
                 if window.group_mask[atoms.group[x], k]:
-                    if atoms.id[x] >= 0:
-                        add_row(out, k, edges.atoms[atoms.id[x]], k)
+                    atom = atoms.id[x]
+                    if atom >= 0:
+                        for y in range(out.shape[1]):
+                            out[k, y] += edges.atoms[atom, k, y]
                     else:
                         add_key(out, k, weights, splitmix64(atoms.hash[x] ^ window.salts[k]))
         cached.conj[slot] = atoms.conj[ty]
         cached.gaz[slot] = atoms.gaz[ty]
+    first = gaz_unigrams(atoms.gaz, gaz)
+    for ty in range(len(slots)):
+        cached.gaz_first[slots[ty]] = first[ty]
 
 
 @njit(nogil=True, cache=True)
@@ -86,33 +92,50 @@ def _atom_rows(tables, window, weights):
     return out
 
 
-@njit(nogil=True, cache=True)
-def _emissions(ids, a, b, cached, window, gaz, edges, weights, out, marks):
-    """Emission scores of the sentence ``ids[a:b]`` into ``out[:b - a]``."""
-    n_off = len(window.offsets)
-    b_mask, i_mask, best, next_free = marks
+@njit(nogil=True, cache=True, inline="always")
+def _emissions(ids, a, b, cached, window, gaz, edges, weights, out, work):
+    """Emission scores of the sentence ``ids[a:b]`` into ``out[:b - a]``.
+
+    Index loops, not row views: a view costs a reference count in the innermost loop."""
+    n_off, n_lab = len(window.offsets), len(weights.bias)
+    b_mask, i_mask, best, next_free = work.b_mask, work.i_mask, work.best, work.next_free
     with_gaz = window.gaz_group >= 0 and len(gaz.keys) > 0
     if with_gaz:
-        gaz_marks(cached.gaz, ids, a, b, gaz, best, next_free, b_mask, i_mask)
+        gaz_marks(cached.gaz, cached.gaz_first, ids, a, b, gaz, best, next_free, b_mask, i_mask)
+    scores = cached.scores
     for t in range(a, b):
         row = t - a
-        out[row] = weights.bias
+        for y in range(n_lab):
+            out[row, y] = weights.bias[y]
         for k in range(n_off):
             j = t + window.offsets[k]
             if j < a or j >= b:
                 if window.boundaries:
-                    add_row(out, row, edges.bos if j < a else edges.eos, k)
+                    edge = edges.bos if j < a else edges.eos
+                    for y in range(n_lab):
+                        out[row, y] += edge[k, y]
                 continue
-            add_row(out, row, cached.scores[ids[j]], k)
-            if with_gaz and window.group_mask[window.gaz_group, k]:
+            ty = ids[j]
+            for y in range(n_lab):
+                out[row, y] += scores[ty, k, y]
+            if with_gaz and window.group_mask[window.gaz_group, k] and (b_mask[j - a] | i_mask[j - a]):
                 for which in range(2):
                     m = b_mask[j - a] if which == 0 else i_mask[j - a]
                     while m:
                         low, lst = lowest_bit(m)
                         m ^= low
-                        add_row(out, row, edges.gaz[k, which], lst)
+                        for y in range(n_lab):
+                            out[row, y] += edges.gaz[k, which, lst, y]
         for c in range(len(window.conj_group)):
             add_key(out, row, weights, conj_key(window, cached.conj, ids, c, t, a, b))
+
+
+Workspace = bundle(
+    "Workspace",
+    """Scratch arrays of a batch kernel, allocated once for its longest sentence: emission scores,
+    Viterbi back-pointers and scores, gazetteer marks and scan state.""",
+    emissions=(np.float64, 2), back=(np.int64, 2), score=(np.float64, 1), best_score=(np.float64, 1),
+    b_mask=(np.uint64, 1), i_mask=(np.uint64, 1), best=(np.int64, 1), next_free=(np.int64, 1))
 
 
 @njit(nogil=True, cache=True)
@@ -120,28 +143,30 @@ def _workspace(sent_ptr, n_lab):
     longest = 1
     for s in range(len(sent_ptr) - 1):
         longest = max(longest, sent_ptr[s + 1] - sent_ptr[s])
-    marks = (np.zeros(longest, dtype=np.uint64), np.zeros(longest, dtype=np.uint64),
-             np.zeros(64, dtype=np.int64), np.zeros(64, dtype=np.int64))
-    return (np.empty((longest, n_lab)), np.empty((longest, n_lab), dtype=np.int64),
-            np.empty(n_lab), np.empty(n_lab), marks)
+    return Workspace(np.empty((longest, n_lab)), np.empty((longest, n_lab), dtype=np.int64),
+                     np.empty(n_lab), np.empty(n_lab), np.zeros(longest, dtype=np.uint64),
+                     np.zeros(longest, dtype=np.uint64), np.zeros(64, dtype=np.int64),
+                     np.zeros(64, dtype=np.int64))
 
 
 @njit(nogil=True, cache=True)
 def label_batch(ids, sent_ptr, cached, window, gaz, edges, weights, chain):
     """Viterbi labels of every sentence of a batch (the throughput path: no confidences)."""
     out = np.zeros(len(ids), dtype=np.int64)
-    emissions, back, score, best, marks = _workspace(sent_ptr, len(weights.bias))
+    w = _workspace(sent_ptr, len(weights.bias))
     for s in range(len(sent_ptr) - 1):
         a, b = sent_ptr[s], sent_ptr[s + 1]
         if b > a:
-            _emissions(ids, a, b, cached, window, gaz, edges, weights, emissions, marks)
-            viterbi_into(emissions, chain.transitions, chain.start, b - a, out[a:b], back, score, best)
+            _emissions(ids, a, b, cached, window, gaz, edges, weights, w.emissions, w)
+            viterbi_into(w.emissions, chain.transitions, chain.start, b - a, out[a:b], w.back, w.score,
+                         w.best_score)
     return out
 
 
 @njit(nogil=True, cache=True)
-def analyse_batch(ids, sent_ptr, cached, window, gaz, edges, weights, chain):
-    """Every sentence of a batch in one call: emissions, Viterbi, chunks and their probabilities.
+def analyse_batch(ids, sent_ptr, cached, window, gaz, edges, weights, chain, with_scores):
+    """Every sentence of a batch in one call: emissions, Viterbi, chunks and (``with_scores``)
+    their probabilities (else NaN).
 
     Returns the label path of all tokens, the chunks' starts and ends (relative to
     their sentence) and probabilities, and chunk_ptr: sentence s owns chunks
@@ -153,15 +178,22 @@ def analyse_batch(ids, sent_ptr, cached, window, gaz, edges, weights, chain):
     ends = np.empty(len(ids), dtype=np.int64)
     probs = np.empty(len(ids))
     chunk_ptr = np.zeros(n_sent + 1, dtype=np.int64)
-    emissions, back, score, best, marks = _workspace(sent_ptr, len(weights.bias))
+    w = _workspace(sent_ptr, len(weights.bias))
+    emissions = w.emissions
     n = 0
     for s in range(n_sent):
         a, b = sent_ptr[s], sent_ptr[s + 1]
         if b > a:
-            _emissions(ids, a, b, cached, window, gaz, edges, weights, emissions, marks)
+            _emissions(ids, a, b, cached, window, gaz, edges, weights, emissions, w)
             path = paths[a:b]
-            viterbi_into(emissions, chain.transitions, chain.start, b - a, path, back, score, best)
-            n += score_chunks(emissions, chain, path, b - a, starts[n:], ends[n:], probs[n:])
+            viterbi_into(emissions, chain.transitions, chain.start, b - a, path, w.back, w.score,
+                         w.best_score)
+            if with_scores:
+                n += score_chunks(emissions, chain, path, b - a, starts[n:], ends[n:], probs[n:])
+            else:
+                k = find_chunks(path, b - a, chain, starts[n:], ends[n:])
+                probs[n:n + k] = np.nan
+                n += k
         chunk_ptr[s + 1] = n
     return paths, starts[:n], ends[:n], probs[:n], chunk_ptr
 
@@ -174,7 +206,7 @@ class _Generation:
         # np.zeros maps memory lazily: a generation costs what its filled slots use
         self.arrays = CachedTypes(np.zeros((capacity, n_off, n_lab)),
                                   np.zeros((capacity, n_conj), dtype=np.uint64),
-                                  np.zeros(capacity, dtype=np.uint64))
+                                  np.zeros(capacity, dtype=np.uint64), np.zeros(capacity, dtype=np.int64))
 
     @property
     def free(self) -> int:
@@ -240,7 +272,7 @@ class TypeScoreCache:
 
     def _score(self, types: list[str], slots: np.ndarray, into: CachedTypes) -> None:
         f = self.featurizer
-        fill_types(f.atoms(types), f.window, self.model.weights, self.edges, slots, into)
+        fill_types(f.atoms(types), f.window, f.gazetteer, self.model.weights, self.edges, slots, into)
 
     def _uncached(self, tokens: Sequence[str], distinct: list[str]) -> tuple[np.ndarray, CachedTypes]:
         """A one-off generation for a batch with more types than the cache holds."""
@@ -253,12 +285,14 @@ class TypeScoreCache:
         f, m = self.featurizer, self.model
         return cached, f.window, f.gazetteer, self.edges, m.weights, m.chain
 
-    def analyse(self, tokens: Sequence[str], sent_ptr: np.ndarray) -> list[tuple | None]:
+    def analyse(self, tokens: Sequence[str], sent_ptr: np.ndarray, with_scores: bool = True,
+                ) -> list[tuple | None]:
         """Per sentence of a batch (its tokens flattened, ``sent_ptr`` the sentence offsets),
         what :meth:`LinearChainModel.tag_and_score` returns (label path, chunk starts and ends,
-        chunk probabilities); None for an empty one."""
+        chunk probabilities, NaN unless ``with_scores``); None for an empty one."""
         ids, cached = self.lookup(tokens)
-        paths, starts, ends, probs, chunk_ptr = analyse_batch(ids, sent_ptr, *self._kernel_args(cached))
+        paths, starts, ends, probs, chunk_ptr = analyse_batch(ids, sent_ptr, *self._kernel_args(cached),
+                                                              with_scores)
         out: list[tuple | None] = []
         bounds, chunks = sent_ptr.tolist(), chunk_ptr.tolist()
         for s in range(len(bounds) - 1):

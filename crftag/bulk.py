@@ -1,0 +1,409 @@
+"""Tagging files in bulk: the engine behind ``crftag tag`` for text and CoNLL.
+
+A file is read in blocks of whole lines. A block is parsed in one pass (the
+tokenizer over its lines, or the CoNLL token column in compiled code), tagged
+in compiled calls of ``batch_size`` sentences (without entity confidences
+unless ``min_confidence`` needs them), and CoNLL or bracketed-text output is
+assembled in compiled code as one string per block: no Python object is built
+per token beyond its string. With ``workers > 1`` blocks are tagged in forked
+processes and written in input order, so the output is the same bytes with any
+number of workers, and the same bytes as :mod:`crftag.writers` writes for the
+same tagged sentences.
+"""
+
+from __future__ import annotations
+
+import codecs
+import itertools
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, BinaryIO
+
+import numpy as np
+from numba import njit
+
+from crftag.chartable import SPACE, code_point_table, code_points, flags_of
+from crftag.errors import DataError
+from crftag.tokenize import tokenize
+
+if TYPE_CHECKING:
+    from crftag.tagger import Tagger
+
+#: Bytes read per block (whole lines; a CoNLL sentence longer than a block grows it).
+BLOCK_BYTES = 1 << 20
+_TAB, _NL, _CR = 9, 10, 13
+_DOCSTART = np.array([ord(c) for c in "-DOCSTART-"], dtype=np.uint32)
+
+
+@dataclass(frozen=True)
+class Job:
+    """What blocks are tagged for: the formats and the options that change the output."""
+
+    input_format: str  # "text" or "conll"
+    output_format: str  # "conll" or "text"
+    min_confidence: float | None = None
+    batch_size: int = 256
+
+
+# -- reading --------------------------------------------------------------------------------
+
+def read_blocks(path: str, stream: BinaryIO, encoding: str, block_bytes: int = BLOCK_BYTES,
+                ) -> Iterator[str]:
+    """Decoded blocks of whole lines (a last line without a newline included). Decoding
+    errors name the line and byte offset, as :func:`crftag.readers.read` does."""
+    try:
+        codec = codecs.lookup(encoding)
+    except LookupError:
+        raise DataError(path, None, f"unknown encoding {encoding!r}") from None
+    read = getattr(stream, "read1", stream.read)  # a pipe answers with what it has
+    pending, offset, lineno = b"", 0, 1
+    while True:
+        chunk = read(block_bytes)
+        data = pending + chunk
+        cut = data.rfind(b"\n") + 1 if chunk else len(data)
+        raw, pending = data[:cut], data[cut:]
+        if not raw:
+            if not chunk:
+                return
+            continue
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            what = "UTF-8" if codec.name == "utf-8" else encoding
+            line_start = raw.rfind(b"\n", 0, exc.start) + 1
+            raise DataError(path, lineno + raw.count(b"\n", 0, line_start),
+                            f"invalid {what} at byte offset {offset + exc.start} "
+                            "(for another encoding, pass --encoding)") from None
+        if offset == 0 and text.startswith("\ufeff"):
+            text = text[1:]
+        offset += len(raw)
+        lineno += raw.count(b"\n")
+        yield text
+
+
+@njit(nogil=True, cache=True)
+def parse_conll(cps, chars):
+    """The token column of CoNLL lines: ``(starts, ends, sent_ptr, consumed)``.
+
+    A line's token is its first field, as :func:`crftag.readers.read_conll` reads it:
+    with a tab, the first tab-separated field that is not blank once stripped; without,
+    the first whitespace-separated word. A line without one, or ``-DOCSTART-``, ends a
+    sentence. A sentence still open at the end of ``cps`` is not returned: ``consumed``
+    is where its first line starts (the caller keeps the rest for the next block).
+    """
+    n = len(cps)
+    starts = np.empty(n // 2 + 1, dtype=np.int64)
+    ends = np.empty(n // 2 + 1, dtype=np.int64)
+    sent_ptr = np.zeros(n // 2 + 2, dtype=np.int64)
+    n_tok = n_sent = 0
+    consumed = open_from = 0
+    ls = 0
+    while ls < n:
+        le = ls
+        while le < n and cps[le] != _NL:
+            le += 1
+        nxt = min(le + 1, n)
+        while le > ls and cps[le - 1] == _CR:  # rstrip("\r\n")
+            le -= 1
+        ts, te = _first_field(cps, ls, le, chars)
+        if te == ts or _is_docstart(cps, ts, te):
+            if n_tok > sent_ptr[n_sent]:
+                n_sent += 1
+                sent_ptr[n_sent] = n_tok
+            consumed = open_from = nxt
+        else:
+            if n_tok == sent_ptr[n_sent]:
+                open_from = ls
+            starts[n_tok] = ts
+            ends[n_tok] = te
+            n_tok += 1
+        ls = nxt
+    if n_tok > sent_ptr[n_sent]:  # still open
+        consumed = open_from
+        n_tok = sent_ptr[n_sent]
+    return starts[:n_tok], ends[:n_tok], sent_ptr[:n_sent + 1], consumed
+
+
+@njit(nogil=True, cache=True)
+def _first_field(cps, ls, le, chars):
+    tab = False
+    for i in range(ls, le):
+        if cps[i] == _TAB:
+            tab = True
+            break
+    if not tab:
+        a = ls
+        while a < le and flags_of(chars, cps[a]) & SPACE:
+            a += 1
+        b = a
+        while b < le and not flags_of(chars, cps[b]) & SPACE:
+            b += 1
+        return a, b
+    fs = ls
+    while fs <= le:
+        fe = fs
+        while fe < le and cps[fe] != _TAB:
+            fe += 1
+        a, b = fs, fe
+        while a < b and flags_of(chars, cps[a]) & SPACE:
+            a += 1
+        while b > a and flags_of(chars, cps[b - 1]) & SPACE:
+            b -= 1
+        if b > a:
+            return a, b
+        fs = fe + 1
+    return ls, ls
+
+
+@njit(nogil=True, cache=True)
+def _is_docstart(cps, a, b):
+    if b - a != len(_DOCSTART):
+        return False
+    for i in range(b - a):
+        if cps[a + i] != _DOCSTART[i]:
+            return False
+    return True
+
+
+# -- formatting -------------------------------------------------------------------------------
+
+@njit(nogil=True, cache=True)
+def format_conll(cps, starts, ends, sent_ptr, labels, names, name_ptr):
+    """``token<TAB>label`` lines and a blank line after each sentence (empty sentences are left
+    out: CoNLL cannot show them), as code points; ``names[name_ptr[i]:name_ptr[i + 1]]`` is
+    label ``i``."""
+    size = 0
+    for t in range(len(starts)):
+        size += ends[t] - starts[t] + 2 + name_ptr[labels[t] + 1] - name_ptr[labels[t]]
+    for s in range(len(sent_ptr) - 1):
+        size += sent_ptr[s + 1] > sent_ptr[s]
+    out = np.empty(size, dtype=np.uint32)
+    p = 0
+    for s in range(len(sent_ptr) - 1):
+        for t in range(sent_ptr[s], sent_ptr[s + 1]):
+            p = _copy(out, p, cps, starts[t], ends[t], False)
+            out[p] = _TAB
+            p = _copy(out, p + 1, names, name_ptr[labels[t]], name_ptr[labels[t] + 1], False)
+            out[p] = _NL
+            p += 1
+        if sent_ptr[s + 1] > sent_ptr[s]:
+            out[p] = _NL
+            p += 1
+    return out
+
+
+@njit(nogil=True, cache=True)
+def format_text(cps, line_start, line_end, starts, ends, sent_ptr, ent_start, ent_end, ent_type,
+                ent_ptr, names, name_ptr):
+    """Each line ``cps[line_start[s]:line_end[s]]`` with its entities bracketed,
+    ``[New York|geo-loc]``, newlines shown as spaces, one output line per line. Entity ``e``
+    of line ``s`` (``ent_ptr[s] <= e < ent_ptr[s + 1]``) covers its tokens
+    ``ent_start[e]:ent_end[e]`` (token spans ``starts``/``ends`` in ``cps``)."""
+    n_lines = len(line_start)
+    size = n_lines
+    for s in range(n_lines):
+        size += line_end[s] - line_start[s]
+    for e in range(len(ent_start)):
+        size += 3 + name_ptr[ent_type[e] + 1] - name_ptr[ent_type[e]]
+    out = np.empty(size, dtype=np.uint32)
+    p = 0
+    for s in range(n_lines):
+        pos = line_start[s]
+        for e in range(ent_ptr[s], ent_ptr[s + 1]):
+            a = starts[sent_ptr[s] + ent_start[e]]
+            b = ends[sent_ptr[s] + ent_end[e] - 1]
+            p = _copy(out, p, cps, pos, a, True)
+            out[p] = 91  # [
+            p = _copy(out, p + 1, cps, a, b, True)
+            out[p] = 124  # |
+            p = _copy(out, p + 1, names, name_ptr[ent_type[e]], name_ptr[ent_type[e] + 1], False)
+            out[p] = 93  # ]
+            p += 1
+            pos = b
+        p = _copy(out, p, cps, pos, line_end[s], True)
+        out[p] = _NL
+        p += 1
+    return out
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _copy(out, p, src, a, b, newline_as_space):
+    for i in range(a, b):
+        out[p] = 32 if newline_as_space and src[i] == _NL else src[i]
+        p += 1
+    return p
+
+
+# -- one block ------------------------------------------------------------------------------
+
+class BlockTagger:
+    """Parses, tags and formats blocks for one tagger and one :class:`Job`."""
+
+    def __init__(self, tagger: Tagger, job: Job):
+        if job.input_format not in ("text", "conll") or job.output_format not in ("text", "conll"):
+            raise ValueError("bulk tagging reads text or CoNLL and writes text or CoNLL")
+        self.tagger, self.job = tagger, job
+        self.chars = code_point_table()
+        names = list(tagger.labels)
+        if "O" not in names:  # what dropped entities become
+            names.append("O")
+        self.outside = names.index("O")
+        types = sorted({t for t in tagger._types if t})
+        self.names = names + types
+        self.name_cps, self.name_ptr = code_points(self.names)
+        self.label_type = np.array([len(names) + types.index(t) if t else -1 for t in tagger._types],
+                                   dtype=np.int64)
+
+    def __call__(self, text: str) -> tuple[str, str]:
+        """The output for the complete sentences of ``text``, and the rest of ``text`` (the
+        lines of a CoNLL sentence not finished yet)."""
+        if self.job.input_format == "conll":
+            cps, _ = code_points([text])
+            starts, ends, sent_ptr, consumed = parse_conll(cps, self.chars.ensure(cps))
+            line_start = line_end = None
+        else:
+            text = text.removesuffix("\n")
+            cps, _ = code_points([text])
+            self.chars.ensure(cps)
+            starts, ends, sent_ptr, line_start, line_end = _tokenize_lines(text)
+            consumed = len(text) + 1
+        tokens = [text[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+        labels, ent_start, ent_end, ent_ptr = self._tag(tokens, sent_ptr)
+        if self.job.output_format == "conll":
+            out = format_conll(cps, starts, ends, sent_ptr, labels, self.name_cps, self.name_ptr)
+        else:
+            if line_start is None:  # CoNLL in, text out: a line is the tokens joined by spaces
+                cps, starts, ends, line_start, line_end = _joined(tokens, sent_ptr)
+            first = np.repeat(sent_ptr[:-1], np.diff(ent_ptr)) + ent_start
+            out = format_text(cps, line_start, line_end, starts, ends, sent_ptr, ent_start, ent_end,
+                              self.label_type[labels[first]], ent_ptr, self.name_cps, self.name_ptr)
+        return out.tobytes().decode("utf-32-le", "surrogatepass"), text[consumed:]
+
+    def _tag(self, tokens: list[str], sent_ptr: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Label ids of every token, and the entity chunks of each sentence (those above
+        ``min_confidence``; their token spans and per-sentence offsets)."""
+        fast, job = self.tagger._fast, self.job
+        labels = np.empty(len(tokens), dtype=np.int64)
+        chunks: list[tuple[int, int]] = []
+        ent_ptr = [0]
+        for first in range(0, len(sent_ptr) - 1, job.batch_size):
+            ptr = sent_ptr[first:first + job.batch_size + 1]
+            lo, hi = int(ptr[0]), int(ptr[-1])
+            if job.output_format == "conll" and job.min_confidence is None:
+                labels[lo:hi] = fast.labels(tokens[lo:hi], ptr - lo)
+                continue
+            decoded = fast.analyse(tokens[lo:hi], ptr - lo, with_scores=job.min_confidence is not None)
+            for s, d in zip(ptr[:-1].tolist(), decoded, strict=True):
+                if d is not None:
+                    path, starts, ends, probs = d
+                    labels[s:s + len(path)] = path
+                    for i, j, p in zip(starts.tolist(), ends.tolist(), probs.tolist(), strict=True):
+                        if job.min_confidence is None or p >= job.min_confidence:
+                            chunks.append((i, j))
+                        else:  # a dropped entity leaves no tags behind
+                            labels[s + i:s + j] = self.outside
+                ent_ptr.append(len(chunks))
+        spans = np.array(chunks, dtype=np.int64).reshape(-1, 2)
+        return labels, spans[:, 0].copy(), spans[:, 1].copy(), np.array(ent_ptr, dtype=np.int64)
+
+
+def _tokenize_lines(text: str) -> tuple[np.ndarray, ...]:
+    """Token spans of every line of ``text`` (one sentence per line, empty lines too, a line's
+    trailing carriage returns left out), and each line's start and end."""
+    starts: list[int] = []
+    ends: list[int] = []
+    sent_ptr, line_start, line_end = [0], [], []
+    pos = 0
+    for line in text.split("\n"):
+        body = line.rstrip("\r")
+        for a, b in tokenize(body)[1]:
+            starts.append(pos + a)
+            ends.append(pos + b)
+        sent_ptr.append(len(starts))
+        line_start.append(pos)
+        line_end.append(pos + len(body))
+        pos += len(line) + 1
+    return tuple(np.array(x, dtype=np.int64) for x in (starts, ends, sent_ptr, line_start, line_end))
+
+
+def _joined(tokens: list[str], sent_ptr: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Each sentence's tokens joined by single spaces, one line per sentence (what
+    :meth:`crftag.sentence.Sentence.with_text` gives), as code points and spans."""
+    bounds = sent_ptr.tolist()
+    lines = [" ".join(tokens[a:b]) for a, b in itertools.pairwise(bounds)]
+    lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+    line_len = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+    line_start = np.zeros(len(lines), dtype=np.int64)
+    line_start[1:] = np.cumsum(line_len + 1)[:-1]
+    # a token starts after the ones before it in its line, each followed by one space
+    within = np.cumsum(lengths + 1) - (lengths + 1)
+    first = np.repeat(sent_ptr[:-1], np.diff(sent_ptr))
+    starts = np.repeat(line_start, np.diff(sent_ptr)) + within - (within[first] if len(first) else 0)
+    cps, _ = code_points(["\n".join(lines)])
+    return cps, starts, starts + lengths, line_start, line_start + line_len
+
+
+# -- a whole stream ---------------------------------------------------------------------------
+
+_WORKER: BlockTagger | None = None
+
+
+def _work(text: str) -> tuple[str, str]:
+    assert _WORKER is not None
+    return _WORKER(text)
+
+
+def tag_stream(blocks: Iterator[str], tag_block: BlockTagger, write: Callable[[str], None],
+               workers: int = 1) -> None:
+    """Tag every block and ``write`` the outputs in input order, with ``workers`` processes
+    (forked, so they share the loaded model) when more than one block comes."""
+    rest = ""
+    blocks = iter(blocks)
+    first = next(blocks, None)
+    if first is None:
+        return
+    second = next(blocks, None) if workers > 1 else None
+    if second is None:  # one block (or one worker): in this process
+        for text in _chain(first, blocks):
+            out, rest = tag_block(rest + text)
+            write(out)
+        _finish(tag_block, rest, write)
+        return
+    global _WORKER
+    _WORKER = tag_block
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending: deque[Future] = deque()
+        for text in _chain(first, _chain(second, blocks)):
+            # a CoNLL sentence may run over a block boundary: cut each block after its last
+            # complete sentence here, so that workers get whole sentences
+            whole, rest = _split_complete(tag_block, rest + text)
+            pending.append(pool.submit(_work, whole))
+            while len(pending) > 2 * workers:
+                write(pending.popleft().result()[0])
+        while pending:
+            write(pending.popleft().result()[0])
+    _WORKER = None
+    _finish(tag_block, rest, write)
+
+
+def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
+    yield first
+    yield from rest
+
+
+def _split_complete(tag_block: BlockTagger, text: str) -> tuple[str, str]:
+    if tag_block.job.input_format != "conll":
+        return text, ""
+    cps, _ = code_points([text])
+    consumed = parse_conll(cps, tag_block.chars.ensure(cps))[3]
+    return text[:consumed], text[consumed:]
+
+
+def _finish(tag_block: BlockTagger, rest: str, write: Callable[[str], None]) -> None:
+    """The last CoNLL sentence, when the file does not end with a blank line."""
+    if rest.strip():
+        write(tag_block(rest + "\n\n")[0])
