@@ -1,21 +1,28 @@
-"""Tagging speed: throughput, latency, cold start and memory of the compiled tagger.
+"""Tagging speed on text the tagger has not seen, and on text it has (cached).
 
-    python bench/tag_speed.py [--tokens 1000000] [--calls 10000] [--soak 1000000] [--out bench/results]
+    python bench/tag_speed.py [--calls 10000] [--soak 1000000] [--file-tokens 1000000]
+                              [--skip soak,files,startup] [--out bench/results]
 
-* Throughput, tokens in -> labels out (featurisation included), on WNUT16 dev
-  repeated to --tokens tokens, through ``Tagger.tag_tokens_batch``: crftag on
-  one core and on all cores (a thread per core over batches: the kernels
-  release the GIL), against the straightforward sklearn-crfsuite pipeline (plain-Python
-  dict features, ``CRF.predict``) on a CRF trained identically on the same
-  features (same data, same c1/c2/iterations; the attribute names are strings
-  instead of hashed keys), measured in the same run on a slice of the corpus.
-* Latency: ``Tagger.tag(text)`` on one tweet (tokenisation, featurisation,
-  Viterbi, entity confidences), --calls calls after warm-up: p50/p99/p99.9.
-* Cold start: ``crftag tag -m MODEL`` on one tweet in a new process (the numba
-  cache is warm after the first run), median of 5.
-* Memory: resident size added by importing crftag and by loading the model (in
-  a fresh process), and this process's RSS every 100k calls
-  over --soak calls of ``Tagger.tag`` (every 10th text carries a never-seen token).
+Every figure says whether the text was **unseen** (the process never tagged it:
+most tweets bring token types the per-type score cache has not met) or
+**seen** (tagged again: every type cached), and every throughput comes with
+the sklearn-crfsuite pipeline measured in the same run on the same tweets
+(plain-Python dict features and ``CRF.predict``, a CRF trained identically on
+the same features; it caches nothing, so it runs the same on both).
+
+* Throughput, ``Tagger.tag_tokens_batch`` (featurisation included), model
+  trained on WNUT16 train: a fresh tagger warmed on the train tweets, then the
+  first pass over WNUT16 dev (unseen) and a second pass (seen); on one core and
+  with a thread per core (the kernels release the GIL) over all unseen corpora
+  (WNUT16 dev, WNUT17 dev, BTC); and a synthetic stream where a third of the
+  tokens are novel strings.
+* Latency of ``Tagger.tag(text)`` on --calls unseen texts, then the same texts seen.
+* Soak: --soak mostly novel tweets through ``Tagger.tag``: throughput, p99 and
+  the slowest call per 100k calls, resident memory; plotted to soak.png.
+* Files: ``crftag tag`` file to file (start-up included) on --file-tokens tokens
+  of text and of CoNLL, with one and two workers; the outputs are compared byte
+  for byte.
+* Start-up: ``crftag --help``, ``import crftag``, ``crftag tag`` on one tweet.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -33,6 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def rss_mb() -> float:
     with open("/proc/self/status") as fh:
@@ -42,140 +52,291 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def novel_stream(templates: list[list[str]], n: int, seed: int, share: float = 1 / 3) -> list[list[str]]:
+    """``n`` tweets built from real ones, with about ``share`` of their tokens replaced by strings
+    never seen before: new @users, #hashtags, URLs, numbers and misspelt words."""
+    rng = random.Random(seed)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    out = []
+    for i in range(n):
+        toks = list(templates[i % len(templates)])
+        for j, tok in enumerate(toks):
+            if rng.random() < share:
+                kind = rng.randrange(5)
+                word = "".join(rng.choice(letters) for _ in range(rng.randint(3, 9)))
+                toks[j] = (f"@{word}{i}", f"#{word.title()}{i}", f"http://t.co/{word}{i}", f"{i}{j}",
+                           f"{tok[:3]}{word}{i}")[kind]
+        out.append(toks)
+    return out
+
+
+def timed(fn, *args) -> float:
+    t0 = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t0
+
+
+def batches(sents: list, size: int = 256) -> list:
+    return [sents[i:i + size] for i in range(0, len(sents), size)]
+
+
+def cli(*args: str, stdin: str | None = None) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "crftag", *args], input=stdin, capture_output=True, text=True,
+                   check=True, cwd=ROOT)
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--features", default="twitter")
-    ap.add_argument("--tokens", type=int, default=1_000_000)
-    ap.add_argument("--baseline-tokens", type=int, default=20_000)
     ap.add_argument("--calls", type=int, default=10_000)
     ap.add_argument("--soak", type=int, default=1_000_000)
-    ap.add_argument("--batch", type=int, default=2000)
+    ap.add_argument("--file-tokens", type=int, default=1_000_000)
+    ap.add_argument("--baseline-tokens", type=int, default=20_000)
+    ap.add_argument("--repeats", type=int, default=5, help="Fresh taggers per unseen throughput figure.")
+    ap.add_argument("--skip", default="", help="Comma-separated sections to skip: soak, files, startup.")
     ap.add_argument("--out", default="bench/results")
     args = ap.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
 
-    rss_start = rss_mb()
     import sklearn_crfsuite
 
     from crftag import Tagger, train
     from crftag.featurize import ReferenceFeaturizer
+    from crftag.progress import progress_bar
     from crftag.readers import read_conll
     from crftag.resources import default_registry
 
-    result: dict = {"cores": os.cpu_count(), "features": args.features}
     reg = default_registry()
+    corpus = {name: [s.tokens for s in read_conll(reg.fetch(name), labelled=False)]
+              for name in ("wnut16:train", "wnut16:dev", "wnut17:dev", "btc:h")}
     train_sents = list(read_conll(reg.fetch("wnut16:train")))
-    dev = [s.tokens for s in read_conll(reg.fetch("wnut16:dev"))]
+    warm, dev = corpus["wnut16:train"], corpus["wnut16:dev"]
+    unseen_all = corpus["wnut16:dev"] + corpus["wnut17:dev"] + corpus["btc:h"]
     tmp = Path(tempfile.mkdtemp(prefix="crftag-bench-"))
     model_path = tmp / "model.crftag"
+    print(f"training the {args.features} CRF on WNUT16 train ...", flush=True)
     train(train_sents, features=args.features).save(model_path)
+    result: dict = {"cores": os.cpu_count(), "features": args.features,
+                    "model_bytes": model_path.stat().st_size}
+    load_s = [timed(Tagger.load, model_path) for _ in range(3)]
+    result["load_s"] = statistics.median(load_s)
 
-    tagger = Tagger.load(model_path)
-    result["model_bytes"] = model_path.stat().st_size
-    probe = ("import sys; from bench.tag_speed import rss_mb; base = rss_mb(); import crftag; "
-             "imported = rss_mb(); t = crftag.Tagger.load(sys.argv[1]); t.tag('warm up'); "
-             "print(imported - base, rss_mb() - imported)")
-    lib, model = map(float, subprocess.run([sys.executable, "-c", probe, str(model_path)],
-                                           capture_output=True, text=True, check=True,
-                                           cwd=Path(__file__).resolve().parent.parent).stdout.split())
-    result["rss_import_mb"], result["rss_model_mb"] = lib, model
+    def fresh() -> Tagger:
+        tagger = Tagger.load(model_path)
+        for b in batches(warm):
+            tagger.tag_tokens_batch(b)
+        return tagger
 
-    corpus = dev * -(-args.tokens // sum(map(len, dev)))
-    n_tokens = sum(map(len, corpus))
-    batches = [corpus[i:i + args.batch] for i in range(0, len(corpus), args.batch)]
+    def throughput(sents: list, tagger: Tagger, threads: int = 1) -> float:
+        n = sum(map(len, sents))
+        if threads == 1:
+            return n / timed(lambda: [tagger.tag_tokens_batch(b) for b in batches(sents)])
+        with ThreadPoolExecutor(threads) as pool:
+            return n / timed(lambda: list(pool.map(tagger.tag_tokens_batch, batches(sents))))
 
-    def run_batch(batch: list[list[str]]) -> list[str]:
-        return [t for tags in tagger.tag_tokens_batch(batch) for t in tags]
+    # -- throughput: unseen, then seen -----------------------------------------------------------
+    n_dev = sum(map(len, dev))
+    unseen, seen, novelty = [], [], []
+    for _ in range(args.repeats):
+        tagger = fresh()
+        known = set(tagger._fast._young.slots) | set(tagger._fast._old.slots)
+        new_types, occurrences = set(), 0
+        for s in dev:
+            for t in s:
+                if t not in known:
+                    occurrences += 1
+                    known.add(t)
+                    new_types.add(t)
+        novelty.append(occurrences / n_dev)
+        unseen.append(throughput(dev, tagger))
+        seen.append(throughput(dev, tagger))
+    cores = os.cpu_count() or 1
+    unseen_cores = statistics.median(throughput(unseen_all, fresh(), cores) for _ in range(3))
+    unseen_one_all = statistics.median(throughput(unseen_all, fresh(), 1) for _ in range(3))
+    synthetic = novel_stream(dev, 4 * len(dev), seed=1)
+    synthetic_tps = statistics.median(throughput(synthetic, fresh()) for _ in range(3))
 
-    run_batch(batches[0])  # warm the token cache and compiled code
-    t0 = time.perf_counter()
-    ours = [run_batch(b) for b in batches]
-    result["one_core_tokens_per_s"] = n_tokens / (time.perf_counter() - t0)
-    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
-        t0 = time.perf_counter()
-        list(pool.map(run_batch, batches))
-        result["all_cores_tokens_per_s"] = n_tokens / (time.perf_counter() - t0)
-
-    # The straightforward pipeline: dict features in Python, sklearn-crfsuite's CRF.predict.
+    # the straightforward pipeline, on the first baseline-tokens of dev
     params = tagger.meta["backend_params"]
     ref = ReferenceFeaturizer(tagger.feature_set, tagger.lexicon)
     crf = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=params["c1"], c2=params["c2"],
                                max_iterations=params["max_iterations"],
                                all_possible_transitions=params["all_possible_transitions"])
-    crf.fit([ref.featurize(s.tokens, with_keys=False) for s in train_sents],
-            [s.tags for s in train_sents])
+    print("training the sklearn-crfsuite baseline on the same features ...", flush=True)
+    crf.fit([ref.featurize(s.tokens, with_keys=False) for s in train_sents], [s.tags for s in train_sents])
     sample, count = [], 0
     for s in dev:
         if count >= args.baseline_tokens:
             break
         sample.append(s)
         count += len(s)
-    t0 = time.perf_counter()
-    base_pred = crf.predict([ref.featurize(s, with_keys=False) for s in sample])
-    result["baseline_tokens_per_s"] = count / (time.perf_counter() - t0)
-    flat_ours = [t for b in ours for t in b][:count]
-    flat_base = [t for s in base_pred for t in s]
-    result["baseline_label_agreement"] = float(np.mean([a == b for a, b in zip(flat_ours, flat_base,
-                                                                              strict=True)]))
-    result["speedup_one_core"] = result["one_core_tokens_per_s"] / result["baseline_tokens_per_s"]
-    result["speedup_all_cores"] = result["all_cores_tokens_per_s"] / result["baseline_tokens_per_s"]
+    base_pred: list = []
+    base_tps = count / timed(lambda: base_pred.extend(crf.predict([ref.featurize(s, with_keys=False)
+                                                                   for s in sample])))
+    ours = [t for s in fresh().tag_tokens_batch(sample) for t in s]
+    agreement = float(np.mean([a == b for a, b in zip(ours, [t for s in base_pred for t in s], strict=True)]))
+    result["throughput"] = {
+        "baseline_tokens_per_s": base_tps, "baseline_label_agreement": agreement,
+        "unseen_dev_one_core": statistics.median(unseen), "unseen_dev_runs": unseen,
+        "dev_tokens_of_new_types": statistics.median(novelty),
+        "seen_dev_one_core": statistics.median(seen),
+        "unseen_all_corpora_one_core": unseen_one_all, "unseen_all_corpora_all_cores": unseen_cores,
+        "unseen_all_corpora_tokens": sum(map(len, unseen_all)),
+        "synthetic_novel_one_core": synthetic_tps,
+    }
+    th = result["throughput"]
+    print(f"throughput, tokens/s (Tagger.tag_tokens_batch; {cores} cores):")
+    print(f"  sklearn-crfsuite pipeline, dict features: {base_tps:>12,.0f}   "
+          f"(labels agree with crftag on {100 * agreement:.2f}%)")
+    print(f"  unseen, WNUT16 dev first pass, one core:  {th['unseen_dev_one_core']:>12,.0f}   "
+          f"({th['unseen_dev_one_core'] / base_tps:.1f}x; {100 * th['dev_tokens_of_new_types']:.1f}% of "
+          f"tokens of types new to the cache; median of {args.repeats})")
+    print(f"  seen (cached), WNUT16 dev again:          {th['seen_dev_one_core']:>12,.0f}   "
+          f"({th['seen_dev_one_core'] / base_tps:.1f}x)")
+    print(f"  unseen, WNUT16+WNUT17 dev+BTC H ({th['unseen_all_corpora_tokens']:,} tokens), one core: "
+          f"{unseen_one_all:>10,.0f}   ({unseen_one_all / base_tps:.1f}x)")
+    print(f"  unseen, same, {cores} threads:  {unseen_cores:>30,.0f}   ({unseen_cores / base_tps:.1f}x)")
+    print(f"  synthetic stream, a third of tokens novel, one core: {synthetic_tps:>9,.0f}   "
+          f"({synthetic_tps / base_tps:.1f}x)")
 
-    # Latency of one tweet through the public API.
-    texts = [" ".join(s) for s in dev]
-    for t in texts[:1000]:
-        tagger.tag(t)
-    times = np.empty(args.calls)
-    for i in range(args.calls):
-        text = texts[i % len(texts)]
-        t0 = time.perf_counter_ns()
-        tagger.tag(text)
-        times[i] = time.perf_counter_ns() - t0
-    result["latency_us"] = {q: float(np.percentile(times, p)) / 1000
-                            for q, p in (("p50", 50), ("p99", 99), ("p99.9", 99.9), ("max", 100))}
-    result["mean_tweet_tokens"] = n_tokens / len(corpus)
+    # -- latency ------------------------------------------------------------------------------------
+    texts = [" ".join(s) for s in unseen_all]
+    texts = (texts * -(-args.calls // len(texts)))[:args.calls]
+    tagger = fresh()
+    lat = {}
+    for label in ("unseen", "seen"):
+        times = np.empty(len(texts))
+        for i, text in enumerate(texts):
+            t0 = time.perf_counter_ns()
+            tagger.tag(text)
+            times[i] = time.perf_counter_ns() - t0
+        lat[label] = {q: float(np.percentile(times, p)) / 1000
+                      for q, p in (("p50", 50), ("p99", 99), ("p99.9", 99.9), ("max", 100))}
+        lat[label]["over_2ms"] = int((times > 2e6).sum())
+    result["latency_us"] = lat
+    result["latency_calls"] = len(texts)
+    for label, q in lat.items():
+        print(f"latency of Tagger.tag, {len(texts):,} {label} texts: p50 {q['p50']:.1f} us, "
+              f"p99 {q['p99']:.1f} us, p99.9 {q['p99.9']:.1f} us, max {q['max']:.1f} us, "
+              f"{q['over_2ms']} calls over 2 ms")
 
-    # Cold start of the command line.
-    cold = []
-    for _ in range(6):
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "crftag", "tag", "-m", str(model_path)],
-                       input="Obama visits Paris with @UN tomorrow\n", capture_output=True,
-                       text=True, check=True)
-        cold.append(time.perf_counter() - t0)
-    result["cold_start_s"] = statistics.median(cold[1:])  # the first run may compile
+    # -- soak ---------------------------------------------------------------------------------------
+    if "soak" not in skip and args.soak:
+        result["soak"] = soak(fresh(), unseen_all, args.soak, progress_bar, Path(args.out))
 
-    # Memory over a long run.
-    samples = []
-    for i in range(args.soak):
-        text = texts[i % len(texts)]
-        if i % 10 == 0:
-            text += f" unseen{i}"
-        tagger.tag(text)
-        if i % 100_000 == 0:
-            samples.append((i, round(rss_mb(), 1)))
-    samples.append((args.soak, round(rss_mb(), 1)))
-    result["soak_rss_mb"] = samples
-    result["rss_start_mb"] = rss_start
+    # -- files ------------------------------------------------------------------------------------
+    if "files" not in skip and args.file_tokens:
+        result["files"] = files(model_path, unseen_all, args.file_tokens, tmp)
 
-    lat = result["latency_us"]
-    print(f"model: {result['model_bytes'] / 1e6:.1f} MB on disk; resident: importing crftag "
-          f"+{result['rss_import_mb']:.0f} MB, loading the model and tagging once "
-          f"+{result['rss_model_mb']:.0f} MB")
-    print(f"throughput ({n_tokens:,} tokens, featurisation included):")
-    print(f"  sklearn-crfsuite, dict features: {result['baseline_tokens_per_s']:>12,.0f} tokens/s "
-          f"(label agreement with crftag {100 * result['baseline_label_agreement']:.2f}%)")
-    print(f"  crftag, one core:                {result['one_core_tokens_per_s']:>12,.0f} tokens/s "
-          f"({result['speedup_one_core']:.1f}x)")
-    print(f"  crftag, {os.cpu_count()} cores:                 {result['all_cores_tokens_per_s']:>12,.0f} "
-          f"tokens/s ({result['speedup_all_cores']:.1f}x)")
-    print(f"latency of Tagger.tag(tweet), {args.calls} calls, {result['mean_tweet_tokens']:.1f} tokens "
-          f"per tweet: p50 {lat['p50']:.1f} us, p99 {lat['p99']:.1f} us, p99.9 {lat['p99.9']:.1f} us, "
-          f"max {lat['max']:.1f} us")
-    print(f"cold start, crftag tag on one tweet in a new process: {result['cold_start_s']:.2f} s (median)")
-    print("RSS (MB) over the soak, calls: " + ", ".join(f"{i:,}: {m}" for i, m in samples))
-    out = Path(args.out)
+    # -- start-up ---------------------------------------------------------------------------------
+    if "startup" not in skip:
+        help_s = [cli("--help") for _ in range(6)][1:]
+        import_s = []
+        for _ in range(6):
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "import crftag"], check=True, cwd=ROOT)
+            import_s.append(time.perf_counter() - t0)
+        tag_s = [cli("tag", "-m", str(model_path), stdin="Obama visits Paris with @UN tomorrow\n")
+                 for _ in range(6)][1:]
+        result["startup_s"] = {"help": statistics.median(help_s), "import": statistics.median(import_s[1:]),
+                               "tag_one_tweet": statistics.median(tag_s), "load_model": result["load_s"]}
+        st = result["startup_s"]
+        print(f"start-up (median of 5, new processes): crftag --help {st['help']:.2f} s, import crftag "
+              f"{st['import']:.2f} s, crftag tag on one tweet {st['tag_one_tweet']:.2f} s "
+              f"(Tagger.load alone {st['load_model']:.2f} s)")
+
+    print(f"model: {result['model_bytes'] / 1e6:.1f} MB on disk, loads in {result['load_s']:.2f} s")
+    out = ROOT / args.out
     out.mkdir(parents=True, exist_ok=True)
     (out / "tag_speed.json").write_text(json.dumps(result, indent=2))
     print(f"saved {out / 'tag_speed.json'}")
+
+
+def soak(tagger, templates: list, calls: int, progress_bar, out: Path) -> dict:
+    """Mostly novel tweets through Tagger.tag: per window of 100k calls, tweets/s, p99 and max
+    latency, resident memory."""
+    window = 100_000
+    rows = []
+    times = np.empty(min(window, calls))
+    t_window = time.perf_counter()
+    stream = novel_stream(templates, window, seed=2)  # a window's worth, renumbered per window
+    with progress_bar(calls, "soak") as bar:
+        for i in range(calls):
+            toks = stream[i % window]
+            text = " ".join(toks) + f" w{i}"  # every tweet has at least one never-seen token
+            t0 = time.perf_counter_ns()
+            tagger.tag(text)
+            times[i % window] = time.perf_counter_ns() - t0
+            if (i + 1) % window == 0 or i + 1 == calls:
+                n = (i % window) + 1
+                now = time.perf_counter()
+                rows.append({"calls": i + 1, "tweets_per_s": n / (now - t_window),
+                             "p99_us": float(np.percentile(times[:n], 99)) / 1000,
+                             "max_us": float(times[:n].max()) / 1000, "rss_mb": round(rss_mb(), 1),
+                             "cache_generations": tagger._fast.generations})
+                t_window = now
+                bar.update(n)
+                if i + 1 < calls:
+                    stream = novel_stream(templates, window, seed=3 + i)
+    print(f"soak: {calls:,} mostly novel tweets through Tagger.tag (tweets/s, p99 us, max us, RSS MB "
+          f"per {window:,} calls):")
+    for r in rows:
+        print(f"  {r['calls']:>9,}: {r['tweets_per_s']:>8,.0f}/s  p99 {r['p99_us']:6.1f}  "
+              f"max {r['max_us']:8.1f}  RSS {r['rss_mb']:7.1f}  cache generations {r['cache_generations']}")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(3, 1, figsize=(7, 7), sharex=True)
+        x = [r["calls"] for r in rows]
+        for ax, key, label in zip(axes, ("tweets_per_s", "max_us", "rss_mb"),
+                                  ("tweets/s", "slowest call (us)", "RSS (MB)"), strict=True):
+            ax.plot(x, [r[key] for r in rows], marker="o")
+            ax.set_ylabel(label)
+            ax.set_ylim(bottom=0)
+        axes[-1].set_xlabel("calls of Tagger.tag on mostly novel tweets")
+        fig.suptitle("soak: throughput, slowest call and memory per 100k calls")
+        fig.tight_layout()
+        out.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out / "soak.png", dpi=100)
+        print(f"wrote {out / 'soak.png'}")
+    except ImportError:
+        print("(matplotlib not installed: no soak.png)")
+    return {"window": window, "rows": rows}
+
+
+def files(model_path: Path, templates: list, n_tokens: int, tmp: Path) -> dict:
+    """``crftag tag`` file to file, start-up included, with one and two workers."""
+    sents, n = [], 0
+    stream = novel_stream(templates, 10 * len(templates), seed=4, share=0.1)
+    for s in stream:
+        if n >= n_tokens:
+            break
+        sents.append(s)
+        n += len(s)
+    (tmp / "in.text").write_text("".join(" ".join(s) + "\n" for s in sents), encoding="utf-8")
+    (tmp / "in.conll").write_text("".join("".join(f"{t}\tO\n" for t in s) + "\n" for s in sents),
+                                  encoding="utf-8")
+    res = {"tokens": n}
+    print(f"crftag tag, file to file, {n:,} tokens (a tenth of them novel strings), start-up included:")
+    for fmt, out_fmt in (("text", "text"), ("conll", "conll")):
+        outputs = {}
+        for workers in (1, 2):
+            out = tmp / f"out-{fmt}-{workers}"
+            command = ("tag", "-m", str(model_path), str(tmp / f"in.{fmt}"), "--input-format", fmt,
+                       "--output-format", out_fmt, "-j", str(workers), "-o", str(out))
+            secs = statistics.median(cli(*command) for _ in range(3))
+            outputs[workers] = out.read_bytes()
+            res[f"{fmt}_workers_{workers}_tokens_per_s"] = n / secs
+            print(f"  {fmt} -> {out_fmt}, {workers} worker{'s' if workers > 1 else ''}: "
+                  f"{n / secs:>10,.0f} tokens/s ({secs:.2f} s)")
+        res[f"{fmt}_identical"] = outputs[1] == outputs[2]
+        print(f"  {fmt}: output with 2 workers identical to 1 worker: {res[f'{fmt}_identical']}")
+    return res
 
 
 if __name__ == "__main__":

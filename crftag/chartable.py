@@ -77,7 +77,7 @@ class CodePointTable:
     """The lazily built table; :meth:`ensure` adds the pages some code points need."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self.snapshot = CharTable(np.full(N_PAGES, -1, dtype=np.int32), np.zeros(0, np.uint16),
                                   np.zeros(0, np.uint8))
         self.ensure(np.arange(128, dtype=np.uint32))  # ASCII, needed by nearly every text
@@ -85,12 +85,18 @@ class CodePointTable:
     def ensure(self, codepoints: np.ndarray) -> CharTable:
         """A snapshot that covers every code point in ``codepoints`` (uint32)."""
         snap = self.snapshot
-        if _first_missing(codepoints, snap.index) < 0:
+        if first_missing(codepoints, snap.index) < 0:
             return snap
         with self._lock:
-            while (p := _first_missing(codepoints, self.snapshot.index)) >= 0:
-                self._add(p)
+            while (p := first_missing(codepoints, self.snapshot.index)) >= 0:
+                self.add(p)
             return self.snapshot
+
+    def add(self, p: int) -> None:
+        """Build page ``p`` (a kernel that checks its pages itself asks for them this way)."""
+        with self._lock:
+            if self.snapshot.index[p] < 0:
+                self._add(p)
 
     def _add(self, p: int) -> None:
         old = self.snapshot
@@ -103,7 +109,8 @@ class CodePointTable:
 
 
 @njit(nogil=True, cache=True)
-def _first_missing(codepoints, index):
+def first_missing(codepoints, index):
+    """The first page ``codepoints`` need that ``index`` lacks, or -1."""
     for c in codepoints:
         p = np.int64(c) >> PAGE_BITS
         if p >= len(index):
