@@ -35,17 +35,22 @@ def bundle(name: str, doc: str, **fields: Field) -> type:
     """
     base = namedtuple(name, list(fields))
 
+    specs = [(np.dtype(dtype), ndim) for dtype, ndim in fields.values()]
+
     def __new__(cls, *args, **kwargs):
-        values = base.__new__(cls, *args, **kwargs)
+        values = args if not kwargs and len(args) == len(specs) else base.__new__(cls, *args, **kwargs)
         coerced = []
-        for value, (dtype, ndim) in zip(values, fields.values(), strict=True):
+        for value, (dtype, ndim) in zip(values, specs, strict=True):
             if ndim == 0:
-                coerced.append(np.dtype(dtype).type(value))
-                continue
-            arr = np.ascontiguousarray(value, dtype=dtype)
-            if arr.ndim != ndim:
-                raise ValueError(f"{name}: expected a {ndim}-d array, got shape {arr.shape}")
-            coerced.append(arr)
+                coerced.append(dtype.type(value))
+            elif (type(value) is np.ndarray and value.dtype == dtype and value.ndim == ndim
+                  and value.flags.c_contiguous):
+                coerced.append(value)  # the common case, checked cheaply
+            else:
+                arr = np.ascontiguousarray(value, dtype=dtype)
+                if arr.ndim != ndim:
+                    raise ValueError(f"{name}: expected a {ndim}-d array, got shape {arr.shape}")
+                coerced.append(arr)
         return base.__new__(cls, *coerced)
 
     __new__.__signature__ = inspect.signature(base.__new__)  # what numba reads to build one in a kernel

@@ -14,6 +14,7 @@ immutable, so kernels in other threads keep reading the one they were given.
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 import unicodedata
@@ -149,7 +150,6 @@ def code_point_table() -> CodePointTable:
 
 def code_points(strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """The code points of many strings in one uint32 buffer, and each string's offsets."""
-    ptr = np.zeros(len(strings) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, strings), dtype=np.int64, count=len(strings)), out=ptr[1:])
+    ptr = np.array([0, *itertools.accumulate(map(len, strings))], dtype=np.int64)
     buf = np.frombuffer("".join(strings).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     return buf, ptr

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numba import njit, types
@@ -108,25 +109,6 @@ def fill_types(atoms, window, gaz, weights, edges, slots, cached):
 
 
 @njit(nogil=True, cache=True)
-def score_types(buffers, chars, m, slots, cached):
-    """Atoms (:func:`crftag.atomize.atomize`) and cached scores of new token types, in one call.
-
-    Returns -1, or a code-point page the types need that ``chars`` lacks (build it and call
-    again): checking here saves the two calls a separate check would cost."""
-    p = first_missing(buffers.cps, chars.index)
-    if p < 0:
-        p = first_missing(buffers.low, chars.index)
-    if p >= 0:
-        return p
-    window = m.window
-    atom_hash, atom_group, atom_id, atom_ptr, conj, gaz_hash = atomize(buffers, m.tables, chars,
-                                                                       window.conj_group)
-    fill_types(TypeAtoms(atom_hash, atom_group, atom_id, atom_ptr, conj, gaz_hash), window, m.gaz,
-               m.weights, m.edges, slots, cached)
-    return -1
-
-
-@njit(nogil=True, cache=True)
 def _atom_rows(tables, window, weights):
     """``EdgeScores.atoms``: each constant atom's weight rows at the offsets its group sees."""
     out = np.zeros((len(tables.id_hash), len(window.offsets), len(weights.bias)))
@@ -194,62 +176,74 @@ def _workspace(sent_ptr, n_lab):
                      np.zeros(64, dtype=np.int64))
 
 
-@njit(nogil=True, cache=True)
-def label_batch(ids, sent_ptr, cached, m):
-    """Viterbi labels of every sentence of a batch (the throughput path: no confidences)."""
-    window, gaz, edges, weights, chain = m.window, m.gaz, m.edges, m.weights, m.chain
-    out = np.zeros(len(ids), dtype=np.int64)
-    w = _workspace(sent_ptr, len(weights.bias))
-    for s in range(len(sent_ptr) - 1):
-        a, b = sent_ptr[s], sent_ptr[s + 1]
-        if b > a:
-            _emissions(ids, a, b, cached, window, gaz, edges, weights, w.emissions, w)
-            viterbi_into(w.emissions, chain.transitions, chain.start, b - a, out[a:b], w.back, w.score,
-                         w.best_score)
-    return out
+# what tag_batch computes
+LABELS, CHUNKS, SCORED_CHUNKS = 0, 1, 2
 
 
 @njit(nogil=True, cache=True)
-def analyse_batch(ids, sent_ptr, cached, m, with_scores):
-    """Every sentence of a batch in one call: emissions, Viterbi, chunks and (``with_scores``)
-    their probabilities (else NaN).
+def tag_batch(ids, sent_ptr, cached, m, fresh, fresh_slots, chars, mode):
+    """Tag a batch in one call: score the new types ``fresh`` into their reserved
+    ``fresh_slots`` of ``cached``, then per sentence emissions, Viterbi and, by ``mode``,
+    conlleval chunks (``CHUNKS``) and their probabilities (``SCORED_CHUNKS``).
 
-    Returns the label path of all tokens, the chunks' starts and ends (relative to
-    their sentence) and probabilities, and chunk_ptr: sentence s owns chunks
-    [chunk_ptr[s], chunk_ptr[s + 1]).
+    Returns ``(status, ints, probs)``. ``status`` is -1, or a code-point page the new types
+    need that ``chars`` lacks (nothing was done: build it and call again). ``ints`` holds the
+    label ids of all tokens, then (chunks) ``chunk_ptr`` (sentence s owns chunks
+    ``chunk_ptr[s]:chunk_ptr[s + 1]``), the chunks' starts and their ends (relative to their
+    sentence); ``probs`` the chunks' probabilities (NaN unless scored). Two arrays, not five:
+    handing each array back to Python costs almost a microsecond.
     """
+    p = first_missing(fresh.cps, chars.index)
+    if p < 0:
+        p = first_missing(fresh.low, chars.index)
+    if p >= 0:
+        return p, np.zeros(0, dtype=np.int64), np.zeros(0)
     window, gaz, edges, weights, chain = m.window, m.gaz, m.edges, m.weights, m.chain
-    n_sent = len(sent_ptr) - 1
-    paths = np.zeros(len(ids), dtype=np.int64)
-    starts = np.empty(len(ids), dtype=np.int64)
-    ends = np.empty(len(ids), dtype=np.int64)
-    probs = np.empty(len(ids))
-    chunk_ptr = np.zeros(n_sent + 1, dtype=np.int64)
+    if len(fresh_slots):
+        atom_hash, atom_group, atom_id, atom_ptr, conj, gaz_hash = atomize(fresh, m.tables, chars,
+                                                                           window.conj_group)
+        fill_types(TypeAtoms(atom_hash, atom_group, atom_id, atom_ptr, conj, gaz_hash), window, gaz,
+                   weights, edges, fresh_slots, cached)
+    n_tok, n_sent = len(ids), len(sent_ptr) - 1
+    ints = np.empty(n_tok + (n_sent + 1 + 2 * n_tok if mode != LABELS else 0), dtype=np.int64)
+    labels = ints[:n_tok]
+    chunk_ptr = ints[n_tok:n_tok + n_sent + 1]
+    starts = np.empty(n_tok, dtype=np.int64)
+    ends = np.empty(n_tok, dtype=np.int64)
+    probs = np.full(n_tok if mode != LABELS else 0, np.nan)
     w = _workspace(sent_ptr, len(weights.bias))
-    emissions = w.emissions
     n = 0
     for s in range(n_sent):
         a, b = sent_ptr[s], sent_ptr[s + 1]
         if b > a:
-            _emissions(ids, a, b, cached, window, gaz, edges, weights, emissions, w)
-            path = paths[a:b]
-            viterbi_into(emissions, chain.transitions, chain.start, b - a, path, w.back, w.score,
-                         w.best_score)
-            if with_scores:
-                n += score_chunks(emissions, chain, path, b - a, starts[n:], ends[n:], probs[n:])
-            else:
-                k = find_chunks(path, b - a, chain, starts[n:], ends[n:])
-                probs[n:n + k] = np.nan
-                n += k
-        chunk_ptr[s + 1] = n
-    return paths, starts[:n], ends[:n], probs[:n], chunk_ptr
+            _emissions(ids, a, b, cached, window, gaz, edges, weights, w.emissions, w)
+            path = labels[a:b]
+            viterbi_into(w.emissions, chain.transitions, chain.start, chain.dominance, b - a, path, w.back,
+                         w.score, w.best_score)
+            if mode == SCORED_CHUNKS:
+                n += score_chunks(w.emissions, chain, path, b - a, starts[n:], ends[n:], probs[n:])
+            elif mode == CHUNKS:
+                n += find_chunks(path, b - a, chain, starts[n:], ends[n:])
+        if mode != LABELS:
+            chunk_ptr[s + 1] = n
+    if mode == LABELS:
+        return -1, ints, probs
+    chunk_ptr[0] = 0
+    ints[n_tok + n_sent + 1:n_tok + n_sent + 1 + n] = starts[:n]
+    ints[n_tok + n_sent + 1 + n:n_tok + n_sent + 1 + 2 * n] = ends[:n]
+    return -1, ints[:n_tok + n_sent + 1 + 2 * n], probs[:n]
 
 
 class _Generation:
-    """One generation of the cache: a slot per type, arrays of fixed capacity."""
+    """One generation of the cache: a slot per type, arrays of fixed capacity.
+
+    A slot is reserved under the cache's lock, filled by the kernel of the call that reserved it
+    (outside the lock), and only then published in ``slots``: a type another thread can find is
+    always complete, and no two calls ever write the same slot."""
 
     def __init__(self, capacity: int, n_off: int, n_lab: int, n_conj: int):
         self.slots: dict[str, int] = {}
+        self.used = 0  # slots reserved (published or not)
         # np.zeros maps memory lazily: a generation costs what its filled slots use
         self.arrays = CachedTypes(np.zeros((capacity, n_off, n_lab)),
                                   np.zeros((capacity, n_conj), dtype=np.uint64),
@@ -257,7 +251,27 @@ class _Generation:
 
     @property
     def free(self) -> int:
-        return len(self.arrays.gaz) - len(self.slots)
+        return len(self.arrays.gaz) - self.used
+
+    def reserve(self, n: int) -> np.ndarray:
+        slots = np.arange(self.used, self.used + n, dtype=np.int64)
+        self.used += n
+        return slots
+
+
+@dataclass
+class _Lookup:
+    """A batch's slots (``ids``) in ``generation``, with the types the batch's own kernel call
+    must score first (``fresh``, into ``fresh_slots``)."""
+
+    ids: np.ndarray
+    generation: _Generation
+    fresh: list[str]
+    fresh_slots: np.ndarray
+    shared: bool = True  # False: a one-off generation for a batch the cache cannot hold
+
+
+_NONE = np.zeros(0, dtype=np.int64)
 
 
 class TypeScoreCache:
@@ -281,78 +295,86 @@ class TypeScoreCache:
         self._old = _Generation(0, *self._shape)
         self.generations = 0  # how many times the young generation filled up
 
-    def lookup(self, tokens: Sequence[str]) -> tuple[np.ndarray, CachedTypes]:
-        """Slot ids of ``tokens`` and the generation that holds them all (new types scored)."""
+    def _lookup(self, tokens: Sequence[str]) -> _Lookup:
         with self._lock:
             young = self._young
             get = young.slots.get
             ids = [get(t, -1) for t in tokens]
-            if -1 in ids:
-                missing = list(dict.fromkeys(t for t, i in zip(tokens, ids, strict=True) if i < 0))
-                if len(missing) > young.free:
-                    distinct = list(dict.fromkeys(tokens))
-                    if len(distinct) > self.capacity:  # more types than a generation holds
-                        return self._uncached(tokens, distinct)
-                    self._old, self._young = young, _Generation(self.capacity, *self._shape)
-                    self.generations += 1
-                    young, missing = self._young, distinct
-                self._add(young, missing)
-                get = young.slots.get
-                ids = [get(t) for t in tokens]
-            return np.array(ids, dtype=np.int64), young.arrays
+            if -1 not in ids:
+                return _Lookup(np.array(ids, dtype=np.int64), young, [], _NONE)
+            missing = list(dict.fromkeys(t for t, i in zip(tokens, ids, strict=True) if i < 0))
+            if len(missing) > young.free:
+                distinct = list(dict.fromkeys(tokens))
+                if len(distinct) > self.capacity:  # more types than a generation holds
+                    gen = _Generation(len(distinct), *self._shape)
+                    index = {t: i for i, t in enumerate(distinct)}
+                    return _Lookup(np.array([index[t] for t in tokens], dtype=np.int64), gen, distinct,
+                                   gen.reserve(len(distinct)), shared=False)
+                self._old, self._young = young, _Generation(self.capacity, *self._shape)
+                self.generations += 1
+                young, missing, ids = self._young, distinct, [-1] * len(ids)
+            # types of the old generation are copied over, the others are left to the caller
+            old_get = self._old.slots.get
+            promoted = [(t, i) for t in missing if (i := old_get(t, -1)) >= 0]
+            added: dict[str, int] = {}
+            if promoted:
+                dst = young.reserve(len(promoted))
+                src = np.array([i for _, i in promoted], dtype=np.int64)
+                for mine, theirs in zip(young.arrays, self._old.arrays, strict=True):
+                    mine[dst] = theirs[src]
+                added = dict(zip([t for t, _ in promoted], dst.tolist(), strict=True))
+                young.slots.update(added)
+            fresh = [t for t in missing if t not in added]
+            fresh_slots = young.reserve(len(fresh))
+            added.update(zip(fresh, fresh_slots.tolist(), strict=True))
+            ids = [i if i >= 0 else added[t] for t, i in zip(tokens, ids, strict=True)]
+            return _Lookup(np.array(ids, dtype=np.int64), young, fresh, fresh_slots)
 
-    def _add(self, young: _Generation, types: list[str]) -> None:
-        """Put ``types`` in the young generation: copied from the old one, or scored."""
-        old_get = self._old.slots.get
-        first = len(young.slots)
-        kept = [(t, old_get(t, -1)) for t in types]
-        promoted = [(t, i) for t, i in kept if i >= 0]
-        new = [t for t, i in kept if i < 0]
-        if promoted:
-            src = np.array([i for _, i in promoted], dtype=np.int64)
-            dst = np.arange(first, first + len(promoted))
-            for mine, theirs in zip(young.arrays, self._old.arrays, strict=True):
-                mine[dst] = theirs[src]
-            young.slots.update((t, first + k) for k, (t, _) in enumerate(promoted))
-        if new:
-            start = len(young.slots)
-            self._score(new, np.arange(start, start + len(new)), young.arrays)
-            young.slots.update((t, start + k) for k, t in enumerate(new))
-
-    def _score(self, types: list[str], slots: np.ndarray, into: CachedTypes) -> None:
-        f = self.featurizer
-        cps, ptr = code_points(types)
-        low, low_ptr = code_points([t.lower() for t in types])
-        buffers = TokenTypes(cps, ptr, low, low_ptr)
-        while (page := score_types(buffers, f.chars.snapshot, self.tables, slots, into)) >= 0:
-            f.chars.add(page)
-
-    def _uncached(self, tokens: Sequence[str], distinct: list[str]) -> tuple[np.ndarray, CachedTypes]:
-        """A one-off generation for a batch with more types than the cache holds."""
-        gen = _Generation(len(distinct), *self._shape)
-        self._score(distinct, np.arange(len(distinct)), gen.arrays)
-        index = {t: i for i, t in enumerate(distinct)}
-        return np.array([index[t] for t in tokens], dtype=np.int64), gen.arrays
+    def _tag(self, tokens: Sequence[str], sent_ptr: np.ndarray, mode: int) -> tuple[np.ndarray, np.ndarray]:
+        look = self._lookup(tokens)
+        chars = self.featurizer.chars
+        if look.fresh:
+            cps, ptr = code_points(look.fresh)
+            low, low_ptr = code_points([t.lower() for t in look.fresh])
+            fresh = TokenTypes(cps, ptr, low, low_ptr)
+        else:
+            fresh = _NO_TYPES
+        while True:
+            status, ints, probs = tag_batch(look.ids, sent_ptr, look.generation.arrays, self.tables, fresh,
+                                            look.fresh_slots, chars.snapshot, mode)
+            if status < 0:
+                break
+            chars.add(status)
+        if look.fresh and look.shared:
+            with self._lock:  # complete now: others may use them
+                for t, slot in zip(look.fresh, look.fresh_slots.tolist(), strict=True):
+                    look.generation.slots.setdefault(t, slot)
+        return ints, probs
 
     def analyse(self, tokens: Sequence[str], sent_ptr: np.ndarray, with_scores: bool = True,
                 ) -> list[tuple | None]:
         """Per sentence of a batch (its tokens flattened, ``sent_ptr`` the sentence offsets),
         what :meth:`LinearChainModel.tag_and_score` returns (label path, chunk starts and ends,
         chunk probabilities, NaN unless ``with_scores``); None for an empty one."""
-        ids, cached = self.lookup(tokens)
-        paths, starts, ends, probs, chunk_ptr = analyse_batch(ids, sent_ptr, cached, self.tables,
-                                                              with_scores)
+        ints, probs = self._tag(tokens, sent_ptr, SCORED_CHUNKS if with_scores else CHUNKS)
+        n_tok, n_sent, n_chunks = len(tokens), len(sent_ptr) - 1, len(probs)
+        labels = ints[:n_tok]
+        starts = ints[n_tok + n_sent + 1:n_tok + n_sent + 1 + n_chunks]
+        ends = ints[n_tok + n_sent + 1 + n_chunks:]
+        bounds, chunks = sent_ptr.tolist(), ints[n_tok:n_tok + n_sent + 1].tolist()
         out: list[tuple | None] = []
-        bounds, chunks = sent_ptr.tolist(), chunk_ptr.tolist()
-        for s in range(len(bounds) - 1):
+        for s in range(n_sent):
             a, b, c, d = bounds[s], bounds[s + 1], chunks[s], chunks[s + 1]
-            out.append((paths[a:b], starts[c:d], ends[c:d], probs[c:d]) if b > a else None)
+            out.append((labels[a:b], starts[c:d], ends[c:d], probs[c:d]) if b > a else None)
         return out
 
     def labels(self, tokens: Sequence[str], sent_ptr: np.ndarray) -> np.ndarray:
         """Label ids of every token of a batch (no confidences): the throughput path."""
-        ids, cached = self.lookup(tokens)
-        return label_batch(ids, sent_ptr, cached, self.tables)
+        return self._tag(tokens, sent_ptr, LABELS)[0]
+
+
+_NO_TYPES = TokenTypes(np.zeros(0, np.uint32), np.zeros(1, np.int64), np.zeros(0, np.uint32),
+                       np.zeros(1, np.int64))
 
 
 def _edge_scores(featurizer: Featurizer, model: LinearChainModel) -> EdgeScores:

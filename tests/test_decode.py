@@ -46,6 +46,51 @@ def test_viterbi_and_marginals_equal_brute_force(seed):
     np.testing.assert_allclose(np.log(alpha).ravel() + np.repeat(log_scale, len(LABELS)), forward)
 
 
+def _plain_viterbi(emissions, transitions, start):
+    """The textbook recursion, every source tried for every target: the pruned kernel's oracle."""
+    score = emissions[0] + start
+    back = []
+    for t in range(1, len(emissions)):
+        cand = score[:, None] + transitions
+        arg = np.zeros(len(score), dtype=np.int64)
+        best = np.full(len(score), -np.inf)
+        for i in range(len(score)):  # in order, strictly better wins: ties go to the first
+            better = best < cand[i]
+            best[better], arg[better] = cand[i][better], i
+        back.append(arg)
+        score = best + emissions[t]
+    path = [int(np.argmax(score))]
+    for arg in reversed(back):
+        path.append(int(arg[path[-1]]))
+    return path[::-1]
+
+
+@pytest.mark.parametrize("kind", ["normal", "ties", "constrained", "huge"])
+def test_pruned_viterbi_equals_the_plain_recursion(kind):
+    """Pruning never changes a path: random scores, integer scores full of ties, BIO-forbidden
+    moves (-inf), and scores in the thousands."""
+    from crftag.bio import allowed_transitions
+
+    rng = np.random.default_rng(len(kind))
+    labels = ["O"] + [f"{p}-{t}" for t in "abcdefghij" for p in "BI"]
+    n_lab = len(labels)
+    for _ in range(300):
+        n_tok = int(rng.integers(1, 30))
+        emissions = rng.normal(scale=3.0, size=(n_tok, n_lab))
+        transitions = rng.normal(size=(n_lab, n_lab))
+        start = np.zeros(n_lab)
+        if kind == "ties":
+            emissions, transitions = np.round(emissions), np.round(transitions)
+        elif kind == "constrained":
+            allowed = allowed_transitions(labels)
+            transitions = np.where(allowed, transitions, -np.inf)
+            start = np.array([0.0 if not lab.startswith("I-") else -np.inf for lab in labels])
+        elif kind == "huge":
+            emissions *= 1000
+        expected = _plain_viterbi(emissions, transitions, start)
+        assert viterbi(emissions, transitions, start).tolist() == expected
+
+
 def test_viterbi_ties_go_to_the_first_label():
     emissions = np.zeros((3, 3))
     assert viterbi(emissions, np.zeros((3, 3)), np.zeros(3)).tolist() == [0, 0, 0]

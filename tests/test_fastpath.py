@@ -41,20 +41,16 @@ def test_a_batch_larger_than_the_cache_is_tagged_uncached(model_path):
     assert small.tag_tokens_batch(stream) == Tagger.load(model_path).tag_tokens_batch(stream)
 
 
-def test_types_of_the_old_generation_are_copied_not_rescored(model_path, monkeypatch):
+def test_types_of_the_old_generation_are_copied_not_rescored(model_path):
     tagger = Tagger.load(model_path, cache_types=12)
     cache = tagger._fast
-    scored = []
-    original = cache._score
-    monkeypatch.setattr(cache, "_score", lambda types, slots, into: (scored.extend(types),
-                                                                     original(types, slots, into)))
     tagger.tag_tokens(["Paris", "London"])
     tagger.tag_tokens([f"w{i}" for i in range(10)])  # the young generation is now full
     assert cache.generations == 0
-    scored.clear()
-    tagger.tag_tokens(["Paris", "London", "x"])  # x does not fit: the young generation becomes old
+    look = cache._lookup(["Paris", "London", "x"])  # x does not fit: the young generation becomes old
     assert cache.generations == 1
-    assert scored == ["x"]  # Paris and London were copied from the old generation
+    assert look.fresh == ["x"]  # Paris and London were copied from the old generation
+    assert set(cache._young.slots) == {"Paris", "London"}  # x is published once scored
 
 
 def test_threads_on_a_cold_evicting_cache_equal_serial(model_path):
@@ -81,6 +77,14 @@ def test_threads_on_a_cold_evicting_cache_equal_serial(model_path):
     assert not errors
     assert [results[i] for i in range(len(stream))] == expected
     assert shared._fast.generations > 5
+
+
+def test_a_new_type_is_published_only_once_scored(model_path):
+    tagger = Tagger.load(model_path)
+    look = tagger._fast._lookup(["zzz", "Paris"])
+    assert look.fresh == ["zzz", "Paris"] and "zzz" not in tagger._fast._young.slots
+    tagger.tag_tokens(["zzz"])
+    assert "zzz" in tagger._fast._young.slots
 
 
 def test_cache_capacity_must_be_positive(model_path):
