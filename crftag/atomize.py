@@ -527,7 +527,7 @@ def _splitmix64_np(x: np.ndarray) -> np.ndarray:
 
 def build_tables(feature_set, lexicon) -> FeatureTables:
     """The :class:`FeatureTables` of a feature set and the lexicon it was built with."""
-    from crftag.hashing import py_fnv1a, py_splitmix64
+    from crftag.hashing import hash_strings, py_fnv1a, py_splitmix64
 
     groups = list(feature_set.groups.items())
     n_groups = len(groups)
@@ -568,7 +568,7 @@ def build_tables(feature_set, lexicon) -> FeatureTables:
                 atoms = [[cluster] for cluster in names]
             width[g] = len(prefixes) if kind == "brown" else 1
             atom_base[g] = len(cl_atoms)
-            for h in (py_fnv1a(f"{name}|{a}") for row in atoms for a in row):
+            for h in hash_strings([f"{name}|{a}" for row in atoms for a in row]).tolist():
                 cl_atoms.append(h)
                 cl_id.append(ids.setdefault((g, h), len(ids)))
             word_tables.append((table, salt[g]))

@@ -39,20 +39,15 @@ def make_chain(labels: list[str], transitions: np.ndarray, start: np.ndarray) ->
                  [kinds[k] for _, k in parts], dominance(transitions))
 
 
-@njit(nogil=True, cache=True)
-def dominance(transitions):
+def dominance(transitions: np.ndarray) -> np.ndarray:
     """``d[i, k]``: how much more moving from label ``i`` can gain than moving from ``k``, at most
     (the largest ``transitions[i, j] - transitions[k, j]`` over targets ``j`` that ``i`` can
     reach; +inf when ``k`` cannot reach one of them, -inf when ``i`` reaches none)."""
-    n_lab = len(transitions)
-    d = np.full((n_lab, n_lab), -np.inf)
-    for i in range(n_lab):
-        for k in range(n_lab):
-            for j in range(n_lab):
-                if transitions[i, j] > -np.inf:
-                    d[i, k] = max(d[i, k], transitions[i, j] - transitions[k, j]
-                                  if transitions[k, j] > -np.inf else np.inf)
-    return d
+    t = np.asarray(transitions, dtype=np.float64)
+    reach = t > -np.inf
+    with np.errstate(invalid="ignore"):
+        gain = np.where(reach[None, :, :], t[:, None, :] - t[None, :, :], np.inf)  # [i, k, j]
+    return np.where(reach[:, None, :], gain, -np.inf).max(axis=2)
 
 
 @njit(nogil=True, cache=True)
@@ -63,8 +58,9 @@ def viterbi(emissions, transitions, start):
     if n_tok == 0:
         return path
     back = np.zeros((n_tok, n_lab), dtype=np.int64)
-    viterbi_into(emissions, transitions, start, dominance(transitions), n_tok, path, back,
-                 np.empty(n_lab), np.empty(n_lab))
+    no_pruning = np.full((n_lab, n_lab), np.inf)  # one sentence: not worth a dominance table
+    viterbi_into(emissions, transitions, start, no_pruning, n_tok, path, back, np.empty(n_lab),
+                 np.empty(n_lab))
     return path
 
 

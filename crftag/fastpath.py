@@ -299,10 +299,11 @@ class TypeScoreCache:
         with self._lock:
             young = self._young
             get = young.slots.get
-            ids = [get(t, -1) for t in tokens]
-            if -1 not in ids:
-                return _Lookup(np.array(ids, dtype=np.int64), young, [], _NONE)
-            missing = list(dict.fromkeys(t for t, i in zip(tokens, ids, strict=True) if i < 0))
+            ids = np.array([get(t, -1) for t in tokens], dtype=np.int64)
+            holes = np.flatnonzero(ids < 0)  # the work below is per new token, not per token
+            if not len(holes):
+                return _Lookup(ids, young, [], _NONE)
+            missing = list(dict.fromkeys([tokens[i] for i in holes.tolist()]))
             if len(missing) > young.free:
                 distinct = list(dict.fromkeys(tokens))
                 if len(distinct) > self.capacity:  # more types than a generation holds
@@ -312,7 +313,7 @@ class TypeScoreCache:
                                    gen.reserve(len(distinct)), shared=False)
                 self._old, self._young = young, _Generation(self.capacity, *self._shape)
                 self.generations += 1
-                young, missing, ids = self._young, distinct, [-1] * len(ids)
+                young, missing, holes = self._young, distinct, np.arange(len(tokens))
             # types of the old generation are copied over, the others are left to the caller
             old_get = self._old.slots.get
             promoted = [(t, i) for t in missing if (i := old_get(t, -1)) >= 0]
@@ -327,8 +328,8 @@ class TypeScoreCache:
             fresh = [t for t in missing if t not in added]
             fresh_slots = young.reserve(len(fresh))
             added.update(zip(fresh, fresh_slots.tolist(), strict=True))
-            ids = [i if i >= 0 else added[t] for t, i in zip(tokens, ids, strict=True)]
-            return _Lookup(np.array(ids, dtype=np.int64), young, fresh, fresh_slots)
+            ids[holes] = [added[tokens[i]] for i in holes.tolist()]
+            return _Lookup(ids, young, fresh, fresh_slots)
 
     def _tag(self, tokens: Sequence[str], sent_ptr: np.ndarray, mode: int) -> tuple[np.ndarray, np.ndarray]:
         look = self._lookup(tokens)
