@@ -1,11 +1,11 @@
 """Tagging files in bulk: the engine behind ``crftag tag`` for text and CoNLL.
 
 A file is read in blocks of whole lines. A block is parsed in one pass (the
-tokenizer over its lines, or the CoNLL token column in compiled code), tagged
-in compiled calls of ``batch_size`` sentences (without entity confidences
-unless ``min_confidence`` needs them), and CoNLL or bracketed-text output is
-assembled in compiled code as one string per block: no Python object is built
-per token beyond its string. With ``workers > 1`` blocks are tagged in forked
+tokenizer over its lines, or the CoNLL token column in compiled code), it is
+tagged in compiled calls of 256 sentences whose distinct tokens are found in
+compiled code (strings are made and looked up once per type, not per token),
+without entity confidences unless ``min_confidence`` needs them, and CoNLL or bracketed-text
+output is assembled in compiled code as one string per block. With ``workers > 1`` blocks are tagged in forked
 processes and written in input order, so the output is the same bytes with any
 number of workers, and the same bytes as :mod:`crftag.writers` writes for the
 same tagged sentences.
@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 #: Bytes read per block (whole lines; a CoNLL sentence longer than a block grows it).
 BLOCK_BYTES = 1 << 20
+#: Sentences tagged per compiled call.
+BATCH_SENTENCES = 256
 _TAB, _NL, _CR = 9, 10, 13
 _DOCSTART = np.array([ord(c) for c in "-DOCSTART-"], dtype=np.uint32)
 
@@ -45,7 +47,6 @@ class Job:
     input_format: str  # "text" or "conll"
     output_format: str  # "conll" or "text"
     min_confidence: float | None = None
-    batch_size: int = 256
 
 
 # -- reading --------------------------------------------------------------------------------
@@ -270,37 +271,44 @@ class BlockTagger:
             self.chars.ensure(cps)
             starts, ends, sent_ptr, line_start, line_end = _tokenize_lines(text)
             consumed = len(text) + 1
-        tokens = [text[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
-        labels, ent_start, ent_end, ent_ptr = self._tag(tokens, sent_ptr)
+        labels, ent_start, ent_end, ent_ptr = self._tag(text, cps, starts, ends, sent_ptr)
         if self.job.output_format == "conll":
             out = format_conll(cps, starts, ends, sent_ptr, labels, self.name_cps, self.name_ptr)
         else:
             if line_start is None:  # CoNLL in, text out: a line is the tokens joined by spaces
+                tokens = [text[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
                 cps, starts, ends, line_start, line_end = _joined(tokens, sent_ptr)
             first = np.repeat(sent_ptr[:-1], np.diff(ent_ptr)) + ent_start
             out = format_text(cps, line_start, line_end, starts, ends, sent_ptr, ent_start, ent_end,
                               self.label_type[labels[first]], ent_ptr, self.name_cps, self.name_ptr)
         return out.tobytes().decode("utf-32-le", "surrogatepass"), text[consumed:]
 
-    def _tag(self, tokens: list[str], sent_ptr: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Label ids of every token, and the entity chunks of each sentence (those above
-        ``min_confidence``; their token spans and per-sentence offsets)."""
+    def _tag(self, text: str, cps: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+             sent_ptr: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Label ids of every token ``text[starts[t]:ends[t]]``, and the entity chunks of each
+        sentence (those above ``min_confidence``; their token spans and per-sentence offsets).
+
+        Batches of ``BATCH_SENTENCES`` sentences: the new types a call scores are still in the
+        core's cache when its sentences read them."""
         fast, job = self.tagger._fast, self.job
-        labels = np.empty(len(tokens), dtype=np.int64)
+        labels = np.empty(len(starts), dtype=np.int64)
         chunks: list[tuple[int, int]] = []
         ent_ptr = [0]
-        for first in range(0, len(sent_ptr) - 1, job.batch_size):
-            ptr = sent_ptr[first:first + job.batch_size + 1]
+        for first in range(0, len(sent_ptr) - 1, BATCH_SENTENCES):
+            ptr = sent_ptr[first:first + BATCH_SENTENCES + 1]
             lo, hi = int(ptr[0]), int(ptr[-1])
+            type_ids, firsts = intern(cps, starts[lo:hi], ends[lo:hi])
+            types = [text[a:b] for a, b in zip(starts[lo:hi][firsts].tolist(), ends[lo:hi][firsts].tolist(),
+                                                strict=True)]
             if job.output_format == "conll" and job.min_confidence is None:
-                labels[lo:hi] = fast.labels(tokens[lo:hi], ptr - lo)
+                labels[lo:hi] = fast.labels(types, ptr - lo, type_ids)
                 continue
-            decoded = fast.analyse(tokens[lo:hi], ptr - lo, with_scores=job.min_confidence is not None)
+            decoded = fast.analyse(types, ptr - lo, job.min_confidence is not None, type_ids)
             for s, d in zip(ptr[:-1].tolist(), decoded, strict=True):
                 if d is not None:
-                    path, starts, ends, probs = d
+                    path, c_starts, c_ends, probs = d
                     labels[s:s + len(path)] = path
-                    for i, j, p in zip(starts.tolist(), ends.tolist(), probs.tolist(), strict=True):
+                    for i, j, p in zip(c_starts.tolist(), c_ends.tolist(), probs.tolist(), strict=True):
                         if job.min_confidence is None or p >= job.min_confidence:
                             chunks.append((i, j))
                         else:  # a dropped entity leaves no tags behind
@@ -308,6 +316,51 @@ class BlockTagger:
                 ent_ptr.append(len(chunks))
         spans = np.array(chunks, dtype=np.int64).reshape(-1, 2)
         return labels, spans[:, 0].copy(), spans[:, 1].copy(), np.array(ent_ptr, dtype=np.int64)
+
+
+_NONE = np.zeros(0, dtype=np.int64)
+
+
+@njit(nogil=True, cache=True)
+def intern(cps, starts, ends):
+    """Distinct tokens of a block: each token's type index, and each type's first token.
+
+    An open-addressing table over the tokens' code points (hashed, then compared), so
+    that strings are made, and looked up in the type cache, once per type, not per token."""
+    n = len(starts)
+    size = 1
+    while size < 2 * n:
+        size *= 2
+    table = np.full(size, -1, dtype=np.int64)  # token index of the type held there
+    type_ids = np.empty(n, dtype=np.int64)
+    first = np.empty(n, dtype=np.int64)
+    n_types = 0
+    for t in range(n):
+        a, b = starts[t], ends[t]
+        h = np.uint64(14695981039346656037)
+        for i in range(a, b):
+            h = (h ^ np.uint64(cps[i])) * np.uint64(1099511628211)
+        slot = np.int64(h & np.uint64(size - 1))
+        while True:
+            other = table[slot]
+            if other < 0:
+                table[slot] = t
+                first[n_types] = t
+                type_ids[t] = n_types
+                n_types += 1
+                break
+            oa, ob = starts[other], ends[other]
+            if ob - oa == b - a:
+                same = True
+                for i in range(b - a):
+                    if cps[a + i] != cps[oa + i]:
+                        same = False
+                        break
+                if same:
+                    type_ids[t] = type_ids[other]
+                    break
+            slot = (slot + 1) & (size - 1)
+    return type_ids, first[:n_types]
 
 
 def _tokenize_lines(text: str) -> tuple[np.ndarray, ...]:

@@ -196,7 +196,7 @@ def tag(model_path: str, inputs: tuple[str, ...], input_format: str | None, outp
         for src in sources:  # streamed: one batch in memory at a time
             fmt = input_format or guess_format(src, "text")
             if tagger._fast is not None and fmt in ("text", "conll") and output_format in ("text", "conll"):
-                _tag_bulk(tagger, src, fmt, output_format, min_confidence, batch_size, encoding, workers, out)
+                _tag_bulk(tagger, src, fmt, output_format, min_confidence, encoding, workers, out)
                 continue
             sentences = read(src, fmt, labelled=False, default="text", encoding=encoding)
             for i, tagged in enumerate(tagger.tag_sentences(sentences, min_confidence, batch_size), 1):
@@ -206,7 +206,7 @@ def tag(model_path: str, inputs: tuple[str, ...], input_format: str | None, outp
 
 
 def _tag_bulk(tagger: Any, src: Path, fmt: str, output_format: str, min_confidence: float | None,
-              batch_size: int, encoding: str, workers: int, out: TextIO) -> None:
+              encoding: str, workers: int, out: TextIO) -> None:
     """Text or CoNLL in, text or CoNLL out: blocks parsed, tagged and formatted in bulk."""
     from crftag.bulk import BlockTagger, Job, read_blocks, tag_stream
 
@@ -221,7 +221,7 @@ def _tag_bulk(tagger: Any, src: Path, fmt: str, output_format: str, min_confiden
         out.flush()
 
     try:
-        tag_block = BlockTagger(tagger, Job(fmt, output_format, min_confidence, batch_size))
+        tag_block = BlockTagger(tagger, Job(fmt, output_format, min_confidence))
         tag_stream(read_blocks(name, stream, encoding), tag_block, write, workers)
     finally:
         if stream is not sys.stdin.buffer:

@@ -331,8 +331,11 @@ class TypeScoreCache:
             ids[holes] = [added[tokens[i]] for i in holes.tolist()]
             return _Lookup(ids, young, fresh, fresh_slots)
 
-    def _tag(self, tokens: Sequence[str], sent_ptr: np.ndarray, mode: int) -> tuple[np.ndarray, np.ndarray]:
+    def _tag(self, tokens: Sequence[str], sent_ptr: np.ndarray, mode: int,
+             type_ids: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         look = self._lookup(tokens)
+        if type_ids is not None:  # tokens are the batch's distinct types
+            look.ids = look.ids[type_ids]
         chars = self.featurizer.chars
         if look.fresh:
             cps, ptr = code_points(look.fresh)
@@ -353,12 +356,16 @@ class TypeScoreCache:
         return ints, probs
 
     def analyse(self, tokens: Sequence[str], sent_ptr: np.ndarray, with_scores: bool = True,
-                ) -> list[tuple | None]:
+                type_ids: np.ndarray | None = None) -> list[tuple | None]:
         """Per sentence of a batch (its tokens flattened, ``sent_ptr`` the sentence offsets),
         what :meth:`LinearChainModel.tag_and_score` returns (label path, chunk starts and ends,
-        chunk probabilities, NaN unless ``with_scores``); None for an empty one."""
-        ints, probs = self._tag(tokens, sent_ptr, SCORED_CHUNKS if with_scores else CHUNKS)
-        n_tok, n_sent, n_chunks = len(tokens), len(sent_ptr) - 1, len(probs)
+        chunk probabilities, NaN unless ``with_scores``); None for an empty one.
+
+        With ``type_ids``, ``tokens`` are the batch's distinct types and token ``t`` is
+        ``tokens[type_ids[t]]`` (a bulk reader dedupes in compiled code: fewer strings)."""
+        ints, probs = self._tag(tokens, sent_ptr, SCORED_CHUNKS if with_scores else CHUNKS, type_ids)
+        n_tok = len(tokens) if type_ids is None else len(type_ids)
+        n_sent, n_chunks = len(sent_ptr) - 1, len(probs)
         labels = ints[:n_tok]
         starts = ints[n_tok + n_sent + 1:n_tok + n_sent + 1 + n_chunks]
         ends = ints[n_tok + n_sent + 1 + n_chunks:]
@@ -369,9 +376,11 @@ class TypeScoreCache:
             out.append((labels[a:b], starts[c:d], ends[c:d], probs[c:d]) if b > a else None)
         return out
 
-    def labels(self, tokens: Sequence[str], sent_ptr: np.ndarray) -> np.ndarray:
-        """Label ids of every token of a batch (no confidences): the throughput path."""
-        return self._tag(tokens, sent_ptr, LABELS)[0]
+    def labels(self, tokens: Sequence[str], sent_ptr: np.ndarray,
+               type_ids: np.ndarray | None = None) -> np.ndarray:
+        """Label ids of every token of a batch (no confidences): the throughput path
+        (``type_ids``: as in :meth:`analyse`)."""
+        return self._tag(tokens, sent_ptr, LABELS, type_ids)[0]
 
 
 _NO_TYPES = TokenTypes(np.zeros(0, np.uint32), np.zeros(1, np.int64), np.zeros(0, np.uint32),

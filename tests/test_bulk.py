@@ -24,12 +24,11 @@ def _reference(tagger, path, fmt, output_format, min_confidence):
     return out.getvalue()
 
 
-def _bulk(tagger, path, fmt, output_format, min_confidence, block_bytes, workers, batch_size=3):
+def _bulk(tagger, path, fmt, output_format, min_confidence, block_bytes, workers):
     out = []
     with open(path, "rb") as fh:
         tag_stream(read_blocks(str(path), fh, "utf-8", block_bytes),
-                   BlockTagger(tagger, Job(fmt, output_format, min_confidence, batch_size)), out.append,
-                   workers)
+                   BlockTagger(tagger, Job(fmt, output_format, min_confidence)), out.append, workers)
     return "".join(out)
 
 
