@@ -36,7 +36,7 @@ from crftag.chartable import code_points, first_missing
 from crftag.decode import find_chunks, score_chunks, viterbi_into
 from crftag.featurize import Featurizer, TypeAtoms, conj_key, gaz_marks, gaz_unigrams, lowest_bit
 from crftag.hashing import py_splitmix64, splitmix64
-from crftag.model import LinearChainModel, add_key
+from crftag.model import LinearChainModel, add_key, add_row
 
 #: Token types kept per cache generation (two generations are kept).
 DEFAULT_CACHE_TYPES = 32_768
@@ -97,8 +97,7 @@ def fill_types(atoms, window, gaz, weights, edges, slots, cached):
                 if window.group_mask[atoms.group[x], k]:
                     atom = atoms.id[x]
                     if atom >= 0:
-                        for y in range(out.shape[1]):
-                            out[k, y] += edges.atoms[atom, k, y]
+                        add_row(out, k, edges.atoms[atom], k)
                     else:
                         add_key(out, k, weights, splitmix64(atoms.hash[x] ^ window.salts[k]))
         cached.conj[slot] = atoms.conj[ty]
@@ -121,9 +120,7 @@ def _atom_rows(tables, window, weights):
 
 @njit(nogil=True, cache=True, inline="always")
 def _emissions(ids, a, b, cached, window, gaz, edges, weights, out, work):
-    """Emission scores of the sentence ``ids[a:b]`` into ``out[:b - a]``.
-
-    Index loops, not row views: a view costs a reference count in the innermost loop."""
+    """Emission scores of the sentence ``ids[a:b]`` into ``out[:b - a]``."""
     n_off, n_lab = len(window.offsets), len(weights.bias)
     b_mask, i_mask, best, next_free = work.b_mask, work.i_mask, work.best, work.next_free
     with_gaz = window.gaz_group >= 0 and len(gaz.keys) > 0
@@ -138,21 +135,16 @@ def _emissions(ids, a, b, cached, window, gaz, edges, weights, out, work):
             j = t + window.offsets[k]
             if j < a or j >= b:
                 if window.boundaries:
-                    edge = edges.bos if j < a else edges.eos
-                    for y in range(n_lab):
-                        out[row, y] += edge[k, y]
+                    add_row(out, row, edges.bos if j < a else edges.eos, k)
                 continue
-            ty = ids[j]
-            for y in range(n_lab):
-                out[row, y] += scores[ty, k, y]
+            add_row(out, row, scores[ids[j]], k)
             if with_gaz and window.group_mask[window.gaz_group, k] and (b_mask[j - a] | i_mask[j - a]):
                 for which in range(2):
                     m = b_mask[j - a] if which == 0 else i_mask[j - a]
                     while m:
                         low, lst = lowest_bit(m)
                         m ^= low
-                        for y in range(n_lab):
-                            out[row, y] += edges.gaz[k, which, lst, y]
+                        add_row(out, row, edges.gaz[k, which], lst)
         for c in range(len(window.conj_group)):
             add_key(out, row, weights, conj_key(window, cached.conj, ids, c, t, a, b))
 

@@ -51,7 +51,8 @@ Weights = bundle(
 
 @njit(nogil=True, cache=True, inline="always")
 def add_row(out, t, rows, i):
-    """``out[t] += rows[i]`` for a dense table of rows (cached per-type scores)."""
+    """``out[t] += rows[i]``: the one place a dense row (cached per-type scores, edge and
+    constant-atom tables) is added to a token's scores."""
     for y in range(rows.shape[1]):
         out[t, y] += rows[i, y]
 

@@ -177,3 +177,25 @@ def test_help_and_import_load_neither_numba_nor_scikit_learn():
     help_out = subprocess.run([sys.executable, "-m", "crftag", "--help"], capture_output=True, text=True,
                               check=True)
     assert "Usage" in help_out.stdout
+
+
+@pytest.mark.parametrize("fmt", ["text", "conll"])
+def test_tag_workers_write_the_same_bytes(tiny_crf, tiny, tmp_path, fmt):
+    """crftag tag on a file of several blocks: one worker and two give the same bytes."""
+    model = tmp_path / "m.crftag"
+    tiny_crf.save(model)
+    sents = [[*tiny[i % len(tiny)].tokens, f"new{i}"] for i in range(30000)]
+    src = tmp_path / f"in.{fmt}"
+    if fmt == "text":
+        src.write_text("".join(" ".join(s) + "\n" for s in sents), encoding="utf-8")
+    else:
+        src.write_text("".join("".join(f"{t}\tO\n" for t in s) + "\n" for s in sents), encoding="utf-8")
+    assert src.stat().st_size > 1 << 20  # more than one block
+    outputs = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"out{workers}"
+        subprocess.run([sys.executable, "-m", "crftag", "tag", "-m", str(model), str(src),
+                        "--input-format", fmt, "--output-format", fmt, "-j", workers, "-o", str(out)],
+                       check=True)
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1] and len(outputs[0]) > len(src.read_bytes()) // 2
