@@ -18,8 +18,9 @@ the same features; it caches nothing, so it runs the same on both).
   tokens are novel strings.
 * Latency of ``Tagger.tag(text)`` on --calls unseen texts, then the same texts seen; once
   as is, once after ``gc.freeze()`` (what a service does after loading its model).
-* Soak: --soak mostly novel tweets through ``Tagger.tag``: throughput, p99 and
-  the slowest call per 100k calls, resident memory; plotted to soak.png.
+* Soak: --soak mostly novel tweets (a third of their tokens never seen, and one
+  more each) through ``Tagger.tag``: throughput, p99 and the slowest call per 100k
+  calls, resident memory; plotted to soak.png.
 * Files: ``crftag tag`` file to file (start-up included) on --file-tokens tokens
   of text and of CoNLL, with one and two workers; the outputs are compared byte
   for byte.
@@ -38,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -54,12 +56,12 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def novel_stream(templates: list[list[str]], n: int, seed: int, share: float = 1 / 3) -> list[list[str]]:
+def novel_tweets(templates: list[list[str]], n: int, seed: int, share: float = 1 / 3,
+                 ) -> Iterator[list[str]]:
     """``n`` tweets built from real ones, with about ``share`` of their tokens replaced by strings
     never seen before: new @users, #hashtags, URLs, numbers and misspelt words."""
     rng = random.Random(seed)
     letters = "abcdefghijklmnopqrstuvwxyz"
-    out = []
     for i in range(n):
         toks = list(templates[i % len(templates)])
         for j, tok in enumerate(toks):
@@ -68,8 +70,7 @@ def novel_stream(templates: list[list[str]], n: int, seed: int, share: float = 1
                 word = "".join(rng.choice(letters) for _ in range(rng.randint(3, 9)))
                 toks[j] = (f"@{word}{i}", f"#{word.title()}{i}", f"http://t.co/{word}{i}", f"{i}{j}",
                            f"{tok[:3]}{word}{i}")[kind]
-        out.append(toks)
-    return out
+        yield toks
 
 
 def timed(fn, *args) -> float:
@@ -157,7 +158,7 @@ def main() -> None:
     cores = os.cpu_count() or 1
     unseen_cores = statistics.median(throughput(unseen_all, fresh(), cores) for _ in range(3))
     unseen_one_all = statistics.median(throughput(unseen_all, fresh(), 1) for _ in range(3))
-    synthetic = novel_stream(dev, 4 * len(dev), seed=1)
+    synthetic = list(novel_tweets(dev, 4 * len(dev), seed=1))
     synthetic_tps = statistics.median(throughput(synthetic, fresh()) for _ in range(3))
 
     # the straightforward pipeline, on the first baseline-tokens of dev
@@ -266,16 +267,17 @@ def main() -> None:
 
 
 def soak(tagger, templates: list, calls: int, progress_bar, out: Path) -> dict:
-    """Mostly novel tweets through Tagger.tag: per window of 100k calls, tweets/s, p99 and max
-    latency, resident memory."""
+    """Mostly novel tweets through Tagger.tag, made one at a time as a stream brings them: per
+    window of 100k calls, tweets/s, p99 and max latency, resident memory. The setup's objects
+    are gc.freeze()d first, as a service does after start-up."""
     window = 100_000
     rows = []
     times = np.empty(min(window, calls))
+    gc.collect()
+    gc.freeze()
     t_window = time.perf_counter()
-    stream = novel_stream(templates, window, seed=2)  # a window's worth, renumbered per window
     with progress_bar(calls, "soak") as bar:
-        for i in range(calls):
-            toks = stream[i % window]
+        for i, toks in enumerate(novel_tweets(templates, calls, seed=2)):
             text = " ".join(toks) + f" w{i}"  # every tweet has at least one never-seen token
             t0 = time.perf_counter_ns()
             tagger.tag(text)
@@ -289,8 +291,7 @@ def soak(tagger, templates: list, calls: int, progress_bar, out: Path) -> dict:
                              "cache_generations": tagger._fast.generations})
                 t_window = now
                 bar.update(n)
-                if i + 1 < calls:
-                    stream = novel_stream(templates, window, seed=3 + i)
+    gc.unfreeze()
     print(f"soak: {calls:,} mostly novel tweets through Tagger.tag (tweets/s, p99 us, max us, RSS MB "
           f"per {window:,} calls):")
     for r in rows:
@@ -324,8 +325,7 @@ def files(model_path: Path, templates: list, n_tokens: int, tmp: Path) -> dict:
     """``crftag tag`` file to file, start-up included, with one and two workers."""
     sents, n = [], 0
     copies = -(-n_tokens // sum(map(len, templates))) + 1
-    stream = novel_stream(templates, copies * len(templates), seed=4, share=0.1)
-    for s in stream:
+    for s in novel_tweets(templates, copies * len(templates), seed=4, share=0.1):
         if n >= n_tokens:
             break
         sents.append(s)

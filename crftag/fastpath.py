@@ -231,15 +231,24 @@ class _Generation:
 
     A slot is reserved under the cache's lock, filled by the kernel of the call that reserved it
     (outside the lock), and only then published in ``slots``: a type another thread can find is
-    always complete, and no two calls ever write the same slot."""
+    always complete, and no two calls ever write the same slot. ``users`` counts the calls whose
+    kernels may still read the arrays: a retired generation's arrays are reused for the next
+    young one only when none does (freeing 27 MB and faulting it in again would stall a call
+    for milliseconds)."""
 
     def __init__(self, capacity: int, n_off: int, n_lab: int, n_conj: int):
         self.slots: dict[str, int] = {}
         self.used = 0  # slots reserved (published or not)
+        self.users = 0
         # np.zeros maps memory lazily: a generation costs what its filled slots use
         self.arrays = CachedTypes(np.zeros((capacity, n_off, n_lab)),
                                   np.zeros((capacity, n_conj), dtype=np.uint64),
                                   np.zeros(capacity, dtype=np.uint64), np.zeros(capacity, dtype=np.int64))
+
+    def reuse(self) -> _Generation:
+        """Empty, with the same arrays (every slot is written whole before it is read)."""
+        self.slots, self.used = {}, 0
+        return self
 
     @property
     def free(self) -> int:
@@ -294,6 +303,7 @@ class TypeScoreCache:
             ids = np.array([get(t, -1) for t in tokens], dtype=np.int64)
             holes = np.flatnonzero(ids < 0)  # the work below is per new token, not per token
             if not len(holes):
+                young.users += 1
                 return _Lookup(ids, young, [], _NONE)
             missing = list(dict.fromkeys([tokens[i] for i in holes.tolist()]))
             if len(missing) > young.free:
@@ -303,7 +313,11 @@ class TypeScoreCache:
                     index = {t: i for i, t in enumerate(distinct)}
                     return _Lookup(np.array([index[t] for t in tokens], dtype=np.int64), gen, distinct,
                                    gen.reserve(len(distinct)), shared=False)
-                self._old, self._young = young, _Generation(self.capacity, *self._shape)
+                retired = self._old
+                if retired.users == 0 and len(retired.arrays.gaz) == self.capacity:
+                    self._old, self._young = young, retired.reuse()
+                else:
+                    self._old, self._young = young, _Generation(self.capacity, *self._shape)
                 self.generations += 1
                 young, missing, holes = self._young, distinct, np.arange(len(tokens))
             # types of the old generation are copied over, the others are left to the caller
@@ -321,6 +335,7 @@ class TypeScoreCache:
             fresh_slots = young.reserve(len(fresh))
             added.update(zip(fresh, fresh_slots.tolist(), strict=True))
             ids[holes] = [added[tokens[i]] for i in holes.tolist()]
+            young.users += 1
             return _Lookup(ids, young, fresh, fresh_slots)
 
     def _tag(self, tokens: Sequence[str], sent_ptr: np.ndarray, mode: int,
@@ -329,22 +344,28 @@ class TypeScoreCache:
         if type_ids is not None:  # tokens are the batch's distinct types
             look.ids = look.ids[type_ids]
         chars = self.featurizer.chars
-        if look.fresh:
-            cps, ptr = code_points(look.fresh)
-            low, low_ptr = code_points([t.lower() for t in look.fresh])
-            fresh = TokenTypes(cps, ptr, low, low_ptr)
-        else:
-            fresh = _NO_TYPES
-        while True:
-            status, ints, probs = tag_batch(look.ids, sent_ptr, look.generation.arrays, self.tables, fresh,
-                                            look.fresh_slots, chars.snapshot, mode)
-            if status < 0:
-                break
-            chars.add(status)
-        if look.fresh and look.shared:
-            with self._lock:  # complete now: others may use them
-                for t, slot in zip(look.fresh, look.fresh_slots.tolist(), strict=True):
-                    look.generation.slots.setdefault(t, slot)
+        done = False
+        try:
+            if look.fresh:
+                cps, ptr = code_points(look.fresh)
+                low, low_ptr = code_points([t.lower() for t in look.fresh])
+                fresh = TokenTypes(cps, ptr, low, low_ptr)
+            else:
+                fresh = _NO_TYPES
+            while True:
+                status, ints, probs = tag_batch(look.ids, sent_ptr, look.generation.arrays, self.tables,
+                                                fresh, look.fresh_slots, chars.snapshot, mode)
+                if status < 0:
+                    break
+                chars.add(status)
+            done = True
+        finally:
+            if look.shared:
+                with self._lock:
+                    look.generation.users -= 1
+                    if done:  # the new types are complete now: others may use them
+                        for t, slot in zip(look.fresh, look.fresh_slots.tolist(), strict=True):
+                            look.generation.slots.setdefault(t, slot)
         return ints, probs
 
     def analyse(self, tokens: Sequence[str], sent_ptr: np.ndarray, with_scores: bool = True,

@@ -90,3 +90,18 @@ def test_a_new_type_is_published_only_once_scored(model_path):
 def test_cache_capacity_must_be_positive(model_path):
     with pytest.raises(ValueError, match="at least one"):
         Tagger.load(model_path, cache_types=0)
+
+
+def test_a_retired_generation_is_reused_unless_a_call_still_reads_it(model_path):
+    tagger = Tagger.load(model_path, cache_types=4)
+    cache = tagger._fast
+    tagger.tag_tokens(["a", "b", "c"])
+    first = cache._young.arrays
+    tagger.tag_tokens(["d", "e", "f"])  # rotation 1: a fresh young generation
+    tagger.tag_tokens(["g", "h", "i"])  # rotation 2: the first generation's arrays come back
+    assert cache._young.arrays is first
+    pinned = cache._lookup(["j", "k", "l"])  # rotation 3, and this call has not finished
+    tagger.tag_tokens(["m", "n", "o"])  # rotation 4
+    tagger.tag_tokens(["p", "q", "r"])  # rotation 5 retires the pinned generation: not reused
+    assert pinned.generation.users == 1 and cache._young.arrays is not pinned.generation.arrays
+    assert tagger.tag_tokens(["a", "b", "c"]) == Tagger.load(model_path).tag_tokens(["a", "b", "c"])
