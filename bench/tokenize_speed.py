@@ -33,7 +33,7 @@ from pathlib import Path
 from crftag.chartable import code_point_table, code_points
 from crftag.readers import read_conll
 from crftag.resources import default_registry
-from crftag.tokenize import _tokenize_texts, tokenize, tokenize_batch, tokenize_regex
+from crftag.tokenize import tokenize, tokenize_batch, tokenize_regex, tokenize_segments
 
 PATTERNS = {
     ".-": lambda k: ".-" * k,
@@ -60,7 +60,7 @@ def timed(fn, text: str) -> float:
 
 def kernel(text: str) -> None:
     cps, ptr = code_points([text])
-    _tokenize_texts(cps, ptr, code_point_table().ensure(cps))
+    tokenize_segments(cps, ptr, code_point_table().ensure(cps))
 
 
 def tweets(rounds: int) -> dict:

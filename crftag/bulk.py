@@ -27,7 +27,7 @@ from numba import njit
 
 from crftag.chartable import SPACE, code_point_table, code_points, flags_of
 from crftag.errors import DataError
-from crftag.tokenize import tokenize
+from crftag.tokenize import tokenize_segments
 
 if TYPE_CHECKING:
     from crftag.tagger import Tagger
@@ -268,8 +268,7 @@ class BlockTagger:
         else:
             text = text.removesuffix("\n")
             cps, _ = code_points([text])
-            self.chars.ensure(cps)
-            starts, ends, sent_ptr, line_start, line_end = _tokenize_lines(text)
+            starts, ends, sent_ptr, line_start, line_end = _tokenize_lines(cps, self.chars.ensure(cps))
             consumed = len(text) + 1
         labels, ent_start, ent_end, ent_ptr = self._tag(text, cps, starts, ends, sent_ptr)
         if self.job.output_format == "conll":
@@ -363,23 +362,36 @@ def intern(cps, starts, ends):
     return type_ids, first[:n_types]
 
 
-def _tokenize_lines(text: str) -> tuple[np.ndarray, ...]:
-    """Token spans of every line of ``text`` (one sentence per line, empty lines too, a line's
-    trailing carriage returns left out), and each line's start and end."""
-    starts: list[int] = []
-    ends: list[int] = []
-    sent_ptr, line_start, line_end = [0], [], []
-    pos = 0
-    for line in text.split("\n"):
-        body = line.rstrip("\r")
-        for a, b in tokenize(body)[1]:
-            starts.append(pos + a)
-            ends.append(pos + b)
-        sent_ptr.append(len(starts))
-        line_start.append(pos)
-        line_end.append(pos + len(body))
-        pos += len(line) + 1
-    return tuple(np.array(x, dtype=np.int64) for x in (starts, ends, sent_ptr, line_start, line_end))
+def _tokenize_lines(cps: np.ndarray, chars) -> tuple[np.ndarray, ...]:
+    """Token spans of every line of a block (one sentence per line, empty lines too), in one
+    compiled call, and each line's start and end (its trailing carriage returns left out)."""
+    line_start, line_end = _lines(cps)
+    seg = np.append(line_start, len(cps))  # a line with its line end: no token spans a line end
+    flat, tok_ptr = tokenize_segments(cps, seg, chars)
+    offset = np.repeat(line_start, np.diff(tok_ptr))
+    return flat[0::2] + offset, flat[1::2] + offset, tok_ptr, line_start, line_end
+
+
+@njit(nogil=True, cache=True)
+def _lines(cps):
+    """Where each line starts and where its text ends (before its line end, ``rstrip("\r")``)."""
+    n_lines = 1
+    for c in cps:
+        n_lines += c == _NL
+    starts = np.empty(n_lines, dtype=np.int64)
+    ends = np.empty(n_lines, dtype=np.int64)
+    k = 0
+    starts[0] = 0
+    for i in range(len(cps) + 1):
+        if i == len(cps) or cps[i] == _NL:
+            e = i
+            while e > starts[k] and cps[e - 1] == _CR:
+                e -= 1
+            ends[k] = e
+            k += 1
+            if k < n_lines:
+                starts[k] = i + 1
+    return starts, ends
 
 
 def _joined(tokens: list[str], sent_ptr: np.ndarray) -> tuple[np.ndarray, ...]:

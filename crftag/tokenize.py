@@ -469,8 +469,9 @@ def _tokenize_text(data, table, spans):
 
 
 @njit(nogil=True, cache=True)
-def _tokenize_texts(cps, ptr, table):
-    """The token spans of each text ``cps[ptr[t]:ptr[t + 1]]``, and where each text's tokens start."""
+def tokenize_segments(cps, ptr, table):
+    """The token spans of each text ``cps[ptr[t]:ptr[t + 1]]`` (relative to its start), and where
+    each text's tokens start: ``(start, end, start, end, ...)``, ``tok_ptr``."""
     longest = 0
     for t in range(len(ptr) - 1):
         longest = max(longest, ptr[t + 1] - ptr[t])
@@ -519,7 +520,7 @@ def tokenize(text: str) -> tuple[list[str], list[tuple[int, int]]]:
 def tokenize_batch(texts: list[str]) -> list[tuple[list[str], list[tuple[int, int]]]]:
     """:func:`tokenize` of each text, in one compiled call (for bulk tagging)."""
     cps, ptr = code_points(texts)
-    flat, tok_ptr = _tokenize_texts(cps, ptr, code_point_table().ensure(cps))
+    flat, tok_ptr = tokenize_segments(cps, ptr, code_point_table().ensure(cps))
     pairs = iter(flat.tolist())
     all_spans = list(zip(pairs, pairs, strict=True))
     bounds = tok_ptr.tolist()
