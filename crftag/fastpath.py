@@ -245,8 +245,11 @@ class _Generation:
                                   np.zeros((capacity, n_conj), dtype=np.uint64),
                                   np.zeros(capacity, dtype=np.uint64), np.zeros(capacity, dtype=np.int64))
 
-    def reuse(self) -> _Generation:
-        """Empty, with the same arrays (every slot is written whole before it is read)."""
+    def reuse(self, trash: list[dict]) -> _Generation:
+        """Empty, with the same arrays (every slot is written whole before it is read). The old
+        index goes to ``trash``: freeing 32,768 strings at once would stall one call for a
+        millisecond or two, so the cache frees them a few hundred per call."""
+        trash.append(self.slots)
         self.slots, self.used = {}, 0
         return self
 
@@ -294,10 +297,13 @@ class TypeScoreCache:
         self._lock = threading.Lock()
         self._young = _Generation(capacity, *self._shape)
         self._old = _Generation(0, *self._shape)
+        self._trash: list[dict] = []
         self.generations = 0  # how many times the young generation filled up
 
     def _lookup(self, tokens: Sequence[str]) -> _Lookup:
         with self._lock:
+            if self._trash:
+                _free_some(self._trash)
             young = self._young
             get = young.slots.get
             ids = np.array([get(t, -1) for t in tokens], dtype=np.int64)
@@ -315,7 +321,7 @@ class TypeScoreCache:
                                    gen.reserve(len(distinct)), shared=False)
                 retired = self._old
                 if retired.users == 0 and len(retired.arrays.gaz) == self.capacity:
-                    self._old, self._young = young, retired.reuse()
+                    self._old, self._young = young, retired.reuse(self._trash)
                 else:
                     self._old, self._young = young, _Generation(self.capacity, *self._shape)
                 self.generations += 1
@@ -394,6 +400,15 @@ class TypeScoreCache:
         """Label ids of every token of a batch (no confidences): the throughput path
         (``type_ids``: as in :meth:`analyse`)."""
         return self._tag(tokens, sent_ptr, LABELS, type_ids)[0]
+
+
+def _free_some(trash: list[dict], n: int = 512) -> None:
+    """Drop up to ``n`` entries of retired indexes."""
+    index = trash[-1]
+    for _ in range(min(n, len(index))):
+        index.popitem()
+    if not index:
+        trash.pop()
 
 
 _NO_TYPES = TokenTypes(np.zeros(0, np.uint32), np.zeros(1, np.int64), np.zeros(0, np.uint32),
