@@ -89,11 +89,12 @@ def read_blocks(path: str, stream: BinaryIO, encoding: str, block_bytes: int = B
 def parse_conll(cps, chars):
     """The token column of CoNLL lines: ``(starts, ends, sent_ptr, consumed)``.
 
-    A line's token is its first field, as :func:`crftag.readers.read_conll` reads it:
-    with a tab, the first tab-separated field that is not blank once stripped; without,
-    the first whitespace-separated word. A line without one, or ``-DOCSTART-``, ends a
-    sentence. A sentence still open at the end of ``cps`` is not returned: ``consumed``
-    is where its first line starts (the caller keeps the rest for the next block).
+    A line's token is its first field, as :func:`crftag.readers.conll_fields` finds it:
+    with a tab, the first tab-separated field, stripped; without, the first
+    whitespace-separated word. A blank line, or ``-DOCSTART-``, ends a sentence; a blank
+    token followed by a tag is skipped. A sentence still open at the end of ``cps`` is not
+    returned: ``consumed`` is where its first line starts (the caller keeps the rest for the
+    next block).
     """
     n = len(cps)
     starts = np.empty(n // 2 + 1, dtype=np.int64)
@@ -109,8 +110,10 @@ def parse_conll(cps, chars):
         nxt = min(le + 1, n)
         while le > ls and cps[le - 1] == _CR:  # rstrip("\r\n")
             le -= 1
-        ts, te = _first_field(cps, ls, le, chars)
-        if te == ts or _is_docstart(cps, ts, te):
+        ts, te, debris = _first_field(cps, ls, le, chars)
+        if debris:
+            pass
+        elif te == ts or _is_docstart(cps, ts, te):
             if n_tok > sent_ptr[n_sent]:
                 n_sent += 1
                 sent_ptr[n_sent] = n_tok
@@ -130,33 +133,31 @@ def parse_conll(cps, chars):
 
 @njit(nogil=True, cache=True)
 def _first_field(cps, ls, le, chars):
-    tab = False
-    for i in range(ls, le):
-        if cps[i] == _TAB:
-            tab = True
-            break
-    if not tab:
+    """The token of a line as :func:`crftag.readers.conll_fields` finds it: ``(start, end,
+    skip)``; an empty span with ``skip`` False ends a sentence, with ``skip`` True it is a blank
+    token (debris) to pass over."""
+    tab = ls
+    while tab < le and cps[tab] != _TAB:
+        tab += 1
+    if tab == le:  # no tab: the first whitespace-separated word
         a = ls
         while a < le and flags_of(chars, cps[a]) & SPACE:
             a += 1
         b = a
         while b < le and not flags_of(chars, cps[b]) & SPACE:
             b += 1
-        return a, b
-    fs = ls
-    while fs <= le:
-        fe = fs
-        while fe < le and cps[fe] != _TAB:
-            fe += 1
-        a, b = fs, fe
-        while a < b and flags_of(chars, cps[a]) & SPACE:
-            a += 1
-        while b > a and flags_of(chars, cps[b - 1]) & SPACE:
-            b -= 1
-        if b > a:
-            return a, b
-        fs = fe + 1
-    return ls, ls
+        return a, b, False
+    a, b = ls, tab
+    while a < b and flags_of(chars, cps[a]) & SPACE:
+        a += 1
+    while b > a and flags_of(chars, cps[b - 1]) & SPACE:
+        b -= 1
+    if b > a:
+        return a, b, False
+    for i in range(tab + 1, le):  # a blank token: debris if a tag follows, else a blank line
+        if cps[i] != _TAB and not flags_of(chars, cps[i]) & SPACE:
+            return a, a, True
+    return a, a, False
 
 
 @njit(nogil=True, cache=True)

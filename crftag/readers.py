@@ -4,8 +4,11 @@ Formats:
 
 * ``conll``: one token per line, token first and tag last, separated by a tab
   or spaces (middle columns ignored), a blank line between sentences. CRLF line
-  ends, runs of blank lines, ``-DOCSTART-`` lines and a last sentence without a
-  final blank line are all accepted.
+  ends, runs of blank lines, a line holding only a tab (WNUT17), ``-DOCSTART-``
+  lines and a last sentence without a final blank line are all accepted. With a
+  tab, a token may hold spaces and its surrounding spaces are dropped; a blank
+  token tagged ``O`` is skipped (the Broad Twitter Corpus has a few), a blank
+  token tagged as an entity is an error.
 * ``csv``: the Kaggle/GMB ``ner_dataset.csv`` layout (``Sentence #,Word,POS,Tag``,
   the sentence id only on a sentence's first row).
 * ``jsonl``: one JSON object per line, ``{"text": ...}`` or ``{"tokens": [...]}``,
@@ -89,22 +92,43 @@ def read_conll(path: str | os.PathLike[str], labelled: bool = True,
     tags: list[str] = []
     start = 0
     for lineno, line in _lines(name, encoding):
-        fields = [f.strip() for f in (line.split("\t") if "\t" in line else line.split())]
-        fields = [f for f in fields if f]
-        if not fields or fields[0] == "-DOCSTART-":
+        token, tag = conll_fields(line)
+        if (token is None and tag is None) or token == "-DOCSTART-":  # a sentence ends
             if tokens:
                 yield Sentence(tokens, tags if labelled else None, line=start)
                 tokens, tags = [], []
             continue
+        if token is None:  # a blank token: debris (the Broad Twitter Corpus has a few)
+            if tag != "O" and labelled:
+                raise DataError(name, lineno, f"blank token tagged {tag!r}: an entity needs a token")
+            continue
         if not tokens:
             start = lineno
         if labelled:
-            if len(fields) < 2:
+            if tag is None:
                 raise DataError(name, lineno, f"expected 'token<TAB>tag', found {line.strip()!r} with no tag")
-            tags.append(_check_tag(name, lineno, fields[-1].strip()))
-        tokens.append(fields[0])
+            tags.append(_check_tag(name, lineno, tag))
+        tokens.append(token)
     if tokens:
         yield Sentence(tokens, tags if labelled else None, line=start)
+
+
+def conll_fields(line: str) -> tuple[str | None, str | None]:
+    """The token and tag of a CoNLL line (either None when absent).
+
+    With a tab, the token is the first tab-separated field and the tag the last non-blank
+    one, both stripped: a token may hold spaces (``u R``); a blank first field is a blank
+    token. Without a tab, fields are separated by whitespace. ``-DOCSTART-`` lines come back
+    as a token of that name with no tag; callers treat them as sentence ends.
+    """
+    if "\t" in line:
+        parts = [f.strip() for f in line.split("\t")]
+        rest = [f for f in parts[1:] if f]
+        return parts[0] or None, rest[-1] if rest else None
+    fields = line.split()
+    if not fields:
+        return None, None
+    return fields[0], fields[-1] if len(fields) > 1 else None
 
 
 def read_gmb_csv(path: str | os.PathLike[str], labelled: bool = True,

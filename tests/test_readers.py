@@ -117,3 +117,30 @@ def test_real_wnut16(wnut16_train, wnut16_dev):
     dev = list(read_conll(wnut16_dev))
     assert (len(train), sum(map(len, train))) == (2394, 46469)
     assert (len(dev), sum(map(len, dev))) == (1000, 16261)
+
+
+def test_broad_twitter_corpus_debris(tmp_path):
+    """Blank tokens tagged O are skipped; a token keeps inner spaces and loses outer ones; a line
+    holding only a tab ends a sentence (WNUT17); a blank token tagged as an entity is refused."""
+    from crftag.readers import read_conll
+
+    path = tmp_path / "btc.conll"
+    path.write_text("Watching\tO\n\tO\n \tO\nu R\tO\n😎 \tB-PER\n\t\nnext\tO\n", encoding="utf-8")
+    sents = list(read_conll(path))
+    assert [s.tokens for s in sents] == [["Watching", "u R", "😎"], ["next"]]
+    assert sents[0].tags == ["O", "O", "B-PER"]
+    assert [s.tokens for s in read_conll(path, labelled=False)] == [["Watching", "u R", "😎"], ["next"]]
+    bad = tmp_path / "bad.conll"
+    bad.write_text("a\tO\n\tB-PER\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"bad.conll:2: blank token tagged 'B-PER'"):
+        list(read_conll(bad))
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("name", ["wnut17:train", "wnut17:dev", "btc:a", "btc:b", "btc:e", "btc:g", "btc:h"])
+def test_every_tuning_corpus_reads(name):
+    from crftag.readers import read_conll
+    from tests.conftest import registry_file
+
+    sents = list(read_conll(registry_file(name)))
+    assert sents and all(len(s.tokens) == len(s.tags) and all(s.tokens) for s in sents)
