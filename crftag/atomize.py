@@ -32,7 +32,7 @@ from crftag.chartable import (
 from crftag.hashing import FNV_OFFSET, FNV_PRIME, splitmix64
 from crftag.lexicon import ClusterTable
 
-# group kinds, in the order of crftag.atoms.KINDS
+# the compiled twin of every kind of crftag.featurekinds (tests check both lists agree)
 BIAS, WORDS, LOWERED, PREFIX, SUFFIX, CASING, SHAPE, CHARS, TWITTER, BROWN, CLARK, GAZETTEER = range(12)
 KIND_CODES = {"bias": BIAS, "word": WORDS, "lower": LOWERED, "prefix": PREFIX, "suffix": SUFFIX,
               "casing": CASING, "shape": SHAPE, "chars": CHARS, "twitter": TWITTER, "brown": BROWN,
@@ -552,17 +552,17 @@ def build_tables(feature_set, lexicon) -> FeatureTables:
             const[g, c] = py_fnv1a(f"{name}|{atom}")
             const_id[g, c] = ids.setdefault((g, int(const[g, c])), len(ids))
         if kind in ("prefix", "suffix"):
-            for n in params.get("lengths", [3]):
+            for n in params["lengths"]:
                 lens.append(n)
                 len_state.append(py_fnv1a(f"{name}|{n}="))
         len_ptr.append(len(lens))
         if kind in ("brown", "clark"):
             table = lexicon.clusters.get(name) or ClusterTable.from_dict({})
-            scheme[g] = SCHEMES[params.get("normalize", "lower" if kind == "brown" else "twitterner")]
+            scheme[g] = SCHEMES[params["normalize"]]
             salt[g] = py_splitmix64(py_fnv1a(f"cluster-table:{name}"))
             names = table.cluster_names()
             if kind == "brown":
-                prefixes = sorted(params.get("prefixes", [4, 8, 12, 16]))
+                prefixes = sorted(params["prefixes"])
                 atoms = [[f"p{n}={path[:n]}" for n in prefixes] for path in names]
             else:
                 atoms = [[cluster] for cluster in names]
@@ -575,8 +575,8 @@ def build_tables(feature_set, lexicon) -> FeatureTables:
             if scheme[g] == SCHEMES["twitterner"]:
                 for word, row in _lookup_all(table, PLACEHOLDERS).items():
                     placeholder[g, PLACEHOLDERS.index(word)] = row
-        max_atoms += {"bias": 1, "word": 1, "lower": 1, "prefix": len(params.get("lengths", [3])),
-                      "suffix": len(params.get("lengths", [3])), "casing": 5, "shape": 2, "chars": 4,
+        max_atoms += {"bias": 1, "word": 1, "lower": 1, "prefix": len(params.get("lengths", [])),
+                      "suffix": len(params.get("lengths", [])), "casing": 5, "shape": 2, "chars": 4,
                       "twitter": 2, "brown": max(int(width[g]), 1), "clark": 1, "gazetteer": 0}[kind]
     words, buckets, shift, blob = _word_table(word_tables)
     return FeatureTables(

@@ -3,14 +3,15 @@
 Each group kind maps a token to a few atom strings (``paris``, ``title``,
 ``pre2=pa``). Atoms depend on the token alone, so the featuriser computes them
 once per distinct token. Groups that need a resource (Brown and Clark clusters)
-get their table when they are built.
+get their table when they are built. The kinds and their options are declared
+in :mod:`crftag.featurekinds`; :mod:`crftag.atomize` is the compiled twin.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from crftag.lexicon import cluster_keys
 
@@ -90,7 +91,7 @@ def _twitter(token: str) -> list[str]:
     return []
 
 
-def _brown(table: dict[str, str], prefixes: list[int], scheme: str) -> AtomFn:
+def _brown(table: Mapping[str, str], prefixes: list[int], scheme: str) -> AtomFn:
     def atoms(token: str) -> list[str]:
         for key in cluster_keys(token, scheme):
             path = table.get(key)
@@ -101,7 +102,7 @@ def _brown(table: dict[str, str], prefixes: list[int], scheme: str) -> AtomFn:
     return atoms
 
 
-def _clark(table: dict[str, str], scheme: str) -> AtomFn:
+def _clark(table: Mapping[str, str], scheme: str) -> AtomFn:
     def atoms(token: str) -> list[str]:
         for key in cluster_keys(token, scheme):
             cluster = table.get(key)
@@ -112,8 +113,9 @@ def _clark(table: dict[str, str], scheme: str) -> AtomFn:
     return atoms
 
 
-def make_atom_fn(kind: str, params: dict, table: dict[str, str] | None = None) -> AtomFn:
-    """The atom function of a token-level group kind."""
+def make_atom_fn(kind: str, params: dict, table: Mapping[str, str] | None = None) -> AtomFn:
+    """The atom function of a token-level group (``params`` validated and complete: see
+    :func:`crftag.featureset.FeatureSet.from_dict`)."""
     if kind == "bias":
         return lambda t: ["1"]
     if kind == "word":
@@ -121,7 +123,7 @@ def make_atom_fn(kind: str, params: dict, table: dict[str, str] | None = None) -
     if kind == "lower":
         return lambda t: [t.lower()]
     if kind in ("prefix", "suffix"):
-        lengths = params.get("lengths", [3])
+        lengths = params["lengths"]
         if kind == "prefix":
             return lambda t: [f"{n}={t.lower()[:n]}" for n in lengths if len(t) >= n]
         return lambda t: [f"{n}={t.lower()[-n:]}" for n in lengths if len(t) >= n]
@@ -134,14 +136,7 @@ def make_atom_fn(kind: str, params: dict, table: dict[str, str] | None = None) -
     if kind == "twitter":
         return _twitter
     if kind == "brown":
-        return _brown(table or {}, sorted(params.get("prefixes", [4, 8, 12, 16])),
-                      params.get("normalize", "lower"))
+        return _brown(table or {}, sorted(params["prefixes"]), params["normalize"])
     if kind == "clark":
-        return _clark(table or {}, params.get("normalize", "twitterner"))
+        return _clark(table or {}, params["normalize"])
     raise ValueError(f"not a token-level group kind: {kind}")
-
-
-TOKEN_KINDS = ("bias", "word", "lower", "prefix", "suffix", "casing", "shape", "chars", "twitter",
-               "brown", "clark")
-POSITION_KINDS = ("gazetteer",)
-KINDS = TOKEN_KINDS + POSITION_KINDS

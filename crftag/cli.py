@@ -481,8 +481,30 @@ def features_list() -> None:
     """
     from crftag.featureset import available, load_feature_set
 
-    for name in available():
-        click.echo(f"{name:<10} {load_feature_set(name).description}")
+    names = list(available())
+    width = max(map(len, names), default=0)
+    for name in names:
+        click.echo(f"{name:<{width}}  {load_feature_set(name).description}")
+
+
+@features.command(name="kinds")
+def features_kinds() -> None:
+    """List the feature group kinds, their options and defaults.
+
+    \b
+    Example:
+      crftag features kinds
+    """
+    from crftag.featurekinds import COMMON, KINDS
+
+    click.echo("every group: " + "; ".join(f"{k} ({o.help}, default {o.default})" for k, o in COMMON.items()
+                                          if k != "kind"))
+    for kind in KINDS.values():
+        click.echo(f"\n{kind.name}: {kind.help}")
+        for key, opt in kind.options.items():
+            default = "required" if opt.required else f"default {opt.default}"
+            choices = f"; one of {', '.join(opt.choices)}" if opt.choices else ""
+            click.echo(f"  {key}: {opt.help} ({default}{choices})")
 
 
 @features.command(name="show")

@@ -12,15 +12,18 @@ to a ``.toml`` file works too. The resolved set is stored in every model file.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from crftag.atoms import KINDS
 from crftag.errors import DataError
+from crftag.featurekinds import COMMON, KINDS, Option
 
-_RESOURCE_KINDS = {"brown": "resource", "clark": "resource", "gazetteer": "resources"}
+TOP_KEYS = ("name", "description", "boundaries", "groups", "conjunctions")
+CONJUNCTION_KEYS = ("group", "offsets")
 
 
 def _search_dirs() -> list[Path]:
@@ -38,12 +41,29 @@ def available() -> dict[str, Path]:
     return found
 
 
-def _int_list(value, what: str, source: str, positive: bool = False) -> list[int]:
-    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool)
-                                              for v in value):
-        raise DataError(source, None, f"{what} must be a list of integers")
-    if positive and not all(v > 0 for v in value):
-        raise DataError(source, None, f"{what} must be positive integers")
+def _unknown(source: str, where: str, key: str, known: list[str]) -> DataError:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(known) or 'none'}"
+    return DataError(source, None, f"unknown key {key!r} in {where}{hint}")
+
+
+def _check(value: Any, opt: Option, where: str, source: str) -> Any:
+    """``value`` checked against its declaration (a copy)."""
+    if opt.type in ("ints", "ints_any"):
+        if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool)
+                                                  for v in value):
+            raise DataError(source, None, f"{where} must be a list of integers")
+        if opt.type == "ints" and not all(v > 0 for v in value):
+            raise DataError(source, None, f"{where} must be positive integers")
+        return list(value)
+    if opt.type == "strings":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise DataError(source, None, f"{where} must be a list of strings")
+        return list(value)
+    if not isinstance(value, str):
+        raise DataError(source, None, f"{where} must be a string")
+    if opt.choices and value not in opt.choices:
+        raise DataError(source, None, f"{where} must be one of {', '.join(opt.choices)}, not {value!r}")
     return value
 
 
@@ -57,35 +77,34 @@ class FeatureSet:
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "<dict>") -> FeatureSet:
+        """Validate a feature set (every key known, every value of its declared type) and fill
+        in the defaults, so that a model file records the set exactly as it was used."""
+        if not isinstance(data, dict):
+            raise DataError(source, None, "a feature set must be a table")
+        for key in data:
+            if key not in TOP_KEYS:
+                raise _unknown(source, "the feature set", key, list(TOP_KEYS))
         groups = data.get("groups")
         if not isinstance(groups, dict) or not groups:
             raise DataError(source, None, "a feature set needs a non-empty [groups] table")
-        clean: dict[str, dict] = {}
-        for gname, params in groups.items():
-            if not isinstance(params, dict):
-                raise DataError(source, None, f"groups.{gname} must be a table")
-            params = dict(params)
-            kind = params.setdefault("kind", gname)
-            if kind not in KINDS:
-                raise DataError(source, None, f"unknown feature group kind {kind!r} in groups.{gname}; "
-                                f"known: {', '.join(KINDS)}")
-            params["window"] = sorted(set(_int_list(params.get("window", [0]),
-                                                    f"groups.{gname}.window", source)))
-            for key in ("lengths", "prefixes"):
-                if key in params:
-                    _int_list(params[key], f"groups.{gname}.{key}", source, positive=True)
-            need = _RESOURCE_KINDS.get(kind)
-            if need and not params.get(need):
-                raise DataError(source, None, f"groups.{gname} ({kind}) needs '{need}'")
-            clean[gname] = params
+        clean = {name: _group(name, params, source) for name, params in groups.items()}
+        conjunctions = data.get("conjunctions", [])
+        if not isinstance(conjunctions, list):
+            raise DataError(source, None, "conjunctions must be a list of tables ([[conjunctions]])")
         conj = []
-        for c in data.get("conjunctions", []):
+        for c in conjunctions:
             if not isinstance(c, dict) or c.get("group") not in clean:
                 raise DataError(source, None, "each conjunction needs a 'group' naming a defined group")
-            offsets = _int_list(c.get("offsets"), "conjunction offsets", source)
+            for key in c:
+                if key not in CONJUNCTION_KEYS:
+                    raise _unknown(source, "a conjunction", key, list(CONJUNCTION_KEYS))
+            offsets = _check(c.get("offsets"), COMMON["window"], "conjunction offsets", source)
             if len(offsets) != 2:
                 raise DataError(source, None, "conjunction offsets must be two integers")
             conj.append({"group": c["group"], "offsets": offsets})
+        for key, kind in (("name", str), ("description", str), ("boundaries", bool)):
+            if key in data and not isinstance(data[key], kind):
+                raise DataError(source, None, f"{key} must be a {'boolean' if kind is bool else 'string'}")
         return cls(name=str(data.get("name", Path(source).stem)),
                    description=str(data.get("description", "")),
                    groups=clean, boundaries=bool(data.get("boundaries", True)), conjunctions=conj)
@@ -105,6 +124,35 @@ class FeatureSet:
         for c in self.conjunctions:
             lines.append(f"  conjunction  {c['group']} at offsets {c['offsets']}")
         return "\n".join(lines)
+
+
+def _group(name: str, params: Any, source: str) -> dict:
+    """One ``[groups.NAME]`` table, validated against its kind, with defaults filled in."""
+    where = f"groups.{name}"
+    if not isinstance(params, dict):
+        raise DataError(source, None, f"{where} must be a table")
+    kind_name = params.get("kind", name)
+    if kind_name not in KINDS:
+        close = difflib.get_close_matches(str(kind_name), list(KINDS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(KINDS)}"
+        raise DataError(source, None, f"unknown feature group kind {kind_name!r} in {where}{hint}")
+    kind = KINDS[kind_name]
+    known = {**COMMON, **kind.options}
+    for key in params:
+        if key not in known:
+            raise _unknown(source, f"{where} ({kind_name})", key, list(known))
+    clean: dict[str, Any] = {"kind": kind_name}
+    for key, opt in known.items():
+        if key == "kind":
+            continue
+        if key in params:
+            clean[key] = _check(params[key], opt, f"{where}.{key}", source)
+        elif opt.required:
+            raise DataError(source, None, f"{where} ({kind_name}) needs '{key}'")
+        else:
+            clean[key] = list(opt.default) if isinstance(opt.default, list) else opt.default
+    clean["window"] = sorted(set(clean["window"]))
+    return clean
 
 
 def load_feature_set(name_or_path: str | os.PathLike[str]) -> FeatureSet:

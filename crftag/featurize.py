@@ -24,9 +24,10 @@ import numpy as np
 from numba import njit
 
 from crftag.atomize import TokenTypes, atomize, build_tables
-from crftag.atoms import TOKEN_KINDS, make_atom_fn
+from crftag.atoms import make_atom_fn
 from crftag.bundles import bundle
 from crftag.chartable import code_point_table, code_points
+from crftag.featurekinds import KINDS
 from crftag.featureset import FeatureSet
 from crftag.hashing import (
     MASK64,
@@ -371,7 +372,7 @@ class ReferenceFeaturizer:
         self.groups = list(feature_set.groups.items())
         self.offsets = sorted({o for _, p in self.groups for o in p["window"]})
         self.atom_fns = [(name, make_atom_fn(p["kind"], p, lex.clusters.get(name)))
-                         for name, p in self.groups if p["kind"] in TOKEN_KINDS]
+                         for name, p in self.groups if KINDS[p["kind"]].token_level]
         self.gaz_name = next((name for name, p in self.groups if p["kind"] == "gazetteer"), None)
         self.gaz = dict(zip(lex.gazetteer.keys.tolist(), lex.gazetteer.masks.tolist(), strict=True)) \
             if lex.gazetteer is not None else {}

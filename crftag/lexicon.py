@@ -266,14 +266,16 @@ def build_lexicon(feature_set) -> Lexicon:
             digests = {p.name: sha256_file(p) for p in files}
         return path, digests
 
+    from crftag.featurekinds import KINDS
+
     lex = Lexicon()
     for name, params in feature_set.groups.items():
         kind = params["kind"]
-        if kind in ("brown", "clark"):
+        if KINDS[kind].resource == "clusters":
             path, digests = locate(params["resource"])
             lex.clusters[name] = read_clusters(path, kind)
             lex.sources[params["resource"]] = digests
-        elif kind == "gazetteer":
+        elif KINDS[kind].resource == "gazetteer":
             folders = []
             for ref in params["resources"]:
                 path, digests = locate(ref)

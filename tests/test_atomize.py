@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crftag.atoms import TOKEN_KINDS, make_atom_fn
+from crftag.atoms import make_atom_fn
 from crftag.chartable import code_point_table, code_points
+from crftag.featurekinds import KINDS
 from crftag.featureset import FeatureSet
 from crftag.featurize import Featurizer
 from crftag.hashing import py_fnv1a
@@ -44,7 +45,7 @@ def setup(tmp_path_factory):
     brown, clark = read_clusters(tmp / "paths", "brown"), read_clusters(tmp / "clark.txt", "clark")
     lexicon = Lexicon(clusters={"brown": brown, "brown2": brown, "clark": clark, "clark2": clark})
     reference = [(name, make_atom_fn(p["kind"], p, lexicon.clusters.get(name)))
-                 for name, p in ALL_KINDS.groups.items() if p["kind"] in TOKEN_KINDS]
+                 for name, p in ALL_KINDS.groups.items() if KINDS[p["kind"]].token_level]
     return Featurizer(ALL_KINDS, lexicon), reference
 
 
@@ -54,6 +55,12 @@ def _check(setup, tokens):
     for i, tok in enumerate(tokens):
         expected = [py_fnv1a(f"{name}|{a}") for name, fn in reference for a in fn(tok)]
         assert atoms.hash[atoms.ptr[i]:atoms.ptr[i + 1]].tolist() == expected, repr(tok)
+
+
+def test_every_kind_has_a_compiled_twin():
+    from crftag.atomize import KIND_CODES
+
+    assert set(KIND_CODES) == set(KINDS)
 
 
 def test_explicit_tokens(setup):

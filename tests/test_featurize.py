@@ -101,6 +101,40 @@ def test_shipped_sets():
     assert "conjunction" in load_feature_set("twitter-all").describe()
 
 
+TYPOS = [
+    ("[groups.prefix]\nlength = [1, 2]\n",
+     "unknown key 'length' in groups.prefix (prefix) (did you mean 'lengths'?)"),
+    ("[groups.lower]\nwindw = [-1, 0]\n",
+     "unknown key 'windw' in groups.lower (lower) (did you mean 'window'?)"),
+    ("conjunctoins = []\n[groups.lower]\n",
+     "unknown key 'conjunctoins' in the feature set (did you mean 'conjunctions'?)"),
+    ('[groups.lower]\n[[conjunctions]]\ngroup = "lower"\noffsets = [-1, 0]\nwindow = [1]\n',
+     "unknown key 'window' in a conjunction"),
+    ('[groups.brwn]\nresource = "x"\n',
+     "unknown feature group kind 'brwn' in groups.brwn (did you mean 'brown'?)"),
+    ('[groups.brown]\nresource = "x"\nnormalize = "upper"\n',
+     "groups.brown.normalize must be one of lower, twitterner, not 'upper'"),
+    ('[groups.gazetteer]\nresources = "lexicons:wnut16"\n',
+     "groups.gazetteer.resources must be a list of strings"),
+    ('boundaries = "yes"\n[groups.lower]\n', "boundaries must be a boolean"),
+]
+
+
+@pytest.mark.parametrize(("toml", "message"), TYPOS)
+def test_feature_set_typos_name_the_file_and_key(tmp_path, toml, message):
+    path = tmp_path / "mine.toml"
+    path.write_text(toml, encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        load_feature_set(path)
+    assert str(err.value) == f"{path}: {message}" or str(err.value).startswith(f"{path}: {message};")
+
+
+def test_defaults_are_filled_in():
+    fs = FeatureSet.from_dict({"groups": {"prefix": {}, "brown": {"resource": "x"}}})
+    assert fs.groups["prefix"] == {"kind": "prefix", "window": [0], "lengths": [3]}
+    assert fs.groups["brown"]["prefixes"] == [4, 8, 12, 16] and fs.groups["brown"]["normalize"] == "lower"
+
+
 def test_bad_feature_sets(tmp_path):
     with pytest.raises(DataError, match="unknown feature group kind 'nope'"):
         FeatureSet.from_dict({"groups": {"nope": {}}})

@@ -1,0 +1,75 @@
+"""Named corpora: the train and dev splits of the corpora crftag is tuned on.
+
+A split is a list of parts; a part is a registry resource, whole or cut: the
+first or second half of its sentences in file order (the Broad Twitter
+Corpus's dev split is the second half of section H), or the train or dev side
+of :func:`crftag.split.stratified_split` (one labelled file, 20% for dev, seed 0).
+Every part is read and verified through the resource registry, like any data.
+
+Note: WNUT17's train split is the WNUT16 train and dev tweets re-annotated, so
+a model trained on one of them must never be scored on the other's dev split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crftag.errors import CrftagError
+from crftag.sentence import Sentence
+
+CUTS = ("first-half", "second-half", "stratified-train", "stratified-dev")
+
+
+@dataclass(frozen=True)
+class Part:
+    resource: str  # a registry name
+    cut: str | None = None  # one of CUTS, or the whole resource
+
+
+@dataclass(frozen=True)
+class Corpus:
+    name: str
+    description: str
+    train: tuple[Part, ...]
+    dev: tuple[Part, ...]
+
+    def read(self, split: str) -> list[Sentence]:
+        """The labelled sentences of ``split`` ("train" or "dev")."""
+        if split not in ("train", "dev"):
+            raise CrftagError(f"corpus {self.name!r} has splits train and dev, not {split!r}")
+        return [s for part in getattr(self, split) for s in _read_part(part)]
+
+
+def _read_part(part: Part) -> list[Sentence]:
+    from crftag.readers import read_labelled
+    from crftag.resources import resolve_data
+    from crftag.split import stratified_split
+
+    sents = read_labelled([resolve_data(part.resource)])
+    half = len(sents) // 2
+    if part.cut is None:
+        return sents
+    if part.cut == "first-half":
+        return sents[:half]
+    if part.cut == "second-half":
+        return sents[half:]
+    train, dev = stratified_split(sents, 0.2, seed=0)
+    return train if part.cut == "stratified-train" else dev
+
+
+CORPORA: dict[str, Corpus] = {c.name: c for c in (
+    Corpus("wnut16", "WNUT 2016 Twitter NER, 10 types", (Part("wnut16:train"),), (Part("wnut16:dev"),)),
+    Corpus("wnut17", "WNUT 2017 emerging entities, 6 types (dev: YouTube, Reddit, StackExchange)",
+           (Part("wnut17:train"),), (Part("wnut17:dev"),)),
+    Corpus("btc", "Broad Twitter Corpus, PER/LOC/ORG (dev: the second half of section H)",
+           (Part("btc:a"), Part("btc:b"), Part("btc:e"), Part("btc:g"), Part("btc:h", "first-half")),
+           (Part("btc:h", "second-half"),)),
+    Corpus("gmb", "GMB news sample, 8 types (80/20 stratified split, seed 0)",
+           (Part("gmb:sample", "stratified-train"),), (Part("gmb:sample", "stratified-dev"),)),
+)}
+
+
+def get_corpus(name: str) -> Corpus:
+    if name not in CORPORA:
+        raise CrftagError(f"unknown corpus {name!r}; known: {', '.join(CORPORA)}")
+    return CORPORA[name]
