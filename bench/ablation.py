@@ -1,11 +1,16 @@
-"""Feature ablations: train on WNUT16 train, score entity F1 on dev, one row per variant.
+"""Feature and training ablations across corpora: one row per variant, dev F1 per corpus.
 
-    python bench/ablation.py [--variants all|NAME,NAME] [--jobs 2] [--out bench/results]
+    python bench/ablation.py [--corpora wnut16,wnut17,btc,gmb] [--variants all|NAME,NAME]
+                             [--jobs 2] [--folds 0] [--out bench/results]
 
-Variants start from the shipped feature sets and add one resource group at a
-time, so each row says what that group is worth. Prints a markdown table (dev
-P/R/F1 overall and per type, train seconds, model size) and saves
-bench/results/ablation.json.
+Each variant (a feature set, backend parameters, training options) is trained on
+each corpus's train split and scored on its dev split (entity F1, conlleval);
+with ``--folds K`` it is also scored by K-fold cross-validation on the train split
+(sentences assigned to folds at random, seed 0), for differences too small for one
+dev set. The table gives F1 per corpus and their mean over the tweet corpora
+(WNUT16, WNUT17, BTC), WNUT16's per-type F1 for the types the later WNUT16 test
+split is rich in, train seconds and model size; bench/results/ablation.json keeps
+everything (per type, precision and recall).
 """
 
 from __future__ import annotations
@@ -18,84 +23,105 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 from joblib import Parallel, delayed
 
-from crftag import Tagger, train
-from crftag.featureset import FeatureSet, load_feature_set
-
-TYPES = ["company", "facility", "geo-loc", "movie", "musicartist", "other", "person", "product",
-         "sportsteam", "tvshow"]
+TWEET_CORPORA = ("wnut16", "wnut17", "btc")
+WATCHED = ("company", "product", "musicartist", "sportsteam")
 
 
-def variants() -> dict[str, tuple[dict, dict]]:
-    """name -> (feature set dict, backend params)."""
-    full = load_feature_set("twitter-all").to_dict()
+def variants() -> dict[str, dict]:
+    """name -> {"features": feature set dict, "params": backend parameters, "train": train() options}."""
+    from crftag.featureset import load_feature_set
+
     surface = load_feature_set("surface").to_dict()
     default = load_feature_set("twitter").to_dict()
+    everything = load_feature_set("twitter-all").to_dict()
 
-    def surface_plus(*names: str) -> dict:
-        d = copy.deepcopy(surface)
-        for n in names:
-            d["groups"][n] = copy.deepcopy(default["groups"][n])
+    def plus(base: dict, **groups: dict) -> dict:
+        d = copy.deepcopy(base)
+        d["groups"].update(copy.deepcopy(groups))
         return d
 
-    def default_plus(*names: str, bigrams: bool = False) -> dict:
-        d = copy.deepcopy(default)
-        for n in names:
-            d["groups"][n] = copy.deepcopy(full["groups"][n])
-        d["conjunctions"] = copy.deepcopy(full["conjunctions"]) if bigrams else []
-        return d
-
+    bigrams = copy.deepcopy(default)
+    bigrams["conjunctions"] = copy.deepcopy(everything["conjunctions"])
     return {
-        "minimal (notebook-style)": (load_feature_set("minimal").to_dict(), {}),
-        "surface": (surface, {}),
-        "surface + Brown (ARK)": (surface_plus("brown"), {}),
-        "surface + gazetteers": (surface_plus("gazetteer"), {}),
-        "twitter = surface + Brown + gazetteers": (default, {}),
-        "twitter + Clark": (default_plus("clark"), {}),
-        "twitter + Brown (WNUT+Hege)": (default_plus("brown_wnut"), {}),
-        "twitter + word bigrams": (default_plus(bigrams=True), {}),
-        "twitter-all (everything)": (full, {}),
-        "twitter, 200 L-BFGS iterations": (default, {"max_iterations": 200}),
+        "surface": {"features": surface},
+        "surface + Brown (ARK)": {"features": plus(surface, brown=default["groups"]["brown"])},
+        "surface + gazetteers": {"features": plus(surface, gazetteer=default["groups"]["gazetteer"])},
+        "twitter (default before)": {"features": default},
+        "twitter + word bigrams": {"features": bigrams},
+        "twitter, 200 L-BFGS iterations": {"features": default, "params": {"max_iterations": 200}},
     }
 
 
-def run(name: str, fs: dict, params: dict) -> dict:
+def run_one(name: str, spec: dict, corpus: str, folds: int) -> dict:
+    from crftag import Tagger, train
+    from crftag.corpora import get_corpus
+    from crftag.evaluate import evaluate
+    from crftag.featureset import FeatureSet
+
+    c = get_corpus(corpus)
+    fs = FeatureSet.from_dict(spec["features"], source=name)
+    train_sents, dev_sents = c.read("train"), c.read("dev")
+    opts = {**spec.get("params", {}), **spec.get("train", {})}
     t0 = time.perf_counter()
-    tagger = train("wnut16:train", dev="wnut16:dev", features=FeatureSet.from_dict(fs, name), **params)
-    seconds = time.perf_counter() - t0
+    tagger = train(train_sents, features=fs, **opts)
+    train_s = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "m.crftag"
         tagger.save(path)
-        size = path.stat().st_size
-        t1 = time.perf_counter()
-        Tagger.load(path)
-        load = time.perf_counter() - t1
-    d = tagger.meta["dev_scores"]
-    return {"variant": name, "params": params, "dev": d["overall"], "per_type": d["per_type"],
-            "train_seconds": round(seconds, 1), "model_bytes": size, "load_seconds": round(load, 3),
-            "features": len(tagger.model.feature_keys)}
+        model_mb = path.stat().st_size / 1e6
+        tagger = Tagger.load(path)
+    report = evaluate([s.tags for s in dev_sents], tagger.tag_tokens_batch([s.tokens for s in dev_sents]))
+    row = {"variant": name, "corpus": corpus, "train_s": train_s, "model_mb": model_mb,
+           "dev": {**{k: report.overall[k] for k in ("precision", "recall", "f1")},
+                   "per_type": {t: v["f1"] for t, v in report.per_type.items()}}}
+    if folds:
+        rng = np.random.default_rng(0)
+        assign = rng.permutation(len(train_sents)) % folds
+        gold, pred = [], []
+        for k in range(folds):
+            fit = [s for s, a in zip(train_sents, assign, strict=True) if a != k]
+            held = [s for s, a in zip(train_sents, assign, strict=True) if a == k]
+            gold += [s.tags for s in held]
+            pred += train(fit, features=fs, **opts).tag_tokens_batch([s.tokens for s in held])
+        row["cv_f1"] = evaluate(gold, pred).overall["f1"]
+    return row
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpora", default="wnut16,wnut17,btc,gmb")
     ap.add_argument("--variants", default="all")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--folds", type=int, default=0)
     ap.add_argument("--out", default="bench/results")
     args = ap.parse_args()
     table = variants()
-    names = list(table) if args.variants == "all" else args.variants.split(",")
-    rows = Parallel(n_jobs=args.jobs)(delayed(run)(n, *table[n]) for n in names)
-    print("| variant | dev P | dev R | dev F1 | " + " | ".join(TYPES) + " | train s | model MB | load s |")
-    print("|---|---:|---:|---:|" + "---:|" * len(TYPES) + "---:|---:|---:|")
-    for r in rows:
-        d = r["dev"]
-        per = " | ".join(f"{r['per_type'].get(t, {}).get('f1', 0.0):.1f}" for t in TYPES)
-        print(f"| {r['variant']} | {d['precision']:.2f} | {d['recall']:.2f} | **{d['f1']:.2f}** | {per} | "
-              f"{r['train_seconds']} | {r['model_bytes'] / 1e6:.1f} | {r['load_seconds']} |")
+    names = list(table) if args.variants == "all" else [v.strip() for v in args.variants.split(",")]
+    corpora = [c.strip() for c in args.corpora.split(",")]
+    jobs = [(n, c) for n in names for c in corpora]
+    rows = Parallel(n_jobs=args.jobs)(delayed(run_one)(n, table[n], c, args.folds) for n, c in jobs)
+    by = {(r["variant"], r["corpus"]): r for r in rows}
+    head = ["variant", *corpora, "mean (tweets)", *[f"WNUT16 {t}" for t in WATCHED], "train s", "model MB"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" + "---:|" * (len(head) - 1)]
+    for n in names:
+        cells = []
+        for c in corpora:
+            r = by[(n, c)]
+            cells.append(f"{r['dev']['f1']:.2f}" + (f" (cv {r['cv_f1']:.2f})" if "cv_f1" in r else ""))
+        tweets = [by[(n, c)]["dev"]["f1"] for c in corpora if c in TWEET_CORPORA]
+        wnut = by.get((n, "wnut16"))
+        watched = [f"{wnut['dev']['per_type'].get(t, 0.0):.2f}" if wnut else "-" for t in WATCHED]
+        lines.append("| " + " | ".join([n, *cells, f"{np.mean(tweets):.2f}" if tweets else "-", *watched,
+                                        f"{sum(by[(n, c)]['train_s'] for c in corpora):.0f}",
+                                        f"{by[(n, corpora[0])]['model_mb']:.1f}"]) + " |")
+    print("\n".join(lines))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "ablation.json").write_text(json.dumps({"cores": os.cpu_count(), "rows": rows}, indent=2))
+    (out / "ablation.json").write_text(json.dumps({"corpora": corpora, "folds": args.folds,
+                                                   "cores": os.cpu_count(), "rows": rows}, indent=1))
     print(f"saved {out / 'ablation.json'}")
 
 
