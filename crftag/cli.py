@@ -165,9 +165,11 @@ def _output(path: str | None) -> Iterator[TextIO]:
 @click.option("-j", "--workers", type=click.IntRange(min=1), default=None,
               help="Processes tagging text or CoNLL files in parallel (default: one per core; "
                    "output is the same bytes with any number).")
+@click.option("--model-sha256", metavar="HEX", default=None,
+              help="Refuse the model unless its file has this sha256 (pin a trusted file).")
 def tag(model_path: str, inputs: tuple[str, ...], input_format: str | None, output_format: str,
         output: str | None, min_confidence: float | None, batch_size: int | None,
-        encoding: str, workers: int | None) -> None:
+        encoding: str, workers: int | None, model_sha256: str | None) -> None:
     """Tag tweets. Reads INPUT files, or standard input when none is given.
 
     \b
@@ -184,7 +186,7 @@ def tag(model_path: str, inputs: tuple[str, ...], input_format: str | None, outp
     from crftag.tagger import Tagger
     from crftag.writers import WRITERS
 
-    tagger = Tagger.load(model_path)
+    tagger = Tagger.load(model_path, sha256=model_sha256)
     write = WRITERS[output_format]
     sources = [resolve_data(p) for p in inputs] or [Path("-")]
     interactive = not inputs and sys.stdin.isatty()

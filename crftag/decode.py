@@ -45,9 +45,12 @@ def dominance(transitions: np.ndarray) -> np.ndarray:
     reach; +inf when ``k`` cannot reach one of them, -inf when ``i`` reaches none)."""
     t = np.asarray(transitions, dtype=np.float64)
     reach = t > -np.inf
-    with np.errstate(invalid="ignore"):
-        gain = np.where(reach[None, :, :], t[:, None, :] - t[None, :, :], np.inf)  # [i, k, j]
-    return np.where(reach[:, None, :], gain, -np.inf).max(axis=2)
+    out = np.empty(t.shape)
+    for i in range(len(t)):  # one source label at a time: L x L memory, not L x L x L
+        with np.errstate(invalid="ignore"):
+            gain = np.where(reach, t[i][None, :] - t, np.inf)  # [k, j]
+        out[i] = np.where(reach[i][None, :], gain, -np.inf).max(axis=1)
+    return out
 
 
 @njit(nogil=True, cache=True)

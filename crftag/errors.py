@@ -5,8 +5,19 @@ from __future__ import annotations
 import os
 
 
+def one_line(text: str) -> str:
+    """``text`` with line breaks shown as escapes: an error message is always one line, even
+    when it quotes a file name or a value that holds a newline."""
+    if "\n" in text or "\r" in text:
+        text = text.replace("\r", "\\r").replace("\n", "\\n")
+    return text
+
+
 class CrftagError(Exception):
     """Base class of every error crftag reports to a user (never a bug)."""
+
+    def __str__(self) -> str:
+        return one_line(super().__str__())
 
 
 class DataError(CrftagError):
@@ -24,7 +35,21 @@ class DataError(CrftagError):
 
 
 class ModelError(CrftagError):
-    """A model file that cannot be loaded: truncated, corrupted, wrong version."""
+    """A model file that cannot be loaded: truncated, corrupted, wrong version, or contents
+    that fail validation."""
+
+    def __init__(self, path: str | os.PathLike[str], message: str):
+        self.path = os.fspath(path)
+        self.message = message
+        super().__init__(f"{self.path}: {message}")
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.message))
+
+
+class OutputError(CrftagError):
+    """An output that cannot be written: a read-only or full disk, a directory in the way,
+    an output that is also an input. Located as ``path: what is wrong``."""
 
     def __init__(self, path: str | os.PathLike[str], message: str):
         self.path = os.fspath(path)

@@ -238,6 +238,9 @@ class Lexicon:
 
     @classmethod
     def from_arrays(cls, meta: dict, arrays: dict[str, np.ndarray]) -> Lexicon:
+        from crftag.validate import check_lexicon_arrays
+
+        check_lexicon_arrays(meta, arrays)  # compiled code indexes with these: checked first
         clusters = {group: ClusterTable(arrays[f"lex_c{i}_words"], arrays[f"lex_c{i}_wptr"],
                                         arrays[f"lex_c{i}_names"], arrays[f"lex_c{i}_nptr"],
                                         arrays[f"lex_c{i}_index"])

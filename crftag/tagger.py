@@ -17,7 +17,7 @@ from crftag._version import __version__
 from crftag.backends import TaggingModel, get_backend
 from crftag.bio import split_tag
 from crftag.entity import Entity
-from crftag.errors import ModelError
+from crftag.errors import CrftagError, ModelError
 from crftag.fastpath import DEFAULT_CACHE_TYPES, TypeScoreCache
 from crftag.featureset import FeatureSet
 from crftag.featurize import Featurizer
@@ -27,6 +27,7 @@ from crftag.modelfile import load_model, save_model
 from crftag.readers import sentences_from_texts
 from crftag.sentence import Sentence
 from crftag.tokenize import tokenize
+from crftag.validate import Invalid, validate_model
 
 
 class Tagger:
@@ -52,20 +53,31 @@ class Tagger:
 
     # -- loading and saving ---------------------------------------------------
     @classmethod
-    def load(cls, path: str | os.PathLike[str], cache_types: int = DEFAULT_CACHE_TYPES) -> Tagger:
+    def load(cls, path: str | os.PathLike[str], cache_types: int = DEFAULT_CACHE_TYPES,
+             sha256: str | None = None) -> Tagger:
         """Load a model file (a safe zip of JSON and arrays; no code runs).
 
+        Every array and metadata field is validated (:mod:`crftag.validate`) before compiled
+        code sees it, so an untrusted file is either refused with a :class:`ModelError` or
+        tags safely. ``sha256`` pins the file's digest (anything else is refused unread).
         ``cache_types`` bounds the per-token-type score cache: two generations of that
         many types each (about 0.8 KB a type with the default feature set)."""
-        meta, arrays = load_model(path)
+        meta, arrays = load_model(path, sha256)
+        try:
+            feature_set = validate_model(meta, arrays, source=os.fspath(path))
+        except Invalid as exc:
+            raise ModelError(path, f"invalid model: {exc}") from None
         try:
             backend = get_backend(meta["backend"])
-            feature_set = FeatureSet.from_dict(meta["feature_set"], source=os.fspath(path))
+        except CrftagError as exc:
+            raise ModelError(path, str(exc)) from None
+        try:
             lexicon = Lexicon.from_arrays(meta.get("lexicon", {}), arrays)
             model = backend.load(list(meta["labels"]), arrays)
-        except (KeyError, ValueError, TypeError, IndexError, UnicodeDecodeError) as exc:
-            raise ModelError(path, f"inconsistent model contents ({exc!s})") from None
-        return cls(model, feature_set, meta["backend"], meta, lexicon, cache_types)
+            return cls(model, feature_set, meta["backend"], meta, lexicon, cache_types)
+        except Exception as exc:
+            raise ModelError(path, f"inconsistent model contents ({type(exc).__name__}: "
+                                   f"{str(exc)[:300]})") from None
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model atomically; see :mod:`crftag.modelfile`."""

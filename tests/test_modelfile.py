@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from crftag.errors import ModelError
-from crftag.modelfile import load_model, save_model
+from crftag.modelfile import FORMAT_VERSION, load_model, save_model
 from crftag.tagger import Tagger
 
 
@@ -24,7 +24,7 @@ def test_round_trip_preserves_predictions(model_file, tiny_crf, tiny):
     for s in tiny:
         assert loaded.tag_tokens(s.tokens) == tiny_crf.tag_tokens(s.tokens)
     meta, arrays = load_model(model_file)
-    assert meta["backend"] == "crf" and meta["format_version"] == 2
+    assert meta["backend"] == "crf" and meta["format_version"] == FORMAT_VERSION
     assert all(a.dtype != object for a in arrays.values())
 
 
@@ -71,7 +71,8 @@ def test_wrong_version_and_foreign_zip(tmp_path):
     p = tmp_path / "v.crftag"
     save_model(p, {"backend": "crf"}, {"x": np.zeros(2)})
     with zipfile.ZipFile(p) as zf:
-        meta = zf.read("meta.json").decode().replace('"format_version": 2', '"format_version": 99')
+        meta = zf.read("meta.json").decode()
+        meta = meta.replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 99')
         arr = zf.read("arrays/x.npy")
     with zipfile.ZipFile(p, "w") as zf:
         zf.writestr("meta.json", meta)
@@ -104,10 +105,12 @@ def test_object_arrays_are_refused(tmp_path):
     with zipfile.ZipFile(p) as zf:
         meta = json.loads(zf.read("meta.json"))
     meta["checksums"]["arrays/x.npy"] = hashlib.sha256(buf.getvalue()).hexdigest()
+    raw = json.dumps(meta).encode()
     with zipfile.ZipFile(p, "w") as zf:
-        zf.writestr("meta.json", json.dumps(meta))
+        zf.writestr("meta.json", raw)
+        zf.writestr("meta.json.sha256", hashlib.sha256(raw).hexdigest())
         zf.writestr("arrays/x.npy", buf.getvalue())
-    with pytest.raises(ModelError, match="corrupted model file"):
+    with pytest.raises(ModelError, match="has dtype object; crftag stores only booleans, integers"):
         load_model(p)
 
 
@@ -141,9 +144,10 @@ def test_inconsistent_arrays_are_refused(tmp_path, model_file):
     meta = json.loads(members["meta.json"])
     meta["checksums"]["arrays/bias.npy"] = hashlib.sha256(buf.getvalue()).hexdigest()
     members["meta.json"] = json.dumps(meta).encode()
+    members["meta.json.sha256"] = hashlib.sha256(members["meta.json"]).hexdigest().encode()
     p = tmp_path / "bad.crftag"
     with zipfile.ZipFile(p, "w") as zf:
         for name, data in members.items():
             zf.writestr(name, data)
-    with pytest.raises(ModelError, match="inconsistent model contents"):
+    with pytest.raises(ModelError, match=r"invalid model: array 'bias' has shape \(3,\)"):
         Tagger.load(p)
