@@ -1,5 +1,5 @@
-"""``python -m crftag`` runs the command line."""
+"""``python -m crftag`` runs the command line (signal handlers first: see crftag.entry)."""
 
-from crftag.cli import main
+from crftag.entry import main
 
 main()
