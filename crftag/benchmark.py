@@ -152,6 +152,13 @@ def plot(result: dict, path: Path) -> Path | None:
     if result["rows"]:
         ax.legend(loc="best")
     ax.set_xscale("log")
+    # decades only, labelled 1k / 10k / 100k / 1M; the log axis's minor labels (2x10^3,
+    # 3x10^3, ...) overlapped one another
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.xaxis.set_major_locator(LogLocator(base=10))
+    ax.xaxis.set_major_formatter(FuncFormatter(_short_number))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("tagging speed, tokens/s (log scale)")
     ax.set_ylabel("dev entity F1")
     ax.set_title(f"crftag bench: {result['dev']}, {result['cores']} cores")
@@ -162,6 +169,14 @@ def plot(result: dict, path: Path) -> Path | None:
     plt.close(fig)
     os.replace(tmp, path)
     return path
+
+
+def _short_number(value: float, _pos: int = 0) -> str:
+    """1000 -> 1k, 1e6 -> 1M: tick labels short enough not to collide."""
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= size:
+            return f"{value / size:g}{suffix}"
+    return f"{value:g}"
 
 
 def _child() -> None:

@@ -27,6 +27,7 @@ from numba import njit
 
 from crftag.chartable import SPACE, code_point_table, code_points, flags_of
 from crftag.errors import DataError
+from crftag.readers import line_ends, too_long, too_many_tokens
 from crftag.tokenize import tokenize_segments
 
 if TYPE_CHECKING:
@@ -42,19 +43,25 @@ _DOCSTART = np.array([ord(c) for c in "-DOCSTART-"], dtype=np.uint32)
 
 @dataclass(frozen=True)
 class Job:
-    """What blocks are tagged for: the formats and the options that change the output."""
+    """What blocks are tagged for: the formats and the options that change the output, the
+    source's name (for errors) and the most tokens a sentence may have."""
 
     input_format: str  # "text" or "conll"
     output_format: str  # "conll" or "text"
     min_confidence: float | None = None
+    source: str = "-"
+    max_tokens: int | None = None
 
 
 # -- reading --------------------------------------------------------------------------------
 
 def read_blocks(path: str, stream: BinaryIO, encoding: str, block_bytes: int = BLOCK_BYTES,
+                max_line_bytes: int | None = None, on_bytes: Callable[[int], None] | None = None,
                 ) -> Iterator[str]:
-    """Decoded blocks of whole lines (a last line without a newline included). Decoding
-    errors name the line and byte offset, as :func:`crftag.readers.read` does."""
+    """Decoded blocks of whole lines (a last line without a line end included), every line end
+    (``\r\n``, ``\n``, a bare ``\r``) turned into ``\n``. Decoding errors name the line and
+    byte offset, as :func:`crftag.readers.read` does; a line over ``max_line_bytes`` is an error
+    naming it, raised before more of it is read. ``on_bytes`` hears each block's size."""
     try:
         codec = codecs.lookup(encoding)
     except LookupError:
@@ -64,8 +71,14 @@ def read_blocks(path: str, stream: BinaryIO, encoding: str, block_bytes: int = B
     while True:
         chunk = read(block_bytes)
         data = pending + chunk
-        cut = data.rfind(b"\n") + 1 if chunk else len(data)
+        if chunk:  # cut after the last line end (a final \r may be half of a \r\n)
+            end = len(data) - 1 if data.endswith(b"\r") else len(data)
+            cut = max(data.rfind(b"\n", 0, end), data.rfind(b"\r", 0, end)) + 1
+        else:
+            cut = len(data)
         raw, pending = data[:cut], data[cut:]
+        if max_line_bytes is not None:
+            _check_lines(path, raw, pending, lineno, max_line_bytes)
         if not raw:
             if not chunk:
                 return
@@ -74,15 +87,34 @@ def read_blocks(path: str, stream: BinaryIO, encoding: str, block_bytes: int = B
             text = raw.decode(encoding)
         except UnicodeDecodeError as exc:
             what = "UTF-8" if codec.name == "utf-8" else encoding
-            line_start = raw.rfind(b"\n", 0, exc.start) + 1
-            raise DataError(path, lineno + raw.count(b"\n", 0, line_start),
+            line_start = max(raw.rfind(b"\n", 0, exc.start), raw.rfind(b"\r", 0, exc.start)) + 1
+            raise DataError(path, lineno + line_ends(raw[:line_start]),
                             f"invalid {what} at byte offset {offset + exc.start} "
                             "(for another encoding, pass --encoding)") from None
         if offset == 0 and text.startswith("\ufeff"):
             text = text[1:]
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
         offset += len(raw)
-        lineno += raw.count(b"\n")
+        lineno += line_ends(raw)
+        if on_bytes is not None:
+            on_bytes(len(raw))
         yield text
+
+
+def _check_lines(path: str, raw: bytes, pending: bytes, lineno: int, limit: int) -> None:
+    """No line of ``raw`` (whole lines from line ``lineno``), nor the unfinished line ``pending``
+    after them, is longer than ``limit`` bytes."""
+    if len(raw) > limit:
+        codes = np.frombuffer(raw, dtype=np.uint8)
+        ends = np.flatnonzero((codes == _NL) | (codes == _CR))
+        lengths = np.diff(np.concatenate([[-1], ends])) - 1
+        over = np.flatnonzero(lengths > limit)
+        if len(over):
+            start = int(ends[over[0] - 1]) + 1 if over[0] else 0
+            raise too_long(path, lineno + line_ends(raw[:start]), limit)
+    if len(pending) > limit:
+        raise too_long(path, lineno + line_ends(raw), limit)
 
 
 @njit(nogil=True, cache=True)
@@ -259,9 +291,10 @@ class BlockTagger:
         self.label_type = np.array([len(names) + types.index(t) if t else -1 for t in tagger._types],
                                    dtype=np.int64)
 
-    def __call__(self, text: str) -> tuple[str, str]:
-        """The output for the complete sentences of ``text``, and the rest of ``text`` (the
-        lines of a CoNLL sentence not finished yet)."""
+    def __call__(self, text: str, first_line: int = 1) -> tuple[str, str]:
+        """The output for the complete sentences of ``text`` (whose first line is line
+        ``first_line`` of the source), and the rest of ``text`` (the lines of a CoNLL sentence
+        not finished yet). A sentence of more than ``job.max_tokens`` tokens is an error."""
         if self.job.input_format == "conll":
             cps, _ = code_points([text])
             starts, ends, sent_ptr, consumed = parse_conll(cps, self.chars.ensure(cps))
@@ -271,6 +304,8 @@ class BlockTagger:
             cps, _ = code_points([text])
             starts, ends, sent_ptr, line_start, line_end = _tokenize_lines(cps, self.chars.ensure(cps))
             consumed = len(text) + 1
+        if self.job.max_tokens is not None and len(sent_ptr) > 1:
+            self._check_tokens(text, starts, sent_ptr, first_line)
         labels, ent_start, ent_end, ent_ptr = self._tag(text, cps, starts, ends, sent_ptr)
         if self.job.output_format == "conll":
             out = format_conll(cps, starts, ends, sent_ptr, labels, self.name_cps, self.name_ptr)
@@ -282,6 +317,21 @@ class BlockTagger:
             out = format_text(cps, line_start, line_end, starts, ends, sent_ptr, ent_start, ent_end,
                               self.label_type[labels[first]], ent_ptr, self.name_cps, self.name_ptr)
         return out.tobytes().decode("utf-32-le", "surrogatepass"), text[consumed:]
+
+    def _check_tokens(self, text: str, starts: np.ndarray, sent_ptr: np.ndarray, first_line: int) -> None:
+        sizes = np.diff(sent_ptr)
+        over = np.flatnonzero(sizes > self.job.max_tokens)
+        if len(over):
+            s = int(over[0])
+            line = first_line + (s if self.job.input_format == "text"
+                                 else text.count("\n", 0, int(starts[sent_ptr[s]])))
+            raise too_many_tokens(self.job.source, line, int(sizes[s]), self.job.max_tokens)
+
+    def check_rest(self, rest: str, line: int) -> None:
+        """An unfinished CoNLL sentence (starting at ``line``) already over the token limit is an
+        error now, before more of it is read."""
+        if self.job.max_tokens is not None and rest.count("\n") > self.job.max_tokens:
+            raise too_many_tokens(self.job.source, line, rest.count("\n"), self.job.max_tokens)
 
     def _tag(self, text: str, cps: np.ndarray, starts: np.ndarray, ends: np.ndarray,
              sent_ptr: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -417,16 +467,18 @@ def _joined(tokens: list[str], sent_ptr: np.ndarray) -> tuple[np.ndarray, ...]:
 _WORKER: BlockTagger | None = None
 
 
-def _work(text: str) -> tuple[str, str]:
+def _work(text: str, first_line: int) -> tuple[str, str]:
     assert _WORKER is not None
-    return _WORKER(text)
+    return _WORKER(text, first_line)
 
 
 def tag_stream(blocks: Iterator[str], tag_block: BlockTagger, write: Callable[[str], None],
                workers: int = 1) -> None:
     """Tag every block and ``write`` the outputs in input order, with ``workers`` processes
-    (forked, so they share the loaded model) when more than one block comes."""
+    (forked, so they share the loaded model) when more than one block comes. Line numbers
+    (for errors) are counted from the blocks' line ends."""
     rest = ""
+    line = 1  # where the next block starts
     blocks = iter(blocks)
     first = next(blocks, None)
     if first is None:
@@ -434,9 +486,12 @@ def tag_stream(blocks: Iterator[str], tag_block: BlockTagger, write: Callable[[s
     second = next(blocks, None) if workers > 1 else None
     if second is None:  # one block (or one worker): in this process
         for text in _chain(first, blocks):
-            out, rest = tag_block(rest + text)
+            start = line - rest.count("\n")
+            out, rest = tag_block(rest + text, start)
+            line += text.count("\n")
+            tag_block.check_rest(rest, line - rest.count("\n"))
             write(out)
-        _finish(tag_block, rest, write)
+        _finish(tag_block, rest, write, line - rest.count("\n"))
         return
     global _WORKER
     _WORKER = tag_block
@@ -446,14 +501,17 @@ def tag_stream(blocks: Iterator[str], tag_block: BlockTagger, write: Callable[[s
         for text in _chain(first, _chain(second, blocks)):
             # a CoNLL sentence may run over a block boundary: cut each block after its last
             # complete sentence here, so that workers get whole sentences
+            start = line - rest.count("\n")
             whole, rest = _split_complete(tag_block, rest + text)
-            pending.append(pool.submit(_work, whole))
+            line += text.count("\n")
+            tag_block.check_rest(rest, line - rest.count("\n"))
+            pending.append(pool.submit(_work, whole, start))
             while len(pending) > 2 * workers:
                 write(pending.popleft().result()[0])
         while pending:
             write(pending.popleft().result()[0])
     _WORKER = None
-    _finish(tag_block, rest, write)
+    _finish(tag_block, rest, write, line - rest.count("\n"))
 
 
 def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
@@ -469,7 +527,7 @@ def _split_complete(tag_block: BlockTagger, text: str) -> tuple[str, str]:
     return text[:consumed], text[consumed:]
 
 
-def _finish(tag_block: BlockTagger, rest: str, write: Callable[[str], None]) -> None:
+def _finish(tag_block: BlockTagger, rest: str, write: Callable[[str], None], line: int) -> None:
     """The last CoNLL sentence, when the file does not end with a blank line."""
     if rest.strip():
-        write(tag_block(rest + "\n\n")[0])
+        write(tag_block(rest + "\n\n", line)[0])

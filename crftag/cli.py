@@ -9,9 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +18,9 @@ from typing import Any, TextIO
 import click
 
 from crftag._version import __version__
-from crftag.errors import CrftagError, DataError, ModelError
+from crftag.entry import INTERRUPTED, TERMINATED, Terminated, install_handlers, stop
+from crftag.errors import CrftagError, DataError, ModelError, OutputError, one_line
+from crftag.limits import MAX_LINE_BYTES, MAX_TOKENS
 
 EXIT_USER_ERROR = 2
 
@@ -81,8 +81,9 @@ def cli() -> None:
               help="Feature set: a shipped name or a .toml file.")
 @click.option("-o", "--output", "model_path", required=True, type=click.Path(dir_okay=False),
               help="Where to write the model file.")
-@click.option("--format", "fmt", type=click.Choice(["conll", "csv", "jsonl"]),
-              help="Input format (default: from the extension, else conll).")
+@click.option("--input-format", "--format", "fmt", type=click.Choice(["conll", "csv", "jsonl"]),
+              help="Input format (default: the registry's for a registry name, else from the extension, "
+                   "else conll). --format is the old spelling.")
 @click.option("-p", "--param", "params", multiple=True, callback=_key_values, metavar="KEY=VALUE",
               help="Backend parameter, e.g. -p c1=0.1 -p algorithm=ap (repeatable).")
 @click.option("--seed", default=0, show_default=True, help="Random seed (sgd, bilstm-crf; training order).")
@@ -106,9 +107,12 @@ def train(train_files: tuple[str, ...], dev_file: str | None, backend: str, feat
       crftag train ner_dataset.csv --features minimal -o gmb.crftag
       crftag train wnut16:train --dev wnut16:dev --backend bilstm-crf --device cpu -o bl.crftag
     """
+    from crftag.atomic import check_output
     from crftag.backends import coerce_params, get_backend
     from crftag.train import train as train_tagger
 
+    inputs = [f for f in (*train_files, dev_file) if f is not None]
+    check_output(model_path, inputs)  # before the work: a bad -o is found now, not after training
     backend_cls = get_backend(backend)
     typed = coerce_params(backend_cls, params)
     if device is not None:
@@ -116,6 +120,10 @@ def train(train_files: tuple[str, ...], dev_file: str | None, backend: str, feat
             raise CrftagError(f"backend {backend!r} has no device to choose (it runs on the CPU)")
         typed["device"] = device
     t0 = time.perf_counter()
+    if not quiet:
+        from crftag.progress import status
+
+        status("reading the data and resources, featurising...")
     tagger = train_tagger(list(train_files), dev=dev_file, backend=backend, features=features,
                           fmt=fmt, seed=seed, progress=not quiet, oversample=oversample,
                           encoding=encoding, **typed)
@@ -146,14 +154,21 @@ def _output(path: str | None) -> Iterator[TextIO]:
         yield fh
 
 
+def _inputs_of(paths: list) -> list[str]:
+    """The input files among ``paths`` (standard input left out), for output checks."""
+    return [os.fspath(p) for p in paths if p is not None and os.fspath(p) != "-"]
+
+
 @cli.command()
 @click.option("-m", "--model", "model_path", required=True, help="Model file.")
 @click.argument("inputs", nargs=-1, metavar="[INPUT...]")
 @click.option("--input-format", type=click.Choice(["text", "conll", "jsonl", "csv"]),
-              help="Default: from the extension, else text (one tweet per line).")
+              help="Default: the registry's format for a registry name, else from the extension, "
+                   "else text (one tweet per line).")
 @click.option("--output-format", type=click.Choice(["conll", "jsonl", "text"]), default="conll",
               show_default=True)
-@click.option("-o", "--output", help="Output file (written atomically); default stdout.")
+@click.option("-o", "--output", help="Output file (written atomically; a device or FIFO is written "
+                                     "through); default stdout. May not be an input or the model.")
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
               help="Drop entities whose probability (exact span and type) is below this; "
                    "their tokens become O.")
@@ -165,50 +180,75 @@ def _output(path: str | None) -> Iterator[TextIO]:
 @click.option("-j", "--workers", type=click.IntRange(min=1), default=None,
               help="Processes tagging text or CoNLL files in parallel (default: one per core; "
                    "output is the same bytes with any number).")
+@click.option("--max-line-bytes", type=click.IntRange(min=1), default=MAX_LINE_BYTES, show_default=True,
+              help="A longer input line is an error naming it (read no further than this).")
+@click.option("--max-tokens", type=click.IntRange(min=1), default=MAX_TOKENS, show_default=True,
+              help="A sentence with more tokens is an error naming its line.")
 @click.option("--model-sha256", metavar="HEX", default=None,
               help="Refuse the model unless its file has this sha256 (pin a trusted file).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary on a terminal.")
 def tag(model_path: str, inputs: tuple[str, ...], input_format: str | None, output_format: str,
         output: str | None, min_confidence: float | None, batch_size: int | None,
-        encoding: str, workers: int | None, model_sha256: str | None) -> None:
+        encoding: str, workers: int | None, max_line_bytes: int, max_tokens: int,
+        model_sha256: str | None, quiet: bool) -> None:
     """Tag tweets. Reads INPUT files, or standard input when none is given.
+
+    On a terminal, a bar shows how much of the input files is done, and a summary line
+    follows (-q: neither). A line over --max-line-bytes or a sentence over --max-tokens
+    stops the command with one line naming it; nothing is left at -o.
 
     \b
     Examples:
       echo "Obama visits Paris with @UN" | crftag tag -m wnut16.crftag
       crftag tag -m wnut16.crftag tweets.txt --output-format jsonl -o tagged.jsonl
-      crftag tag -m wnut16.crftag wnut16:dev --input-format conll
+      crftag tag -m wnut16.crftag wnut16:dev
       crftag tag -m wnut16.crftag big.txt --output-format text -j 4 -o tagged.txt
       crftag tag -m wnut16.crftag tweets.txt --output-format jsonl --min-confidence 0.8
+      crftag tag -m wnut16.crftag tweets.txt --model-sha256 $(sha256sum wnut16.crftag | cut -c1-64)
     """
     _lean_numba()
-    from crftag.readers import guess_format, read
-    from crftag.resources import resolve_data
+    from crftag.atomic import check_output
+    from crftag.progress import TagProgress
+    from crftag.readers import guess_format, read, sniff_conll
+    from crftag.resources import resolve_data_format
     from crftag.tagger import Tagger
     from crftag.writers import WRITERS
 
+    sources = [resolve_data_format(p) for p in inputs] or [(Path("-"), None)]
+    if output not in (None, "-"):
+        check_output(output, [model_path, *_inputs_of([src for src, _ in sources])])
     tagger = Tagger.load(model_path, sha256=model_sha256)
     write = WRITERS[output_format]
-    sources = [resolve_data(p) for p in inputs] or [Path("-")]
     interactive = not inputs and sys.stdin.isatty()
     if batch_size is None:
         batch_size = 1 if interactive else 256
     if workers is None:
         workers = 1 if interactive else os.cpu_count() or 1
-    with _output(output) as out:
-        for src in sources:  # streamed: one batch in memory at a time
-            fmt = input_format or guess_format(src, "text")
+    total = sum(os.path.getsize(src) for src, _ in sources if os.fspath(src) != "-" and src.is_file())
+    limits = {"max_line_bytes": max_line_bytes, "max_tokens": max_tokens}
+    with _output(output) as out, TagProgress(total or None, enabled=not quiet) as progress:
+        for src, known in sources:  # streamed: one batch in memory at a time
+            fmt = input_format or known or guess_format(src, "text")
+            if input_format is None and known is None and fmt == "text":
+                line = sniff_conll(src, encoding)
+                if line is not None:
+                    raise DataError(src, line, "looks like CoNLL ('token<TAB>tag' lines), not one tweet per "
+                                               "line; pass --input-format conll (or --input-format text)")
             if tagger._fast is not None and fmt in ("text", "conll") and output_format in ("text", "conll"):
-                _tag_bulk(tagger, src, fmt, output_format, min_confidence, encoding, workers, out)
+                _tag_bulk(tagger, src, fmt, output_format, min_confidence, encoding, workers, out, limits,
+                          progress)
                 continue
-            sentences = read(src, fmt, labelled=False, default="text", encoding=encoding)
+            sentences = read(src, fmt, labelled=False, default="text", encoding=encoding,
+                             on_bytes=progress.advance, **limits)
             for i, tagged in enumerate(tagger.tag_sentences(sentences, min_confidence, batch_size), 1):
                 write(out, tagged)
+                progress.sentences += 1
                 if i % batch_size == 0:
                     out.flush()
 
 
 def _tag_bulk(tagger: Any, src: Path, fmt: str, output_format: str, min_confidence: float | None,
-              encoding: str, workers: int, out: TextIO) -> None:
+              encoding: str, workers: int, out: TextIO, limits: dict, progress: Any) -> None:
     """Text or CoNLL in, text or CoNLL out: blocks parsed, tagged and formatted in bulk."""
     from crftag.bulk import BlockTagger, Job, read_blocks, tag_stream
 
@@ -217,14 +257,19 @@ def _tag_bulk(tagger: Any, src: Path, fmt: str, output_format: str, min_confiden
         stream = sys.stdin.buffer if name == "-" else open(name, "rb")  # noqa: SIM115
     except OSError as exc:
         raise DataError(name, None, f"cannot open: {exc.strerror}") from None
+    blank = "\n\n" if output_format == "conll" else "\n"
 
     def write(text: str) -> None:
         out.write(text)
         out.flush()
+        progress.sentences += text.count(blank)
 
     try:
-        tag_block = BlockTagger(tagger, Job(fmt, output_format, min_confidence))
-        tag_stream(read_blocks(name, stream, encoding), tag_block, write, workers)
+        tag_block = BlockTagger(tagger, Job(fmt, output_format, min_confidence, name, limits["max_tokens"]))
+        tag_stream(read_blocks(name, stream, encoding, max_line_bytes=limits["max_line_bytes"],
+                               on_bytes=progress.advance), tag_block, write, workers)
+    except IsADirectoryError:
+        raise DataError(name, None, "is a directory") from None
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
@@ -233,10 +278,11 @@ def _tag_bulk(tagger: Any, src: Path, fmt: str, output_format: str, min_confiden
 @cli.command(name="eval")
 @click.option("-m", "--model", "model_path", required=True, help="Model file.")
 @click.argument("gold_file")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
-              show_default=True, help="Report format.")
+@click.option("--report-format", "--format", "fmt", type=click.Choice(["text", "json", "markdown"]),
+              default="text", show_default=True, help="Report format (--format is the old spelling).")
 @click.option("--input-format", type=click.Choice(["conll", "csv", "jsonl"]),
-              help="Gold file format (default: from the extension, else conll).")
+              help="Gold file format (default: the registry's for a registry name, else from the "
+                   "extension, else conll).")
 @click.option("--write-predictions", type=click.Path(dir_okay=False),
               help="Also write 'token gold predicted' lines, the input conlleval reads.")
 @click.option("--confusion", is_flag=True, help="Entity-type and BIO-label confusion matrices.")
@@ -269,13 +315,24 @@ def eval_cmd(model_path: str, gold_file: str, fmt: str, input_format: str | None
       crftag eval -m crf.crftag wnut16:dev --compare sgd.crftag
     """
     _lean_numba()
+    from crftag.atomic import check_folder, check_output
     from crftag.evaluate import evaluate
     from crftag.readers import read_labelled
-    from crftag.resources import resolve_data
+    from crftag.resources import resolve_data_format
+
+    if plot_dir:
+        from crftag.plots import require_matplotlib
+
+        require_matplotlib()
+        check_folder(plot_dir)
+    gold_path, known = resolve_data_format(gold_file)
+    if write_predictions:
+        check_output(write_predictions, _inputs_of([model_path, gold_path, other_model]))
     from crftag.tagger import Tagger
 
     tagger = Tagger.load(model_path)
-    gold = read_labelled([resolve_data(gold_file)], input_format, encoding)
+    gold = read_labelled([gold_path], input_format or known, encoding)
+    _warn_disjoint_types(tagger.labels, gold, gold_file)
     pred = [t.tags for t in tagger.tag_sentences(gold)]
     if write_predictions:
         with _output(write_predictions) as out:
@@ -295,6 +352,20 @@ def eval_cmd(model_path: str, gold_file: str, fmt: str, input_format: str | None
 
         click.echo(report.render(fmt), nl=False)
         click.echo(render_extras(extras), nl=False)
+
+
+def _warn_disjoint_types(labels: list[str], gold: list, name: str) -> None:
+    """Say so when the model's entity types share nothing with the gold data's: every score is
+    then 0, which is rarely what was meant (a model for another tag set)."""
+    from crftag.bio import split_tag
+
+    mine = {split_tag(t)[1] for t in labels} - {""}
+    theirs = {split_tag(t)[1] for s in gold for t in s.tags} - {""}
+    if mine and theirs and not mine & theirs:
+        click.echo(f"crftag: warning: the model's entity types ({', '.join(sorted(mine)[:6])}"
+                   f"{', ...' if len(mine) > 6 else ''}) share none with {name}'s "
+                   f"({', '.join(sorted(theirs)[:6])}{', ...' if len(theirs) > 6 else ''}): "
+                   "every score below is 0", err=True)
 
 
 def _eval_extras(gold: list, pred: list, tagger: Any, confusion: bool, n_errors: int, n_boot: int,
@@ -347,7 +418,8 @@ def _eval_plots(report: Any, tags: list, pred: list, out: Path) -> list[Path]:
               help="Out-of-vocabulary rate of DATA's tokens against this split (e.g. the training set).")
 @click.option("--input-format", type=click.Choice(["conll", "csv", "jsonl"]),
               help="Format of DATA (default: from the extension, else conll).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--report-format", "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Report format (--format is the old spelling).")
 @click.option("--plots", "plot_dir", type=click.Path(file_okay=False),
               help="Write PNGs: entities per type, labels, sentence lengths, tag transitions.")
 @click.option("--encoding", default="utf-8", show_default=True,
@@ -363,11 +435,22 @@ def stats(data: str, reference: str | None, input_format: str | None, fmt: str,
       crftag stats wnut16:dev --against wnut16:train --plots plots/
     """
     from crftag.readers import read_labelled
-    from crftag.resources import resolve_data
+    from crftag.resources import resolve_data_format
     from crftag.stats import corpus_stats, render_text
 
-    sents = read_labelled([resolve_data(data)], input_format, encoding)
-    ref = read_labelled([resolve_data(reference)], input_format, encoding) if reference else None
+    if plot_dir:  # before anything is printed: a missing matplotlib or a bad folder stops it now
+        from crftag.atomic import check_folder
+        from crftag.plots import require_matplotlib
+
+        require_matplotlib()
+        check_folder(plot_dir)
+    path, known = resolve_data_format(data)
+    sents = read_labelled([path], input_format or known, encoding)
+    if reference:
+        ref_path, ref_known = resolve_data_format(reference)
+        ref = read_labelled([ref_path], input_format or ref_known, encoding)
+    else:
+        ref = None
     result = corpus_stats(sents, ref)
     click.echo(json.dumps(result, indent=1) if fmt == "json" else render_text(result), nl=fmt == "json")
     if plot_dir:
@@ -470,7 +553,14 @@ def info(model_path: str, as_json: bool) -> None:
 
 @cli.group()
 def features() -> None:
-    """Inspect feature sets (the TOML files in features/, or your own)."""
+    """Inspect feature sets (the TOML files in features/, or your own).
+
+    \b
+    Examples:
+      crftag features list
+      crftag features kinds
+      crftag features show twitter --example "Obama in Paris" --token 2
+    """
 
 
 @features.command(name="list")
@@ -570,11 +660,14 @@ def search(train_files: tuple[str, ...], dev_file: str, backend: str, grid: dict
       crftag search wnut16:train --dev wnut16:dev --backend sgd --features twitter,surface
       crftag search wnut16:train --dev wnut16:dev --grid algorithm=lbfgs,ap,pa --random 2 --seed 1
     """
-    from crftag.atomic import atomic_write
+    from crftag.atomic import atomic_write, check_output
     from crftag.backends import coerce_params, get_backend
     from crftag.search import DEFAULT_SPACES
     from crftag.search import search as run_search
 
+    for out in (model_path, json_path):  # before the trainings: a bad output is found now
+        if out is not None:
+            check_output(out, [*train_files, dev_file])
     cls = get_backend(backend)
     if grid:
         space = {k: [coerce_params(cls, {k: v})[k] for v in values] for k, values in grid.items()}
@@ -585,7 +678,7 @@ def search(train_files: tuple[str, ...], dev_file: str, backend: str, grid: dict
     train_arg = list(train_files) if len(train_files) > 1 else train_files[0]
     ranked = run_search(train_arg, dev_file, backend, space,
                         [f.strip() for f in feature_sets.split(",") if f.strip()], n_random, seed,
-                        n_jobs, model_path)
+                        n_jobs, model_path, progress=True)
     click.echo("| rank | features | " + " | ".join(sorted(space)) + " | dev P | dev R | dev F1 | train s |")
     click.echo("|---|---|" + "---|" * len(space) + "---:|---:|---:|---:|")
     for i, r in enumerate(ranked, 1):
@@ -628,7 +721,8 @@ def stability(train_files: tuple[str, ...], dev_file: str, backend: str, feature
 
     typed = coerce_params(get_backend(backend), params)
     train_arg = list(train_files) if len(train_files) > 1 else train_files[0]
-    result = run_stability(train_arg, dev_file, backend, features, typed, runs, vary, n_jobs, threshold)
+    result = run_stability(train_arg, dev_file, backend, features, typed, runs, vary, n_jobs, threshold,
+                           progress=True)
     if as_json:
         click.echo(json.dumps(result, indent=1))
     else:
@@ -660,14 +754,20 @@ def split(data: str, dev_fraction: float, seed: int, train_out: str, dev_out: st
     Example:
       crftag split ner_dataset.csv --dev-fraction 0.2 --train-out train.conll --dev-out dev.conll
     """
-    from crftag.atomic import atomic_write
+    from crftag.atomic import atomic_write, check_output
+    from crftag.errors import OutputError
     from crftag.readers import read_labelled
-    from crftag.resources import resolve_data
+    from crftag.resources import resolve_data_format
     from crftag.split import stratified_split
     from crftag.tagger import Tagged
     from crftag.writers import write_conll
 
-    sents = read_labelled([resolve_data(data)], input_format, encoding)
+    if os.path.abspath(train_out) == os.path.abspath(dev_out):
+        raise OutputError(dev_out, "is also --train-out; give two files")
+    path, known = resolve_data_format(data)
+    for out in (train_out, dev_out):
+        check_output(out, [path])
+    sents = read_labelled([path], input_format or known, encoding)
     train_part, dev_part = stratified_split(sents, dev_fraction, seed)
     for path, part in ((train_out, train_part), (dev_out, dev_part)):
         with atomic_write(path) as fh:
@@ -796,50 +896,58 @@ def bench(names: str, train_data: str, dev_data: str, test_data: str | None, fea
               tokens=tokens, calls=calls, seed=seed, echo=click.echo)
 
 
-class Terminated(Exception):
-    """SIGTERM, raised where Python next runs so that open atomic writes are discarded."""
-
-
-def _on_sigterm(signum: int, frame: object) -> None:
-    raise Terminated
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning user errors into one line and exit status 2.
 
     SIGINT and SIGTERM stop the command with one line and status 130 / 143; files
     being written (models, outputs) are temporary files until complete, so an
-    interrupted command leaves nothing half-written behind.
+    interrupted command leaves nothing half-written behind. An output that cannot be
+    written (a full disk, standard output closed) is one line too.
     """
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _on_sigterm)
+    install_handlers()
     try:
         cli.main(args=argv, prog_name="crftag", standalone_mode=False)
+        sys.stdout.flush()  # a full disk behind standard output shows here, not at exit
     except click.UsageError as exc:  # one line, like every other user error
         cmd = exc.ctx.command_path if exc.ctx else "crftag"
-        click.echo(f"{cmd}: {exc.format_message()} (see '{cmd} --help')", err=True)
-        sys.exit(EXIT_USER_ERROR)
+        _fail(f"{cmd}: {exc.format_message()} (see '{cmd} --help')")
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except click.Abort:
-        click.echo("crftag: interrupted", err=True)
-        sys.exit(130)
-    except (DataError, ModelError) as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(EXIT_USER_ERROR)
+        stop(INTERRUPTED)
+    except (DataError, ModelError, OutputError) as exc:
+        _fail(str(exc))
     except CrftagError as exc:
-        click.echo(f"crftag: {exc}", err=True)
-        sys.exit(EXIT_USER_ERROR)
+        _fail(f"crftag: {exc}")
     except BrokenPipeError:  # e.g. `crftag tag ... | head`
+        _quiet_stdout()
         sys.stderr.close()
         sys.exit(1)
     except KeyboardInterrupt:
-        click.echo("crftag: interrupted", err=True)
-        sys.exit(130)
+        stop(INTERRUPTED)
     except Terminated:
-        click.echo("crftag: terminated", err=True)
-        sys.exit(143)
+        stop(TERMINATED)
+    except OSError as exc:  # e.g. ENOSPC on standard output: one line, not a traceback
+        where = exc.filename if exc.filename is not None else "crftag"
+        _quiet_stdout()
+        _fail(one_line(f"{where}: {exc.strerror or exc}"))
+
+
+def _fail(message: str) -> None:
+    click.echo(message, err=True)
+    sys.exit(EXIT_USER_ERROR)
+
+
+def _quiet_stdout() -> None:
+    """Point standard output at /dev/null, so that the interpreter's last flush of what is
+    still buffered does not fail (and print) a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

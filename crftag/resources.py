@@ -187,6 +187,21 @@ def default_registry() -> Registry:
     return _default
 
 
+DATA_FORMATS = ("conll", "csv", "jsonl", "text")
+
+
+def resolve_data_format(arg: str | os.PathLike[str],
+                        registry: Registry | None = None) -> tuple[Path, str | None]:
+    """:func:`resolve_data`, and the data format the registry records for a registry name
+    (None for a path: its extension decides)."""
+    text = os.fspath(arg)
+    if text == "-" or Path(text).exists():
+        return Path(text), None
+    reg = registry or default_registry()
+    fmt = reg.get(text).format if text in reg else None
+    return resolve_data(text, reg), fmt if fmt in DATA_FORMATS else None
+
+
 def resolve_data(arg: str | os.PathLike[str], registry: Registry | None = None) -> Path:
     """A data argument as a path: an existing file, or a registry name like ``wnut16:train``."""
     text = os.fspath(arg)

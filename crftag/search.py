@@ -61,16 +61,27 @@ def _train_and_score(job: dict) -> dict:
             "dev_recall": scores["overall"]["recall"], "train_s": elapsed, "model": job.get("model")}
 
 
-def _run(jobs: list[dict], n_jobs: int) -> list[dict]:
+def _run(jobs: list[dict], n_jobs: int, progress: bool = False) -> list[dict]:
+    """Results in job order; a bar (on a terminal) advances as each training ends."""
     from joblib import Parallel, delayed
 
-    return Parallel(n_jobs=n_jobs)(delayed(_train_and_score)(job) for job in jobs)
+    from crftag.progress import progress_bar
+
+    results = []
+    with progress_bar(len(jobs), f"training {len(jobs)} candidates", progress) as bar:
+        for result in Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_train_and_score)(job)
+                                                                      for job in jobs):
+            results.append(result)
+            bar.update(1)
+    return results
 
 
 def search(train: str | Sequence[str], dev: str, backend: str, space: dict[str, Sequence],
            features: Sequence[str] = ("twitter",), n_random: int | None = None, seed: int = 0,
-           n_jobs: int = 1, best_model: str | os.PathLike[str] | None = None) -> list[dict]:
-    """Train every candidate, rank by dev F1 (ties: earlier candidate first), keep the best model."""
+           n_jobs: int = 1, best_model: str | os.PathLike[str] | None = None,
+           progress: bool = False) -> list[dict]:
+    """Train every candidate, rank by dev F1 (ties: earlier candidate first), keep the best model.
+    ``progress``: a bar per trained candidate on a terminal."""
     from crftag.backends import get_backend
 
     names = set(get_backend(backend).param_names())
@@ -82,7 +93,7 @@ def search(train: str | Sequence[str], dev: str, backend: str, space: dict[str, 
     with tempfile.TemporaryDirectory(prefix="crftag-search-") as tmp:
         jobs = [{"train": train, "dev": dev, "backend": backend, "seed": seed,
                  "model": str(Path(tmp) / f"{i}.crftag"), **c} for i, c in enumerate(cands)]
-        results = _run(jobs, n_jobs)
+        results = _run(jobs, n_jobs, progress)
         order = sorted(range(len(results)), key=lambda i: (-results[i]["dev_f1"], i))
         if best_model is not None:  # copied whole, then renamed: never half-written
             with atomic_write(best_model, "wb") as fh:
@@ -95,7 +106,7 @@ def search(train: str | Sequence[str], dev: str, backend: str, space: dict[str, 
 
 def stability(train: str | Sequence[str], dev: str, backend: str, features: str = "twitter",
               params: dict[str, Any] | None = None, runs: int = 5, vary: str = "both",
-              n_jobs: int = 1, threshold: float = 1.0) -> dict:
+              n_jobs: int = 1, threshold: float = 1.0, progress: bool = False) -> dict:
     """Retrain with seeds 1..runs and report the spread of dev F1.
 
     ``vary``: ``order`` shuffles the training sentences with each seed (the
@@ -118,7 +129,7 @@ def stability(train: str | Sequence[str], dev: str, backend: str, features: str 
     seeds = {"both": lambda i: (i, i), "order": lambda i: (0, i), "seed": lambda i: (i, 0)}[vary]
     jobs = [{"train": train, "dev": dev, "backend": backend, "features": features, "params": params,
              "seed": seeds(i)[0], "shuffle_seed": seeds(i)[1]} for i in range(1, runs + 1)]
-    results = _run(jobs, n_jobs)
+    results = _run(jobs, n_jobs, progress)
     f1s = [r["dev_f1"] for r in results]
     std = statistics.stdev(f1s)
     return {"backend": backend, "features": features, "vary": vary,

@@ -100,15 +100,17 @@ def tag_dataframe(df: DataFrame, model: str | os.PathLike[str] | bytes, text_col
 def session(master: str | None = None, app_name: str = "crftag") -> Any:
     """A SparkSession whose Python workers run this interpreter (where crftag is installed).
 
-    With a session of your own, set ``spark.pyspark.python`` (or PYSPARK_PYTHON)
-    to a Python that has crftag.
+    Spark's console progress bar (``[Stage 0:> (0 + 2) / 2]``) is shown only when standard
+    error is a terminal: in a log it is a stream of carriage-return lines. With a session of
+    your own, set ``spark.pyspark.python`` (or PYSPARK_PYTHON) to a Python that has crftag.
     """
     import sys
 
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # read when the context starts
-    builder = SparkSession.builder.appName(app_name).config("spark.pyspark.python", sys.executable)
+    builder = (SparkSession.builder.appName(app_name).config("spark.pyspark.python", sys.executable)
+               .config("spark.ui.showConsoleProgress", "true" if sys.stderr.isatty() else "false"))
     if master:
         builder = builder.master(master)
     return builder.getOrCreate()
