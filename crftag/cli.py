@@ -18,7 +18,7 @@ from typing import Any, TextIO
 import click
 
 from crftag._version import __version__
-from crftag.entry import INTERRUPTED, TERMINATED, Terminated, install_handlers, stop
+from crftag.entry import INTERRUPTED, TERMINATED, Interrupted, Terminated, install_handlers, stop
 from crftag.errors import CrftagError, DataError, ModelError, OutputError, one_line
 from crftag.limits import MAX_LINE_BYTES, MAX_TOKENS
 
@@ -924,7 +924,7 @@ def main(argv: list[str] | None = None) -> None:
         _quiet_stdout()
         sys.stderr.close()
         sys.exit(1)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):
         stop(INTERRUPTED)
     except Terminated:
         stop(TERMINATED)

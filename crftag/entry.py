@@ -8,6 +8,7 @@ terminated``, 143) instead of a traceback.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -15,24 +16,61 @@ import threading
 INTERRUPTED, TERMINATED = 130, 143
 
 
-class Terminated(Exception):
-    """SIGTERM, raised where Python next runs so that open atomic writes are discarded."""
+class Terminated(BaseException):
+    """SIGTERM, raised where Python next runs so that open atomic writes are discarded. A
+    BaseException, like KeyboardInterrupt: no ``except Exception`` on the way swallows it."""
+
+
+class Interrupted(BaseException):
+    """SIGINT in the command line. Not a KeyboardInterrupt, which click would catch and answer
+    with a blank line of its own: the command says one line and nothing else."""
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
     raise Terminated
 
 
+def _on_sigint(signum: int, frame: object) -> None:
+    raise Interrupted
+
+
+def _redeliver(info: object) -> None:
+    """An exception that cannot propagate (raised in a ctypes callback, as numba's LLVM makes
+    while it loads cached kernels, or in a ``__del__``) is "ignored" by Python with a traceback
+    on stderr. When it is one of ours, the signal is sent again a moment later instead, to land
+    where it can propagate."""
+    exc = getattr(info, "exc_value", None)
+    if isinstance(exc, (Interrupted, Terminated)):
+        signum = signal.SIGINT if isinstance(exc, Interrupted) else signal.SIGTERM
+        timer = threading.Timer(0.01, os.kill, (os.getpid(), signum))
+        timer.daemon = True
+        timer.start()
+    else:
+        _previous_unraisablehook(info)
+
+
+_previous_unraisablehook = sys.unraisablehook
+
+
 def install_handlers() -> None:
-    """SIGTERM raises :class:`Terminated`; SIGINT raises KeyboardInterrupt (Python's own, put
-    back in case the parent process set it to be ignored or to its default)."""
+    """SIGTERM raises :class:`Terminated`, SIGINT :class:`Interrupted` (unless the parent set
+    SIGINT to be ignored: a background job stays immune)."""
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _on_sigterm)
         if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGINT, _on_sigint)
+        sys.unraisablehook = _redeliver
+        signal.signal(signal.SIGTERM, _on_sigterm)  # last: once SIGTERM is caught, all is in place
 
 
 def stop(code: int) -> None:
+    """Say why the command stopped, in one line, and exit with ``code`` (further signals are
+    ignored from here on: one line, however many times Ctrl-C is pressed)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # objects cut short by the signal (numba's half-built LLVM passes, say) may complain when
+    # freed at exit; the one line below is all this command has left to say
+    sys.unraisablehook = lambda info: None
     sys.stderr.write("crftag: interrupted\n" if code == INTERRUPTED else "crftag: terminated\n")
     sys.stderr.flush()
     sys.exit(code)
@@ -40,14 +78,15 @@ def stop(code: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the ``crftag`` command line (:func:`crftag.cli.main`)."""
-    install_handlers()
     try:
+        install_handlers()
         from crftag.cli import main as cli_main
-    except KeyboardInterrupt:
+
+        cli_main(argv)  # handles the signals itself once it runs; this catches the moments around
+    except (KeyboardInterrupt, Interrupted):
         stop(INTERRUPTED)
     except Terminated:
         stop(TERMINATED)
-    cli_main(argv)
 
 
 if __name__ == "__main__":

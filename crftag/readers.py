@@ -297,7 +297,7 @@ def read_jsonl(path: str | os.PathLike[str], labelled: bool = False, encoding: s
         if not isinstance(obj, dict):
             raise DataError(name, lineno, "expected a JSON object with 'text' or 'tokens'")
         sid = obj.get("id")  # passed through to the output unchanged
-        extra = {k: v for k, v in obj.items() if k not in ("text", "tokens", "tags", "entities")}
+        extra = obj  # every field, in its place; the writer replaces text, tokens, tags, entities
         if "tokens" in obj:
             toks = obj["tokens"]
             if not isinstance(toks, list) or not all(isinstance(t, str) and t for t in toks):

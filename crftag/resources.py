@@ -10,10 +10,13 @@ atomically, so an interrupted download leaves nothing behind.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import http.client
 import json
 import os
 import shutil
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,7 +24,7 @@ from dataclasses import dataclass, field
 from importlib import resources as importlib_resources
 from pathlib import Path
 
-from crftag.atomic import atomic_write
+from crftag.atomic import atomic_write, check_output
 from crftag.errors import ResourceError
 from crftag.progress import progress_bar
 
@@ -40,6 +43,8 @@ class Resource:
     files: dict[str, str] = field(default_factory=dict)  # folder: file name -> sha256
     format: str | None = None
     description: str = ""
+    size: int | None = None  # bytes of a single file (a download is cut off past it)
+    sizes: dict[str, int] = field(default_factory=dict)  # folder: file name -> bytes
 
     @property
     def is_folder(self) -> bool:
@@ -47,12 +52,17 @@ class Resource:
 
     def members(self) -> Iterator[tuple[str, str | None, str]]:
         """``(relative path, url, sha256)`` for every file of this resource."""
+        for rel, url, digest, _ in self.sized_members():
+            yield rel, url, digest
+
+    def sized_members(self) -> Iterator[tuple[str, str | None, str, int | None]]:
+        """``(relative path, url, sha256, size in bytes or None)`` for every file."""
         if not self.is_folder:
-            yield self.path, self.url, self.sha256 or ""
+            yield self.path, self.url, self.sha256 or "", self.size
             return
         for fname, digest in self.files.items():
             url = self.url.format(name=fname) if self.url else None
-            yield f"{self.path}/{fname}", url, digest
+            yield f"{self.path}/{fname}", url, digest, self.sizes.get(fname)
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -94,7 +104,8 @@ class Registry:
         text = importlib_resources.files("crftag").joinpath("registry.json").read_text("utf-8")
         entries = {name: Resource(name=name, kind=e["kind"], path=e["path"], url=e.get("url"),
                                   sha256=e.get("sha256"), files=e.get("files", {}),
-                                  format=e.get("format"), description=e.get("description", ""))
+                                  format=e.get("format"), description=e.get("description", ""),
+                                  size=e.get("size"), sizes=e.get("sizes", {}))
                    for name, e in json.loads(text).items()}
         return cls(entries)
 
@@ -126,13 +137,16 @@ class Registry:
     def fetch(self, name: str, show_progress: bool = False) -> Path:
         """Make ``name`` available in the cache, verified, and return its path."""
         res = self.get(name)
-        for rel, url, digest in res.members():
-            self._fetch_file(name, rel, url, digest, show_progress)
+        for rel, url, digest, size in res.sized_members():
+            self._fetch_file(name, rel, url, digest, show_progress, size)
         return self.cache / res.path
 
     def _fetch_file(self, name: str, rel: str, url: str | None, digest: str,
-                    show_progress: bool) -> None:
+                    show_progress: bool, size: int | None = None) -> None:
         target = self.cache / rel
+        if target.is_dir():
+            raise ResourceError(f"{target}: is a directory, where the cache keeps a file of {name}; "
+                                "remove it to fetch again")
         if target.is_file():
             actual = sha256_file(target)
             if actual == digest:
@@ -140,6 +154,7 @@ class Registry:
             raise ResourceError(
                 f"{target}: sha256 mismatch for {name} (expected {digest}, found {actual}); "
                 "delete the file to fetch it again")
+        check_output(target)  # the cache location first: a file or read-only folder in the way
         mirror = self.mirror
         if mirror is not None and (mirror / rel).is_file():
             source = mirror / rel
@@ -153,28 +168,94 @@ class Registry:
         if not url:
             where = f" and not in the mirror {mirror}" if mirror else "; set CRFTAG_MIRROR"
             raise ResourceError(f"{name} has no download URL{where}")
-        download(url, target, digest, label=f"fetching {name}", show_progress=show_progress)
+        download(url, target, digest, label=f"fetching {name}", show_progress=show_progress, size=size)
+
+
+#: Downloads: the most bytes fetched when the registry records no size, the time one file may
+#: take in all (attempts and waits included), one read's timeout, and the attempts made
+MAX_DOWNLOAD_BYTES = 2 << 30
+DOWNLOAD_DEADLINE_S = 600.0
+READ_TIMEOUT_S = 30.0
+DOWNLOAD_ATTEMPTS = 3
+
+
+class _Transient(Exception):
+    """A failure worth another attempt (a dropped connection, a garbled response, a 5xx)."""
 
 
 def download(url: str, target: Path, sha256: str, label: str = "downloading",
-             show_progress: bool = False, timeout: float = 60.0) -> None:
-    """Download ``url`` to ``target`` atomically, verifying ``sha256`` before the rename."""
+             show_progress: bool = False, timeout: float = READ_TIMEOUT_S, size: int | None = None,
+             deadline: float = DOWNLOAD_DEADLINE_S, attempts: int = DOWNLOAD_ATTEMPTS,
+             backoff: float = 1.0) -> None:
+    """Download ``url`` to ``target`` atomically, verifying ``sha256`` before the rename.
+
+    Bounded in every way: no more than ``size`` bytes (the registry's; else
+    ``MAX_DOWNLOAD_BYTES``) are read, the whole fetch ends after ``deadline`` seconds however
+    slowly the server trickles, and a dropped connection, a garbled or truncated response or a
+    server error is tried again, ``attempts`` times in all, ``backoff``, 2x, 4x... seconds
+    apart. Every failure is one :class:`ResourceError` line."""
+    start = time.monotonic()
+    last = ""
+    for attempt in range(1, attempts + 1):
+        try:
+            _download_once(url, target, sha256, label, show_progress, timeout, size, start + deadline)
+            return
+        except _Transient as exc:
+            last = str(exc)
+        wait = backoff * 2 ** (attempt - 1)
+        if attempt == attempts or time.monotonic() + wait >= start + deadline:
+            break
+        time.sleep(wait)
+    tries = f"{attempt} attempt{'s' * (attempt != 1)}"
+    raise ResourceError(f"{url}: download failed after {tries}: {last}")
+
+
+def _download_once(url: str, target: Path, sha256: str, label: str, show_progress: bool, timeout: float,
+                   size: int | None, end: float) -> None:
+    limit = size if size is not None else MAX_DOWNLOAD_BYTES
     h = hashlib.sha256()
+    got = 0
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp, \
-                atomic_write(target, "wb") as out:
-            total = int(resp.headers.get("Content-Length") or 0) or None
-            with progress_bar(length=total, label=label, enabled=show_progress) as bar:
-                while chunk := resp.read(_CHUNK):
+        remaining = end - time.monotonic()
+        if remaining <= 0:
+            raise ResourceError(f"{url}: download took longer than its deadline")
+        with urllib.request.urlopen(url, timeout=min(timeout, remaining)) as resp:
+            declared = resp.headers.get("Content-Length")
+            if declared is not None and declared.isdigit() and int(declared) > limit:
+                raise ResourceError(f"{url}: the server offers {int(declared):,} bytes, more than the "
+                                    f"{limit:,} expected; nothing was saved")
+            with atomic_write(target, "wb") as out, \
+                    progress_bar(length=size or (int(declared) if declared and declared.isdigit() else None),
+                                 label=label, enabled=show_progress) as bar:
+                read = getattr(resp, "read1", resp.read)  # what has arrived: a trickle cannot stall it
+                while chunk := read(_CHUNK):
+                    got += len(chunk)
+                    if got > limit:
+                        raise ResourceError(f"{url}: more than the expected {limit:,} bytes; nothing "
+                                            "was saved")
+                    if time.monotonic() > end:
+                        raise ResourceError(f"{url}: download took longer than its deadline "
+                                            f"({got:,} bytes in); nothing was saved")
                     h.update(chunk)
                     out.write(chunk)
                     bar.update(len(chunk))
-            if h.hexdigest() != sha256:
-                raise ResourceError(f"{url}: sha256 mismatch (expected {sha256}, "
-                                    f"got {h.hexdigest()}); nothing was saved")
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+                short = size is not None and got < size
+                if short or getattr(resp, "length", None):  # fewer bytes than expected or declared
+                    raise _Transient(f"the response ended early, after {got:,} bytes")
+                if h.hexdigest() != sha256:
+                    raise ResourceError(f"{url}: sha256 mismatch (expected {sha256}, "
+                                        f"got {h.hexdigest()}); nothing was saved")
+    except urllib.error.HTTPError as exc:
+        if exc.code >= 500 or exc.code == 429:
+            raise _Transient(f"HTTP {exc.code} {exc.reason}") from None
+        raise ResourceError(f"{url}: download failed: HTTP {exc.code} {exc.reason}") from None
+    except (http.client.HTTPException, urllib.error.URLError, TimeoutError, ConnectionError) as exc:
         reason = getattr(exc, "reason", None) or exc
-        raise ResourceError(f"{url}: download failed: {reason}") from None
+        raise _Transient(f"{type(exc).__name__}: {str(reason)[:200] or 'no reason given'}") from None
+    except OSError as exc:
+        if exc.errno in (errno.ECONNRESET, errno.ECONNREFUSED, errno.ETIMEDOUT, errno.EPIPE):
+            raise _Transient(f"{exc.strerror}") from None
+        raise ResourceError(f"{url}: download failed: {exc.strerror or exc}") from None
 
 
 _default: Registry | None = None

@@ -29,52 +29,6 @@ import modelfuzz
 HERE = Path(__file__).parent
 ROOT = HERE.parent
 
-FEATURES = """
-name = "fuzz"
-description = "every kind of array a model can hold: clusters, gazetteers, a conjunction"
-[groups.bias]
-[groups.lower]
-window = [-1, 0, 1]
-[groups.prefix]
-lengths = [1, 3]
-[groups.casing]
-window = [-1, 0]
-[groups.twitter]
-[groups.brown]
-resource = "{brown}"
-prefixes = [2, 4]
-window = [-1, 0, 1]
-[groups.gazetteer]
-resources = ["{gaz}"]
-window = [-1, 0, 1]
-[[conjunctions]]
-group = "lower"
-offsets = [-1, 0]
-"""
-
-
-@pytest.fixture(scope="session")
-def fuzz_model(tmp_path_factory, tiny) -> Path:
-    """A small CRF that holds Brown clusters, three gazetteer lists and a conjunction."""
-    from crftag import train
-
-    tmp = tmp_path_factory.mktemp("fuzzmodel")
-    words = sorted({t.lower() for s in tiny for t in s.tokens})
-    rng = np.random.default_rng(0)
-    bits = ["".join(map(str, rng.integers(0, 2, 6))) for _ in words]
-    (tmp / "paths").write_text("".join(f"{b}\t{w}\t5\n" for b, w in zip(bits, words, strict=True)))
-    gaz = tmp / "gaz"
-    gaz.mkdir()
-    (gaz / "person").write_text("barack obama\ntim cook\ntaylor swift\n")
-    (gaz / "city").write_text("new york\nparis\nlondon\nlos angeles\n")
-    (gaz / "team").write_text("lakers\nknicks\n")
-    fs = tmp / "fuzz.toml"
-    fs.write_text(FEATURES.format(brown=tmp / "paths", gaz=gaz))
-    path = tmp / "fuzz.crftag"
-    train(tiny, features=str(fs), max_iterations=30).save(path)
-    return path
-
-
 def _members(path: Path) -> tuple[dict, dict[str, bytes]]:
     members = modelfuzz.read_members(path)
     arrays = {n[len("arrays/"):-len(".npy")]: b for n, b in members.items() if n.startswith("arrays/")}

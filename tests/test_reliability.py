@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -55,36 +57,113 @@ def test_batches_equal_single_calls(tiny_crf, texts):
     assert tiny_crf.tag_batch(texts) == [tiny_crf.tag(t) for t in texts]
 
 
-@pytest.mark.parametrize("text", ["", " ", "\n\t \r", "x" * 100_000, "Paris " * 10_000, "a." * 50_000,
-                                  "1.1" * 30_000 + "x", "\x00" * 1000, "\ud800" * 1000, "#" + "a" * 100_000])
+@pytest.mark.parametrize("text", [
+    "", " ", "\n\t \r", "x" * 100_000, "Paris " * 10_000, "a." * 50_000, "1.1" * 30_000 + "x",
+    "\x00" * 1000, "\ud800" * 1000, "#" + "a" * 100_000,
+    # the tokenizer's regex was quadratic on these (16.7 s for 40K characters of ".-"): 1 MB each
+    ".-" * 500_000, "a+" * 500_000, "a@" * 500_000, "x." * 500_000, "http://" + "a." * 500_000,
+    ":" * 1_000_000, "@" * 1_000_000, "#a" * 500_000, "'" * 1_000_000, "&amp" * 250_000])
 def test_extreme_texts(tiny_crf, text):
+    """Every extreme tags, the 1 MB ones within a generous bound (linear time: about 0.1-0.5 s)."""
+    t0 = time.perf_counter()
     _check_entities(text, tiny_crf.tag(text))
+    assert time.perf_counter() - t0 < 20, f"{len(text):,} characters took {time.perf_counter() - t0:.1f} s"
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.lists(st.binary(max_size=60), min_size=1, max_size=6))
-def test_cli_tag_on_arbitrary_bytes(tmp_path_factory, tiny_crf, data):
-    """Valid UTF-8 is tagged with offsets that slice each line; anything else is one line, exit 2."""
-    tmp = tmp_path_factory.mktemp("fuzz")
-    model, src = tmp / "m.crftag", tmp / "in.txt"
-    if not model.exists():
-        tiny_crf.save(model)
-    raw = b"\n".join(data)
-    src.write_bytes(raw)
+def _byte_cases(n: int, seed: int) -> list[bytes]:
+    """Files of arbitrary bytes: random bytes, and awkward Unicode (encoded) mixed with bare CRs,
+    tabs, NULs and invalid sequences."""
+    rng = random.Random(seed)
+    pieces = [a.encode("utf-8", "surrogatepass") for a in AWKWARD] + [b"\xff", b"\xc3", b"\xed\xa0\x80",
+                                                                       b"\r", b"\r\n", b"\n", b"\t"]
+    cases = []
+    for i in range(n):
+        if i % 3 == 0:
+            cases.append(bytes(rng.randrange(256) for _ in range(rng.randrange(120))))
+        else:
+            parts = [rng.choice(pieces) if rng.random() < 0.5 else
+                     "".join(chr(rng.randrange(0x20, 0x3000)) for _ in range(rng.randrange(8))).encode(
+                         "utf-8", "surrogatepass") for _ in range(rng.randrange(20))]
+            cases.append(b"".join(parts))
+    return cases
+
+
+def _n_lines(path: Path) -> int:
+    """Lines of a file: its line ends (CRLF, LF or a bare CR), and a last line without one."""
+    text = path.read_bytes().decode().replace("\r\n", "\n").replace("\r", "\n")
+    return text.count("\n") + (bool(text) and not text.endswith("\n"))
+
+
+def _valid_utf8(raw: bytes) -> bool:
     try:
         raw.decode("utf-8")
-        valid = True
     except UnicodeDecodeError:
-        valid = False
-    out, err = _run_main(["tag", "-m", str(model), str(src), "--output-format", "jsonl"])
-    if not valid:
-        assert out.code == 2 and "invalid UTF-8 at byte offset" in err and err.count("\n") == 1
-        return
-    assert out.code == 0
-    for line in out.stdout.splitlines():
-        rec = json.loads(line)
-        for e in rec["entities"]:
-            assert rec["text"][e["start"]:e["end"]] == e["text"]
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def byte_files(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("bytes")
+    files = []
+    for i, raw in enumerate(_byte_cases(300, 0)):
+        p = tmp / f"case{i:03d}.txt"
+        p.write_bytes(raw)
+        files.append(p)
+    return files
+
+
+@pytest.mark.parametrize("output_format", ["jsonl", "text", "conll"])
+def test_cli_tag_on_arbitrary_bytes(tiny_crf, tmp_path, byte_files, output_format):
+    """The real command line on 300 files of arbitrary bytes: the valid UTF-8 ones all in one run
+    (its standard output a pipe, as a user has it: valid UTF-8 out, offsets that slice each line);
+    each invalid one a one-line error (in-process, with a strict UTF-8 byte stream as standard
+    output, and four of them in real processes)."""
+    model = tmp_path / "m.crftag"
+    tiny_crf.save(model)
+    valid = [p for p in byte_files if _valid_utf8(p.read_bytes())]
+    invalid = [p for p in byte_files if p not in valid]
+    assert len(valid) > 100 and len(invalid) > 50
+    cmd = [sys.executable, "-m", "crftag", "tag", "-m", str(model), "--output-format", output_format,
+           "--input-format", "text"]
+    r = subprocess.run([*cmd, *map(str, valid)], capture_output=True, timeout=600)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")[-2000:]
+    out = r.stdout.decode("utf-8")  # strict
+    lines = sum(map(_n_lines, valid))
+    if output_format == "jsonl":
+        records = [json.loads(line) for line in out.split("\n")[:-1]]
+        assert len(records) == lines
+        for rec in records:
+            for e in rec["entities"]:
+                assert rec["text"][e["start"]:e["end"]] == e["text"]
+    elif output_format == "text":
+        assert out.count("\n") == lines
+    for p in invalid[:4]:
+        r = subprocess.run([*cmd, str(p)], capture_output=True, timeout=300)
+        err = r.stderr.decode()
+        assert r.returncode == 2 and "invalid UTF-8 at byte offset" in err and err.count("\n") == 1, err
+    for p in invalid:
+        code, err = _run_main_bytes(["tag", "-m", str(model), "--output-format", output_format,
+                                     "--input-format", "text", str(p)])
+        assert code == 2 and "invalid UTF-8 at byte offset" in err and err.count("\n") == 1, err
+
+
+def _run_main_bytes(argv):
+    """Run the CLI in this process with standard output a strict UTF-8 stream over bytes (what a
+    pipe is), not a StringIO (which takes anything)."""
+    import contextlib
+    import io
+
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="\n")
+    err = io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(argv)
+        except SystemExit as exc:
+            code = exc.code or 0
+    return code, err.getvalue()
 
 
 class _Result:
@@ -165,11 +244,15 @@ def _big_training_file(tmp_path: Path, tiny) -> Path:
 @pytest.mark.parametrize(("sig", "code", "message"), [(signal.SIGTERM, 143, "crftag: terminated"),
                                                       (signal.SIGINT, 130, "crftag: interrupted")])
 def test_interrupted_training_leaves_no_model(tmp_path, tiny, sig, code, message):
+    """Signalled while training: one line, the status, no temporary file, and the model that was
+    already at -o is still there, byte for byte."""
     data = _big_training_file(tmp_path, tiny)
     out = tmp_path / "out"
     out.mkdir()
+    existing = out / "m.crftag"
+    existing.write_bytes(b"the previous model")
     proc = subprocess.Popen([sys.executable, "-m", "crftag", "train", str(data), "--features", "surface",
-                             "-p", "max_iterations=100000", "-p", "c1=0", "-o", str(out / "m.crftag")],
+                             "-p", "max_iterations=100000", "-p", "c1=0", "-o", str(existing)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
@@ -181,20 +264,66 @@ def test_interrupted_training_leaves_no_model(tmp_path, tiny, sig, code, message
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == code
     assert err.strip().splitlines()[-1] == message and "Traceback" not in err
-    assert list(out.iterdir()) == []  # no model, no temporary file
+    assert [p.name for p in out.iterdir()] == ["m.crftag"]  # no temporary file
+    assert existing.read_bytes() == b"the previous model"
+
+
+def _handlers_installed(pid: int) -> bool:
+    """Whether process ``pid`` catches SIGTERM yet: crftag's handlers are in place (Python itself
+    catches only SIGINT), so crftag's code runs and its imports are under way."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            caught = next(int(line.split()[1], 16) for line in fh if line.startswith("SigCgt:"))
+    except (OSError, StopIteration):
+        return False
+    return bool(caught >> (signal.SIGTERM - 1) & 1)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc to see the handlers")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_during_start_up_is_one_line(tmp_path, tiny_crf, sig):
+    """A signal while the command is still importing click, numpy and numba (the first half
+    second): one line and the status, never a traceback. The handlers are installed before those
+    imports; the test waits until they are (Python's own start-up, a few tens of milliseconds
+    before any crftag code runs, is Python's business), then signals at delays across the imports."""
+    model = tmp_path / "m.crftag"
+    tiny_crf.save(model)
+    code = 130 if sig == signal.SIGINT else 143
+    said = f"crftag: {'interrupted' if code == 130 else 'terminated'}\n"
+    for delay in (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8):
+        proc = subprocess.Popen([sys.executable, "-m", "crftag", "tag", "-m", str(model)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        deadline = time.monotonic() + 30
+        while not _handlers_installed(proc.pid) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.001)
+        time.sleep(delay)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+        assert "Traceback" not in err, (delay, err)
+        assert (proc.returncode, err) == (code, said), (delay, proc.returncode, err)
 
 
 # -- threads and streams --------------------------------------------------------------------------
 
-def test_sixteen_threads_share_one_tagger(tiny_crf, wnut16_dev):
+def test_sixteen_threads_share_one_tagger(fuzz_model, wnut16_dev):
+    """16 threads on a cold tagger (nothing cached before they start) with gazetteer features and a
+    cache of 24 types, so generations turn over while kernels run; every answer equals a serial
+    run on a separate tagger."""
+    from crftag import Tagger
+
     texts = [" ".join(s.tokens) for s in read_conll(wnut16_dev)]
-    calls = 100_000
-    expected = [tiny_crf.tag(t) for t in texts]
+    texts += [f"Barack Obama and Tim Cook in New York , {t}" for t in texts[:200]]  # gazetteer hits
+    serial = Tagger.load(fuzz_model)
+    expected = [serial.tag(t) for t in texts]
+    assert sum(len(e) for e in expected) > 100
+    shared = Tagger.load(fuzz_model, cache_types=24)
+    calls = 40_000
     failures = []
 
     def worker(k):
         for i in range(k, calls, 16):
-            if tiny_crf.tag(texts[i % len(texts)]) != expected[i % len(texts)]:
+            if shared.tag(texts[i % len(texts)]) != expected[i % len(texts)]:
                 failures.append(i)
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(16)]
@@ -203,6 +332,7 @@ def test_sixteen_threads_share_one_tagger(tiny_crf, wnut16_dev):
     for t in threads:
         t.join()
     assert failures == []
+    assert shared._fast.generations > 100  # the cache turned over many times under the threads
 
 
 def test_tag_streams_stdin_line_by_line(tiny_crf, tmp_path):
@@ -223,8 +353,25 @@ def test_tag_streams_stdin_line_by_line(tiny_crf, tmp_path):
     assert proc.returncode == 0
 
 
-def test_data_error_survives_a_process_pool():
-    import pickle
+def _raise_data_error(n: int) -> None:
+    raise DataError("f.conll", n, "bad")
 
-    err = pickle.loads(pickle.dumps(DataError("f.conll", 3, "bad")))
-    assert str(err) == "f.conll:3: bad" and err.line == 3
+
+def test_data_error_survives_a_process_pool(tiny_crf, tmp_path):
+    """A DataError raised in a worker process arrives whole: in a process pool, and in crftag
+    tag's forked bulk workers (an oversized sentence found by a worker is one line, exit 2)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=2) as pool, pytest.raises(DataError) as info:
+        pool.submit(_raise_data_error, 3).result()
+    assert str(info.value) == "f.conll:3: bad" and info.value.line == 3
+    model = tmp_path / "m.crftag"
+    tiny_crf.save(model)
+    src = tmp_path / "big.txt"
+    src.write_text("Obama visits Paris\n" * 200_000 + "a " * 3000 + "\n")  # several blocks
+    r = subprocess.run([sys.executable, "-m", "crftag", "tag", "-m", str(model), str(src), "-j", "2",
+                        "--max-tokens", "2000", "-o", str(tmp_path / "out.conll")], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 2 and r.stderr == f"{src}:200001: sentence of 3,000 tokens, more than 2,000 " \
+                                             "(raise the limit with --max-tokens)\n", r.stderr
+    assert not (tmp_path / "out.conll").exists()
