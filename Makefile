@@ -14,13 +14,24 @@ endif
 
 # PyTorch for the optional bilstm-crf backend and its tests (crftag[neural]). Pip prefers a
 # CPU build (2.13.0+cpu) where a wheel cache or PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu
-# offers one, else takes PyPI's. TORCH= (empty) skips it: those tests are then skipped.
+# offers one, else takes PyPI's. TORCH= (empty) skips it and transformers: those tests are then skipped.
 TORCH ?= torch==2.13.*
 
+# Each target installs what it uses, no more: `make demo` crftag itself (no torch, transformers
+# or Spark); `make test` adds the test tools, pyspark and (TORCH) torch with transformers;
+# `make lint` adds ruff. Stamps in the venv record what is installed.
 $(BIN)/crftag: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]' $(if $(TORCH),'$(TORCH)')
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.test-deps: $(BIN)/crftag
+	$(BIN)/python -m pip install --quiet -e '.[test,spark]' $(if $(TORCH),'$(TORCH)' 'transformers>=4.40')
+	@touch $@
+
+$(VENV)/.lint-deps: $(BIN)/crftag
+	$(BIN)/python -m pip install --quiet -e '.[lint]'
 	@touch $@
 
 install: $(BIN)/crftag
@@ -36,14 +47,14 @@ demo: install
 	$(BIN)/crftag tag -m $(MODEL) --output-format text tests/fixtures/sample_tweets.txt
 
 ## Compare the backends on WNUT16 train/dev (crftag bench): table, JSON and chart in bench-results/.
-bench: install
+bench: $(VENV)/.test-deps
 	$(BIN)/crftag bench --out bench-results
 
 ## The tests (CI runs this).
-test: install
+test: $(VENV)/.test-deps
 	$(BIN)/python -m pytest -q
 
-lint: install
+lint: $(VENV)/.lint-deps
 	$(BIN)/ruff check crftag tests bench
 
 clean:

@@ -119,14 +119,13 @@ def train(train_files: tuple[str, ...], dev_file: str | None, backend: str, feat
         if "device" not in backend_cls.param_names():
             raise CrftagError(f"backend {backend!r} has no device to choose (it runs on the CPU)")
         typed["device"] = device
-    t0 = time.perf_counter()
-    if not quiet:
-        from crftag.progress import status
+    from crftag.progress import TrainingBar
 
-        status("reading the data and resources, featurising...")
-    tagger = train_tagger(list(train_files), dev=dev_file, backend=backend, features=features,
-                          fmt=fmt, seed=seed, progress=not quiet, oversample=oversample,
-                          encoding=encoding, **typed)
+    t0 = time.perf_counter()
+    with TrainingBar(f"training {backend}") if not quiet else contextlib.nullcontext(False) as progress:
+        tagger = train_tagger(list(train_files), dev=dev_file, backend=backend, features=features,
+                              fmt=fmt, seed=seed, progress=progress, oversample=oversample,
+                              encoding=encoding, **typed)
     elapsed = time.perf_counter() - t0
     tagger.save(model_path)
     if quiet:

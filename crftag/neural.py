@@ -17,7 +17,8 @@ import copy
 import os
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -227,6 +228,19 @@ class NeuralCRFModel:
                 for d in self.analyse_batch(X)]
 
 
+def shape_check(build: Callable[[], Any], state: dict) -> None:
+    """Build the network on torch's meta device (no memory) and compare its weights' names and
+    shapes with the stored ones, before the real build allocates anything: a model file whose
+    vocabulary or sizes disagree with its weights is refused, not allocated."""
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in build().state_dict().items()}
+    stored = {k: tuple(v.shape) for k, v in state.items()}
+    if expected != stored:
+        diff = sorted(set(expected.items()) ^ set(stored.items()))
+        raise ValueError(f"stored weights do not fit the network they describe (first difference: "
+                         f"{diff[0][0]} {diff[0][1]})")
+
+
 class BiLSTMCRFModel(NeuralCRFModel):
     """The bilstm-crf backend's model: stored as its weights and vocabularies."""
 
@@ -246,13 +260,13 @@ class BiLSTMCRFModel(NeuralCRFModel):
                  for k, v in arrays.items() if k.startswith(PREFIX) and not k.startswith(
                      (f"{PREFIX}vocab", f"{PREFIX}chars"))}
         bag = state.get("feature_bag.weight")
-        net = Network(len(words.items), len(chars.items), len(labels),
-                      word_dim=state["word_emb.weight"].shape[1],
-                      char_dim=state["char_emb.weight"].shape[1],
-                      char_filters=state["char_cnn.weight"].shape[0],
-                      hidden=state["lstm.weight_hh_l0"].shape[1],
-                      feature_buckets=0 if bag is None else bag.shape[0],
-                      feature_dim=32 if bag is None else bag.shape[1])
+        sizes = {"word_dim": state["word_emb.weight"].shape[1], "char_dim": state["char_emb.weight"].shape[1],
+                 "char_filters": state["char_cnn.weight"].shape[0],
+                 "hidden": state["lstm.weight_hh_l0"].shape[1],
+                 "feature_buckets": 0 if bag is None else bag.shape[0],
+                 "feature_dim": 32 if bag is None else bag.shape[1]}
+        shape_check(lambda: Network(len(words.items), len(chars.items), len(labels), **sizes), state)
+        net = Network(len(words.items), len(chars.items), len(labels), **sizes)
         net.load_state_dict(state)
         return cls(labels, net, Encoder(words, chars, 0 if bag is None else bag.shape[0]))
 

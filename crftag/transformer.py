@@ -31,9 +31,11 @@ from crftag.neural import (
     early_stopping,
     pick_device,
     run_epoch,
+    shape_check,
 )
 
 PREFIX = "tf_"  # array-name prefix in model files
+MAX_LAYERS = 128  # encoder layers a model file may claim (each is built before its weights load)
 
 
 class TokenTagger(nn.Module):
@@ -132,11 +134,18 @@ class TransformerModel(NeuralCRFModel):
 
         meta = json.loads(unpack_strings(arrays[f"{PREFIX}meta"], arrays[f"{PREFIX}meta_ptr"])[0])
         config = dict(meta["config"])
+        layers = config.get("num_hidden_layers", 0)
+        if not isinstance(layers, int) or not 0 <= layers <= MAX_LAYERS:
+            raise ValueError(f"encoder config claims {layers!r} layers (at most {MAX_LAYERS})")
         config = AutoConfig.for_model(config.pop("model_type"), **config)
-        net = TokenTagger(AutoModel.from_config(config), len(labels), labels, meta["crf"])
         weights = [arrays[f"{PREFIX}w_{i:04d}"] for i in range(len(meta["names"]))]
-        net.load_state_dict({k: torch.from_numpy(np.array(w)) for k, w in zip(meta["names"], weights,
-                                                                                strict=True)})
+        state = {k: torch.from_numpy(np.array(w)) for k, w in zip(meta["names"], weights, strict=True)}
+        def build() -> TokenTagger:
+            return TokenTagger(AutoModel.from_config(config), len(labels), labels, meta["crf"])
+
+        shape_check(build, state)
+        net = build()
+        net.load_state_dict(state)
         tokenizer = _tokenizer_from_json(meta["tokenizer"], meta["special"])
         return cls(labels, net, SubwordEncoder(tokenizer, meta["max_length"]))
 
