@@ -18,7 +18,15 @@ from typing import Any, TextIO
 import click
 
 from crftag._version import __version__
-from crftag.entry import INTERRUPTED, TERMINATED, Interrupted, Terminated, install_handlers, stop
+from crftag.entry import (
+    INTERRUPTED,
+    TERMINATED,
+    Interrupted,
+    Terminated,
+    install_handlers,
+    signal_code,
+    stop,
+)
 from crftag.errors import CrftagError, DataError, ModelError, OutputError, one_line
 from crftag.limits import MAX_LINE_BYTES, MAX_TOKENS
 
@@ -928,6 +936,9 @@ def main(argv: list[str] | None = None) -> None:
     except Terminated:
         stop(TERMINATED)
     except OSError as exc:  # e.g. ENOSPC on standard output: one line, not a traceback
+        code = signal_code(exc)
+        if code is not None:
+            stop(code)
         where = exc.filename if exc.filename is not None else "crftag"
         _quiet_stdout()
         _fail(one_line(f"{where}: {exc.strerror or exc}"))

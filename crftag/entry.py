@@ -87,6 +87,26 @@ def main(argv: list[str] | None = None) -> None:
         stop(INTERRUPTED)
     except Terminated:
         stop(TERMINATED)
+    except Exception as exc:
+        # Python wraps an exception raised in some places (a class's __set_name__, say) in
+        # another: a signal that arrived there is still a signal
+        code = signal_code(exc)
+        if code is None:
+            raise
+        stop(code)
+
+
+def signal_code(exc: BaseException) -> int | None:
+    """The status for a signal exception anywhere in ``exc``'s chain of causes, else None."""
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, (Interrupted, KeyboardInterrupt)):
+            return INTERRUPTED
+        if isinstance(exc, Terminated):
+            return TERMINATED
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
 
 
 if __name__ == "__main__":

@@ -304,6 +304,27 @@ def test_signal_during_start_up_is_one_line(tmp_path, tiny_crf, sig):
         assert (proc.returncode, err) == (code, said), (delay, proc.returncode, err)
 
 
+def test_a_signal_wrapped_in_another_exception_is_still_a_signal():
+    """Python wraps some exceptions (one raised in a class's ``__set_name__``, say) in another;
+    a signal found anywhere in the chain of causes gives its status, anything else none."""
+    from crftag.entry import Interrupted, Terminated, signal_code
+
+    def wrapped(inner: BaseException, outer: Exception) -> Exception:
+        try:
+            try:
+                raise inner
+            except BaseException as exc:
+                raise outer from exc
+        except Exception as exc:
+            return exc
+
+    assert signal_code(wrapped(Interrupted(), RuntimeError("Error calling __set_name__"))) == 130
+    assert signal_code(wrapped(Terminated(), OSError("write failed"))) == 143
+    assert signal_code(wrapped(KeyboardInterrupt(), ValueError())) == 130
+    assert signal_code(wrapped(ValueError(), RuntimeError())) is None
+    assert signal_code(OSError(28, "No space left on device")) is None
+
+
 # -- threads and streams --------------------------------------------------------------------------
 
 def test_sixteen_threads_share_one_tagger(fuzz_model, wnut16_dev):
