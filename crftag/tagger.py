@@ -62,6 +62,8 @@ class Tagger:
         tags safely. ``sha256`` pins the file's digest (anything else is refused unread).
         ``cache_types`` bounds the per-token-type score cache: two generations of that
         many types each (about 0.8 KB a type with the default feature set)."""
+        if cache_types < 1:  # the caller's mistake, not the file's: said before anything is read
+            raise ValueError("the type cache needs a capacity of at least one type")
         meta, arrays = load_model(path, sha256)
         try:
             feature_set = validate_model(meta, arrays, source=os.fspath(path))
