@@ -32,6 +32,7 @@ class RawServer:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(8)
+        self.sock.settimeout(0.2)
         self.stop = threading.Event()
         threading.Thread(target=self._serve, daemon=True).start()
 
@@ -40,7 +41,6 @@ class RawServer:
         return f"http://127.0.0.1:{self.sock.getsockname()[1]}/file"
 
     def _serve(self) -> None:
-        self.sock.settimeout(0.2)
         while not self.stop.is_set():
             try:
                 conn, _ = self.sock.accept()

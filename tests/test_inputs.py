@@ -18,8 +18,9 @@ from crftag.readers import read
 
 ROOT = Path(__file__).parent.parent
 # crftag tag in a child, printing its peak resident size (KB) on stderr's last line
-PEAK = ("import resource, sys\nfrom crftag.entry import main\ntry:\n    main(sys.argv[1:])\nfinally:\n"
-        "    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)")
+PEAK = ("import sys\nfrom crftag.entry import main\ntry:\n    main(sys.argv[1:])\nfinally:\n"
+        "    print(next(int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM:')),"
+        " file=sys.stderr)")  # VmHWM, not ru_maxrss: that one is inherited from the parent through exec
 
 
 def crftag(*args, stdin=None, timeout=300):
@@ -62,7 +63,7 @@ def test_a_line_over_the_limit_is_one_line_and_bounded(model, tmp_path, fmt):
     t0 = time.perf_counter()
     r, peak = crftag_peak("tag", "-m", model, p, "--output-format", "jsonl")
     _one_line_error(r, f"{p}:2: line longer than 1,048,576 bytes (raise the limit with --max-line-bytes)")
-    assert time.perf_counter() - t0 < 60 and peak < 600, peak
+    assert time.perf_counter() - t0 < 60 and peak < 300, peak  # about 150 MB: the interpreter and numba
 
 
 def test_too_many_tokens_is_one_line_and_the_limit_is_an_option(model, tmp_path):
@@ -91,7 +92,7 @@ def test_a_long_line_of_distinct_words_takes_bounded_memory(model, tmp_path):
     p.write_text(words + "\n")
     r, peak = crftag_peak("tag", "-m", model, p, "--output-format", "text", "--max-tokens", "200000")
     assert r.returncode == 0, r.stderr
-    assert peak < 900, peak
+    assert peak < 600, peak  # about 300 MB here
 
 
 # -- JSONL ---------------------------------------------------------------------------------------------
