@@ -45,6 +45,8 @@ def variants() -> dict[str, dict]:
 
     bigrams = copy.deepcopy(default)
     bigrams["conjunctions"] = copy.deepcopy(everything["conjunctions"])
+    bilou = copy.deepcopy(default)
+    bilou["groups"]["gazetteer"]["encoding"] = "bilou"
     return {
         "surface": {"features": surface},
         "surface + Brown (ARK)": {"features": plus(surface, brown=default["groups"]["brown"])},
@@ -52,6 +54,12 @@ def variants() -> dict[str, dict]:
         "twitter (default before)": {"features": default},
         "twitter + word bigrams": {"features": bigrams},
         "twitter, 200 L-BFGS iterations": {"features": default, "params": {"max_iterations": 200}},
+        "twitter, half the entity-less tweets": {"features": default, "train": {"empty_fraction": 0.5}},
+        "twitter, a third of the entity-less tweets": {"features": default, "train": {"empty_fraction": 0.33}},
+        "twitter, BILOU gazetteer": {"features": bilou},
+        "twitter, c1=0.05 c2=0.05": {"features": default, "params": {"c1": 0.05, "c2": 0.05}},
+        "twitter, c1=0.1 c2=0.01": {"features": default, "params": {"c1": 0.1, "c2": 0.01}},
+        "twitter, 100 L-BFGS iterations": {"features": default, "params": {"max_iterations": 100}},
     }
 
 

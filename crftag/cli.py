@@ -88,13 +88,15 @@ def cli() -> None:
 @click.option("--seed", default=0, show_default=True, help="Random seed (sgd, bilstm-crf; training order).")
 @click.option("--oversample", default=1, show_default=True, type=click.IntRange(min=1),
               help="Repeat sentences with rare entity types this many times in all.")
+@click.option("--empty-fraction", default=1.0, show_default=True, type=click.FloatRange(0, 1, min_open=True),
+              help="Keep this share of the training sentences that name no entity (recall up).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
               help="Where a neural backend trains (auto: a CUDA GPU when torch sees one).")
 @click.option("--encoding", default="utf-8", show_default=True,
               help="Text encoding of the input files (e.g. latin-1).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def train(train_files: tuple[str, ...], dev_file: str | None, backend: str, features: str,
-          model_path: str, fmt: str | None, params: dict, seed: int, oversample: int,
+          model_path: str, fmt: str | None, params: dict, seed: int, oversample: int, empty_fraction: float,
           device: str | None, encoding: str, quiet: bool) -> None:
     """Train a model from labelled data (several TRAIN_FILEs are concatenated).
 
@@ -118,7 +120,7 @@ def train(train_files: tuple[str, ...], dev_file: str | None, backend: str, feat
     t0 = time.perf_counter()
     tagger = train_tagger(list(train_files), dev=dev_file, backend=backend, features=features,
                           fmt=fmt, seed=seed, progress=not quiet, oversample=oversample,
-                          encoding=encoding, **typed)
+                          empty_fraction=empty_fraction, encoding=encoding, **typed)
     elapsed = time.perf_counter() - t0
     tagger.save(model_path)
     if quiet:

@@ -60,11 +60,25 @@ def oversample_rare(sentences: Sequence[Sentence], factor: int) -> list[Sentence
     return [*sentences, *(extra * (factor - 1))]
 
 
+def keep_empty(sentences: Sequence[Sentence], fraction: float, seed: int = 0) -> list[Sentence]:
+    """Keep ``fraction`` of the sentences without an entity (chosen with ``seed``), all the others.
+
+    Most tweets name nothing (62% of WNUT16 train): dropping some of them is the cheap way
+    to trade precision for recall, which this task rewards (one 2016 system gained 6.8 points
+    of segmentation recall so). ``fraction`` 1 changes nothing; order is kept."""
+    if not 0 < fraction <= 1:
+        raise CrftagError(f"the fraction of entity-less sentences kept must be in (0, 1], not {fraction}")
+    if fraction == 1:
+        return list(sentences)
+    rng = random.Random(seed)
+    return [s for s in sentences if any(t != "O" for t in s.tags) or rng.random() < fraction]
+
+
 def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
           backend: str = "crf", features: str | FeatureSet = "twitter",
           fmt: str | None = None, seed: int = 0, progress: bool = False,
           oversample: int = 1, shuffle_seed: int | None = None, encoding: str = "utf-8",
-          **params: Any) -> Tagger:
+          empty_fraction: float = 1.0, **params: Any) -> Tagger:
     """Train a tagger.
 
     ``train_data`` is a path, a registry name (``"wnut16:train"``), a list of
@@ -72,7 +86,8 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
     training (and used by backends that select hyperparameters on it).
     ``seed`` is the backend's seed (when it has one) and shuffles the training order;
     ``shuffle_seed`` shuffles the order instead (0: keep the order as read).
-    ``oversample`` repeats sentences with rare entity types (:func:`oversample_rare`).
+    ``oversample`` repeats sentences with rare entity types (:func:`oversample_rare`);
+    ``empty_fraction`` keeps that share of the sentences without entities (:func:`keep_empty`).
     ``params`` go to the backend's constructor.
     """
     backend_cls = get_backend(backend)
@@ -86,7 +101,7 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
     if all(t == "O" for s in train_sents for t in s.tags):
         raise CrftagError("no entities in the training data: nothing to learn (every tag is O)")
     n_read, n_tokens = len(train_sents), sum(len(s) for s in train_sents)
-    train_sents = oversample_rare(train_sents, oversample)
+    train_sents = oversample_rare(keep_empty(train_sents, empty_fraction, seed), oversample)
     order_seed = seed if shuffle_seed is None else shuffle_seed
     if order_seed:  # the order the training sentences are presented in
         random.Random(order_seed).shuffle(train_sents)
@@ -106,7 +121,8 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
         "shuffle_seed": order_seed,
         "training": {"train": train_record, "dev": dev_record,
                      "sentences": n_read, "tokens": n_tokens,
-                     "oversample": oversample, "sentences_after_oversampling": len(train_sents)},
+                     "oversample": oversample, "empty_fraction": empty_fraction,
+                     "sentences_after_sampling": len(train_sents)},
     }
     if dev_sents:
         report = evaluate(y_dev, model.predict_batch(X_dev))
