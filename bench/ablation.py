@@ -1,6 +1,6 @@
 """Feature and training ablations across corpora: one row per variant, dev F1 per corpus.
 
-    python bench/ablation.py [--corpora wnut16,wnut17,btc,gmb] [--variants all|NAME,NAME]
+    python bench/ablation.py [--corpora wnut16,wnut17,btc,gmb] [--variants "all" | "NAME; NAME"]
                              [--jobs 2] [--folds 0] [--out bench/results]
 
 Each variant (a feature set, backend parameters, training options) is trained on
@@ -47,6 +47,12 @@ def variants() -> dict[str, dict]:
     bigrams["conjunctions"] = copy.deepcopy(everything["conjunctions"])
     bilou = copy.deepcopy(default)
     bilou["groups"]["gazetteer"]["encoding"] = "bilou"
+    more_lists = copy.deepcopy(default)
+    more_lists["groups"]["gazetteer"]["resources"] += ["geonames:places", "tickers:companies"]
+    near = [-1, 0, 1]
+    wordfreq = {"kind": "table", "resource": "wordfreq:en-bands", "window": near}
+    minilm = {f"minilm{k}": {"kind": "table", "resource": f"minilm:k{k}", "window": near}
+              for k in (64, 256, 1024)}
     return {
         "surface": {"features": surface},
         "surface + Brown (ARK)": {"features": plus(surface, brown=default["groups"]["brown"])},
@@ -55,11 +61,15 @@ def variants() -> dict[str, dict]:
         "twitter + word bigrams": {"features": bigrams},
         "twitter, 200 L-BFGS iterations": {"features": default, "params": {"max_iterations": 200}},
         "twitter, half the entity-less tweets": {"features": default, "train": {"empty_fraction": 0.5}},
-        "twitter, a third of the entity-less tweets": {"features": default, "train": {"empty_fraction": 0.33}},
+        "twitter, a third of the entity-less tweets": {"features": default,
+                                                       "train": {"empty_fraction": 0.33}},
         "twitter, BILOU gazetteer": {"features": bilou},
         "twitter, c1=0.05 c2=0.05": {"features": default, "params": {"c1": 0.05, "c2": 0.05}},
         "twitter, c1=0.1 c2=0.01": {"features": default, "params": {"c1": 0.1, "c2": 0.01}},
         "twitter, 100 L-BFGS iterations": {"features": default, "params": {"max_iterations": 100}},
+        "twitter + wordfreq bands": {"features": plus(default, wordfreq=wordfreq)},
+        "twitter + GeoNames and ticker lists": {"features": more_lists},
+        "twitter + MiniLM clusters (64, 256, 1024)": {"features": plus(default, **minilm)},
     }
 
 
@@ -107,7 +117,10 @@ def main() -> None:
     ap.add_argument("--out", default="bench/results")
     args = ap.parse_args()
     table = variants()
-    names = list(table) if args.variants == "all" else [v.strip() for v in args.variants.split(",")]
+    names = list(table) if args.variants == "all" else [v.strip() for v in args.variants.split(";")]
+    unknown = [n for n in names if n not in table]
+    if unknown:
+        raise SystemExit(f"unknown variants: {', '.join(unknown)}; known: {'; '.join(table)}")
     corpora = [c.strip() for c in args.corpora.split(",")]
     jobs = [(n, c) for n in names for c in corpora]
     rows = Parallel(n_jobs=args.jobs)(delayed(run_one)(n, table[n], c, args.folds) for n, c in jobs)
