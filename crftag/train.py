@@ -11,6 +11,7 @@ from typing import Any
 
 from crftag.backends import get_backend
 from crftag.bio import split_tag
+from crftag.corpora import is_split_ref, read_split, split_provenance
 from crftag.errors import CrftagError
 from crftag.evaluate import evaluate
 from crftag.featureset import FeatureSet, load_feature_set
@@ -35,6 +36,11 @@ def _load(data: DataArg | Sequence[DataArg], fmt: str | None,
     sentences: list[Sentence] = []
     record = []
     for item in data:
+        if is_split_ref(item):
+            sents = read_split(item)
+            sentences.extend(sents)
+            record.append({"source": item, "sentences": len(sents), "parts": split_provenance(item)})
+            continue
         path = resolve_data(item)
         sents = read_labelled([path], fmt, encoding)
         sentences.extend(sents)
@@ -81,9 +87,9 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
           empty_fraction: float = 1.0, **params: Any) -> Tagger:
     """Train a tagger.
 
-    ``train_data`` is a path, a registry name (``"wnut16:train"``), a list of
-    them (concatenated), or a list of :class:`Sentence`. ``dev`` is scored after
-    training (and used by backends that select hyperparameters on it).
+    ``train_data`` is a path, a registry name (``"wnut16:train"``), a corpus split
+    (``"corpus:btc/train"``), a list of them (concatenated), or a list of :class:`Sentence`.
+    ``dev`` is scored after training (and used by backends that select hyperparameters on it).
     ``seed`` is the backend's seed (when it has one) and shuffles the training order;
     ``shuffle_seed`` shuffles the order instead (0: keep the order as read).
     ``oversample`` repeats sentences with rare entity types (:func:`oversample_rare`);
