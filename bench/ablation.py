@@ -70,6 +70,9 @@ def variants() -> dict[str, dict]:
         "twitter + wordfreq bands": {"features": plus(default, wordfreq=wordfreq)},
         "twitter + GeoNames and ticker lists": {"features": more_lists},
         "twitter + MiniLM clusters (64, 256, 1024)": {"features": plus(default, **minilm)},
+        "twitter, rare types x3": {"features": default, "train": {"oversample": 3}},
+        "twitter, half the entity-less tweets, 5 bags": {"features": default,
+                                                         "train": {"empty_fraction": 0.5, "bags": 5}},
     }
 
 

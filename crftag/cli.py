@@ -90,6 +90,9 @@ def cli() -> None:
               help="Repeat sentences with rare entity types this many times in all.")
 @click.option("--empty-fraction", default=1.0, show_default=True, type=click.FloatRange(0, 1, min_open=True),
               help="Keep this share of the training sentences that name no entity (recall up).")
+@click.option("--bags", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Train this many models, each keeping different entity-less sentences, and "
+                   "average their weights into one (crf, sgd).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
               help="Where a neural backend trains (auto: a CUDA GPU when torch sees one).")
 @click.option("--encoding", default="utf-8", show_default=True,
@@ -97,7 +100,7 @@ def cli() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def train(train_files: tuple[str, ...], dev_file: str | None, backend: str, features: str,
           model_path: str, fmt: str | None, params: dict, seed: int, oversample: int, empty_fraction: float,
-          device: str | None, encoding: str, quiet: bool) -> None:
+          bags: int, device: str | None, encoding: str, quiet: bool) -> None:
     """Train a model from labelled data (several TRAIN_FILEs are concatenated).
 
     \b
@@ -120,7 +123,7 @@ def train(train_files: tuple[str, ...], dev_file: str | None, backend: str, feat
     t0 = time.perf_counter()
     tagger = train_tagger(list(train_files), dev=dev_file, backend=backend, features=features,
                           fmt=fmt, seed=seed, progress=not quiet, oversample=oversample,
-                          empty_fraction=empty_fraction, encoding=encoding, **typed)
+                          empty_fraction=empty_fraction, bags=bags, encoding=encoding, **typed)
     elapsed = time.perf_counter() - t0
     tagger.save(model_path)
     if quiet:
