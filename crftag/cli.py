@@ -88,8 +88,8 @@ def cli() -> None:
 @click.option("--seed", default=0, show_default=True, help="Random seed (sgd, bilstm-crf; training order).")
 @click.option("--oversample", default=1, show_default=True, type=click.IntRange(min=1),
               help="Repeat sentences with rare entity types this many times in all.")
-@click.option("--empty-fraction", default=1.0, show_default=True, type=click.FloatRange(0, 1, min_open=True),
-              help="Keep this share of the training sentences that name no entity (recall up).")
+@click.option("--empty-fraction", default=0.5, show_default=True, type=click.FloatRange(0, 1, min_open=True),
+              help="Keep this share of the training sentences that name no entity (recall up; 1: all).")
 @click.option("--bags", default=1, show_default=True, type=click.IntRange(min=1),
               help="Train this many models, each keeping different entity-less sentences, and "
                    "average their weights into one (crf, sgd).")

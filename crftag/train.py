@@ -85,7 +85,7 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
           backend: str = "crf", features: str | FeatureSet = "twitter",
           fmt: str | None = None, seed: int = 0, progress: bool = False,
           oversample: int = 1, shuffle_seed: int | None = None, encoding: str = "utf-8",
-          empty_fraction: float = 1.0, bags: int = 1, **params: Any) -> Tagger:
+          empty_fraction: float = 0.5, bags: int = 1, **params: Any) -> Tagger:
     """Train a tagger.
 
     ``train_data`` is a path, a registry name (``"wnut16:train"``), a corpus split
@@ -94,7 +94,8 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
     ``seed`` is the backend's seed (when it has one) and shuffles the training order;
     ``shuffle_seed`` shuffles the order instead (0: keep the order as read).
     ``oversample`` repeats sentences with rare entity types (:func:`oversample_rare`);
-    ``empty_fraction`` keeps that share of the sentences without entities (:func:`keep_empty`);
+    ``empty_fraction`` keeps that share of the sentences without entities (:func:`keep_empty`;
+    the default, a half, raised the mean dev F1 over WNUT16, WNUT17 and BTC by 0.8: README);
     with ``bags`` > 1, that many models are trained, each keeping a different share (seeds
     ``seed``, ``seed + 1``, ...), and their weights averaged into one linear model
     (:func:`crftag.model.average`): the variance of subsampling, averaged away, at no cost

@@ -114,6 +114,10 @@ def test_shipped_sets():
     assert fs.groups["brown"]["resource"] == "brown:ark-twitter-6mpaths"
     assert "brown" in fs.describe()
     assert "conjunction" in load_feature_set("twitter-all").describe()
+    plus = load_feature_set("twitter-minilm").groups
+    assert {k: v for k, v in plus.items() if not k.startswith("minilm")} == fs.groups
+    assert [plus[f"minilm{k}"]["resource"] for k in (64, 256, 1024)] == ["minilm:k64", "minilm:k256",
+                                                                        "minilm:k1024"]
 
 
 TYPOS = [
