@@ -77,7 +77,6 @@ def variants() -> dict[str, dict]:
         "twitter + MiniLM clusters (64, 256, 1024)": {"features": plus(default, **minilm)},
         "twitter, rare types x3": {"features": default, "train": {"oversample": 3}},
         "twitter, Brown, gazetteer, shape and cues at +-2": {"features": wide},
-        "twitter at +-2, half the entity-less tweets": {"features": wide, "train": {"empty_fraction": 0.5}},
         "twitter-minilm, half the entity-less tweets": {"features": with_minilm,
                                                           "train": {"empty_fraction": 0.5}},
         "twitter + MiniLM, half the entity-less tweets, 5 bags": {
