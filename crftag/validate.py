@@ -48,7 +48,7 @@ MAX_TYPE_ROW_BYTES = 64 << 10
 LINEAR_ARRAYS = ("feature_keys", "row_ptr", "cols", "vals", "transitions", "bias")
 _LABEL_RE = re.compile(r"O|[BI]-[^\s\x00-\x1f\x7f]+")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-_CLUSTER_KINDS = ("brown", "clark")
+_CLUSTER_KINDS = ("brown", "clark", "table")  # the kinds whose words live in lex_c<i>_ arrays
 
 
 class Invalid(ValueError):
@@ -117,6 +117,9 @@ def check_meta(meta: Any) -> None:
     sources = lexicon.get("sources", {})
     _need(isinstance(sources, dict) and all(isinstance(v, dict) for v in sources.values()),
           "'lexicon.sources' must be an object of objects")
+    licences = lexicon.get("licences", {})
+    _need(isinstance(licences, dict) and all(isinstance(v, str) for v in licences.values()),
+          "'lexicon.licences' must be an object of strings")
     _need(meta.get("crftag_version") is None or isinstance(meta["crftag_version"], str),
           "'crftag_version' must be a string")
     for key in ("backend_params", "fit_info", "training"):

@@ -247,3 +247,37 @@ def test_model_sha256_pins_a_file(fuzz_model, tmp_path):
     bad = subprocess.run([*run, "--model-sha256", "0" * 64], input="x\n", capture_output=True, text=True,
                          timeout=120)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "not the pinned" in bad.stderr
+
+
+def test_word_table_and_bilou_gazetteer_models_load_and_fuzz(fuzz_model, tiny, tmp_path):
+    """The feature kinds main added (a word table read like clusters; B/I/L/U gazetteer marks)
+    pass the validator on save and load, tag as the trained tagger does, and their mutants are
+    refused in one line or tag safely (a shorter fuzz run, in a child)."""
+    from conftest import FEATURES
+
+    from crftag import train
+
+    words = sorted({t.lower() for s in tiny for t in s.tokens})
+    (tmp_path / "table.tsv").write_text("".join(f"{w}\tband{len(w) % 4}\n" for w in words))
+    gaz = Path(json.loads(modelfuzz.read_members(fuzz_model)["meta.json"])["feature_set"]["groups"]
+               ["gazetteer"]["resources"][0])
+    brown = gaz.parent / "paths"
+    toml = FEATURES.format(brown=brown, gaz=gaz).replace(
+        '[groups.gazetteer]\n', '[groups.gazetteer]\nencoding = "bilou"\n')
+    toml += f'\n[groups.band]\nkind = "table"\nresource = "{tmp_path / "table.tsv"}"\nwindow = [-1, 0]\n'
+    (tmp_path / "more.toml").write_text(toml)
+    trained = train(tiny, features=str(tmp_path / "more.toml"), max_iterations=30)
+    path = tmp_path / "more.crftag"
+    trained.save(path)
+    loaded = Tagger.load(path)
+    assert loaded.feature_set.groups["gazetteer"]["encoding"] == "bilou"
+    assert "band" in json.loads(modelfuzz.read_members(path)["meta.json"])["lexicon"]["cluster_groups"]
+    texts = ["Barack Obama in New York", "Paris", "the Lakers at the Knicks", *modelfuzz.PROBES]
+    assert [loaded.tag(t) for t in texts] == [trained.tag(t) for t in texts]
+    proc = subprocess.run([sys.executable, str(HERE / "modelfuzz.py"), str(path), "150", "5",
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=1200,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get(
+                              "PYTHONPATH", "")])})
+    assert proc.returncode == 0, f"fuzzer died (status {proc.returncode}): {proc.stderr[-3000:]}"
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["mutations"] == 150 == summary["refused"] + summary["tagged"]

@@ -137,6 +137,21 @@ def test_split_outputs_may_not_clash(tmp_path, tiny_path):
     _one_line_error(r, "is also --train-out")
 
 
+def test_an_output_that_is_a_corpus_split_file_is_refused(model, tmp_path):
+    """A corpus split (corpus:NAME/SPLIT) reads registry files from the cache: none of them may
+    be written over by `split` or `eval --write-predictions`."""
+    env = {**os.environ, "CRFTAG_HOME": str(tmp_path / "home")}
+    if crftag("fetch", "wnut16:dev", env=env).returncode != 0:
+        pytest.skip("wnut16:dev cannot be fetched here")
+    dev = tmp_path / "home" / "datasets" / "wnut16" / "dev"
+    before = dev.read_bytes()
+    r = crftag("split", "corpus:wnut16/dev", "--train-out", dev, "--dev-out", tmp_path / "d.conll", env=env)
+    _one_line_error(r, "is also an input")
+    r = crftag("eval", "-m", model, "corpus:wnut16/dev", "--write-predictions", dev, env=env)
+    _one_line_error(r, "is also an input")
+    assert dev.read_bytes() == before and not (tmp_path / "d.conll").exists()
+
+
 # -- failures to write are one line, found before the work where possible --------------------------
 
 def test_output_that_is_a_directory(model, tmp_path):

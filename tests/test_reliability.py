@@ -307,7 +307,7 @@ def test_signal_during_start_up_is_one_line(tmp_path, tiny_crf, sig):
 def test_a_signal_wrapped_in_another_exception_is_still_a_signal():
     """Python wraps some exceptions (one raised in a class's ``__set_name__``, say) in another;
     a signal found anywhere in the chain of causes gives its status, anything else none."""
-    from crftag.entry import Interrupted, Terminated, signal_code
+    from crftag.signals import Interrupted, Terminated, signal_code
 
     def wrapped(inner: BaseException, outer: Exception) -> Exception:
         try:
