@@ -81,3 +81,35 @@ def test_word_vectors_initialise_embeddings(tiny, tmp_path):
 def test_cuda_without_a_gpu_is_a_clear_error(tiny):
     with pytest.raises(CrftagError, match="cuda was asked for but torch sees no CUDA GPU"):
         train(tiny, backend="bilstm-crf", features="surface", max_epochs=1, **{**TINY, "device": "cuda"})
+
+
+def test_weights_that_do_not_fit_the_network_are_refused_unallocated(tiny_bilstm, tmp_path):
+    """The network is sized from the stored weights: a file claiming a hidden size of 20,000 (an
+    LSTM of over 6 GB) is compared with a build on torch's meta device and refused in one line,
+    before anything is allocated; so is a weight one row short."""
+    import json
+    import sys
+    import time
+    from pathlib import Path
+
+    from crftag.errors import ModelError
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import modelfuzz
+
+    path = tmp_path / "bl.crftag"
+    tiny_bilstm.save(path)
+    members = modelfuzz.read_members(path)
+    meta = json.loads(members["meta.json"])
+    arrays = {n[len("arrays/"):-len(".npy")]: b for n, b in members.items() if n.startswith("arrays/")}
+    hh = modelfuzz.from_npy(arrays["bl_lstm__weight_hh_l0"])
+    ih = modelfuzz.from_npy(arrays["bl_lstm__weight_ih_l0"])
+    noise = np.random.default_rng(0).normal(size=(hh.shape[0], 20_000)).astype(hh.dtype)  # no zip bomb
+    for name, bad in (("bl_lstm__weight_hh_l0", noise),
+                      ("bl_lstm__weight_ih_l0", ih[:-1].copy())):
+        hostile = tmp_path / "hostile.crftag"
+        modelfuzz.write_model(hostile, json.loads(json.dumps(meta)), {**arrays, name: modelfuzz.to_npy(bad)})
+        t0 = time.perf_counter()
+        with pytest.raises(ModelError, match="do not fit the network") as info:
+            Tagger.load(hostile)
+        assert "\n" not in str(info.value) and time.perf_counter() - t0 < 30
