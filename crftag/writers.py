@@ -28,7 +28,8 @@ def write_conll(out: TextIO, tagged: Tagged) -> None:
     out.write("\n")
 
 
-def write_jsonl(out: TextIO, tagged: Tagged) -> None:
+def jsonl_object(tagged: Tagged) -> dict:
+    """The JSON object of one tagged sentence: a JSONL output line, and `crftag serve`'s answer."""
     sentence = tagged.sentence
     obj = {}
     if sentence.id is not None:
@@ -37,7 +38,11 @@ def write_jsonl(out: TextIO, tagged: Tagged) -> None:
     obj["tokens"] = sentence.tokens
     obj["tags"] = tagged.tags
     obj["entities"] = [e.to_dict() for e in tagged.entities]
-    out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    return obj
+
+
+def write_jsonl(out: TextIO, tagged: Tagged) -> None:
+    out.write(json.dumps(jsonl_object(tagged), ensure_ascii=False) + "\n")
 
 
 def write_text(out: TextIO, tagged: Tagged) -> None:
