@@ -246,7 +246,8 @@ def main() -> None:
         p50 = f"{r['p50_ms']:.2f}" if r["p50_ms"] is not None else "-"
         p99 = f"{r['p99_ms']:.2f}" if r["p99_ms"] is not None else "-"
         print(f"| {name} | {r['concurrency']} | {r['requests_per_s']:,.0f} | {r['tweets_per_s']:,.0f} | "
-              f"{p50} | {p99} | {r['errors']} | {r['mean_batch']:.1f} | {r['server_cpu_ms_per_request']:.3f} |")
+              f"{p50} | {p99} | {r['errors']} | {r['mean_batch']:.1f} | "
+              f"{r['server_cpu_ms_per_request']:.3f} |")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "serve_load.json").write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1))

@@ -25,7 +25,6 @@ import hashlib
 import hmac
 import ipaddress
 import json
-import math
 import os
 import signal
 import sys
@@ -418,9 +417,17 @@ def load_model(path: str) -> LoadedModel:
     """Load and warm up a model (numba's kernels loaded, caches primed) before it serves."""
     from crftag.tagger import Tagger
 
-    with open(path, "rb") as fh:
-        digest = hashlib.file_digest(fh, "sha256").hexdigest()
-    tagger = Tagger.load(path)
+    def sha256() -> str:
+        with open(path, "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+
+    try:
+        digest = sha256()  # before loading: the file may be replaced (atomically) meanwhile
+    except OSError:
+        digest = None
+    tagger = Tagger.load(path)  # a missing or bad file: ModelError, one line
+    if digest is None:
+        digest = sha256()
     tagger.tag(_WARM_UP)
     tag_items(tagger, [Item(_WARM_UP, None, None, None), Item(None, ["warm", "up"], None, 0.5)])
     return LoadedModel(tagger, os.fspath(path), digest, time.time())
@@ -444,7 +451,7 @@ class Service:
                                 ["kind"], registry=r)
         self.m_latency = Histogram("crftag_request_duration_seconds",
                                    "Time from a request's arrival to its answer, by route.", ["route"],
-                                   buckets=(.0002, .0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5),
+                                   buckets=(.0002, .0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 5),
                                    registry=r)
         self.m_texts = Counter("crftag_texts_tagged", "Texts and token lists tagged.", registry=r)
         self.m_batch = Histogram("crftag_batch_size", "Items per compiled tagging call.",
@@ -551,13 +558,12 @@ def _is_loopback(host: str | None) -> bool:
 
 def create_app(config: ServeConfig, model: LoadedModel | None = None) -> Any:
     """The Starlette application. ``model`` is loaded from ``config.model`` at startup if not given."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
     from starlette.requests import ClientDisconnect, Request
     from starlette.responses import Response
     from starlette.routing import Route
-
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
     service = Service(config, model)
 
@@ -571,8 +577,8 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None) -> Any:
         cap = config.max_body_bytes
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > cap:
-            raise RequestError(413, "body_too_large",
-                               f"request body of {int(declared)} bytes; the limit is {cap} (--max-body-bytes)")
+            raise RequestError(413, "body_too_large", f"request body of {int(declared)} bytes; "
+                               f"the limit is {cap} (--max-body-bytes)")
         chunks, size = [], 0
         async for chunk in request.stream():
             size += len(chunk)
