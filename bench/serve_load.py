@@ -14,7 +14,8 @@ tweets in this process: a wrong answer, a status other than 200, a dropped conne
 timeout counts as an error. Reported: requests/s, tweets/s, p50/p99 latency (client side,
 send to last byte), errors, and the server's mean batch size (from its /metrics).
 
-Client and server share the machine: on 2 cores the client takes most of one.
+Client and server share the machine: on 2 cores the client takes most of one. The server's
+CPU time per request (from /proc) is reported too: it depends less on what else runs.
 Bounded: at most --max-requests per cell, every request times out after 10 s, and the
 server is stopped (SIGTERM) after each configuration.
 """
@@ -160,6 +161,16 @@ async def run_load(port: int, requests: list, concurrency: int, seconds: float, 
     return time.perf_counter() - t0
 
 
+def run(coro):
+    """Run the client on uvloop where installed (crftag[serve] brings it): less client CPU."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
+
+
 def build_requests(model: str, texts: list[str], per_request: int) -> list[tuple[bytes, bytes]]:
     """(HTTP request bytes, the exact answer body Tagger gives) for each group of tweets."""
     from crftag.serve import Item, encode, tag_items
@@ -214,11 +225,11 @@ def main() -> None:
         proc = start_server(args.model, port, int(max_batch), float(max_wait))
         try:
             for c in levels:
-                asyncio.run(run_load(port, requests, c, args.warmup, None, args.max_requests))
+                run(run_load(port, requests, c, args.warmup, None, args.max_requests))
                 calls0, items0 = batch_stats(port)
                 cpu0 = cpu_seconds(proc.pid)
                 cell = Cell()
-                elapsed = asyncio.run(run_load(port, requests, c, args.duration, cell, args.max_requests))
+                elapsed = run(run_load(port, requests, c, args.duration, cell, args.max_requests))
                 cpu1 = cpu_seconds(proc.pid)
                 calls1, items1 = batch_stats(port)
                 lat = sorted(cell.latencies)

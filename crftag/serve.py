@@ -266,14 +266,15 @@ class _Job:
 class MicroBatcher:
     """Joins the items of concurrent requests into batches for one compiled call each.
 
-    A batch starts when ``max_batch`` items wait, or ``max_wait_s`` after the oldest waiting
-    item arrived; a request larger than ``max_batch`` spans several batches. The wait applies
-    only while requests come together (the last batch served more than one): a request that
-    arrives alone is tagged at once, since waiting could only add to its latency. Requests
-    that queue while a batch runs form the next batch without any wait. Batches run one
-    at a time on one thread (the tagger's kernels release the GIL, the event loop keeps
-    reading requests meanwhile). Each request gets exactly its own results, in its order; if
-    a batch fails, its requests are retried one by one, so a failure stays with its request.
+    A batch starts when ``max_batch`` items wait, when as many requests wait as the last batch
+    served, or ``max_wait_s`` after the oldest waiting item arrived, whichever comes first; a
+    request larger than ``max_batch`` spans several batches. So a request arriving while the
+    last batch served a lone request is tagged at once (waiting could only add latency), and
+    clients that came together are not kept waiting once they are all back. Batches run one
+    at a time on a tagging thread (the tagger's kernels release the GIL) while the event loop
+    goes on reading requests, which then form the next batch. Each request gets exactly its
+    own results, in its order; if a batch fails, its requests are retried one by one, so a
+    failure stays with its request.
     """
 
     def __init__(self, tag: Callable[[list], list], max_batch: int = MAX_BATCH,
@@ -288,7 +289,7 @@ class MicroBatcher:
         self.on_batch = on_batch
         self._jobs: deque[_Job] = deque()
         self._waiting = 0  # items not yet in a batch
-        self._company = False  # whether the last batch served more than one request
+        self._last_requests = 0  # requests the last batch served: how many the next one waits for
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -341,14 +342,14 @@ class MicroBatcher:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            if self._company:  # requests are arriving together: give others a moment to join
-                deadline = self._jobs[0].arrived + self.max_wait_s
-                while self._waiting < self.max_batch and loop.time() < deadline:
-                    self._wake.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), deadline - loop.time())
+            deadline = self._jobs[0].arrived + self.max_wait_s
+            while (self._waiting < self.max_batch and len(self._jobs) < self._last_requests
+                   and loop.time() < deadline):
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), deadline - loop.time())
             batch = self._take()
-            self._company = len(batch) > 1
+            self._last_requests = len(batch)
             if batch:
                 await self._run_batch(batch)
 
@@ -371,17 +372,16 @@ class MicroBatcher:
         return batch
 
     async def _run_batch(self, batch: list[tuple[_Job, int, int]]) -> None:
-        loop = asyncio.get_running_loop()
         items = [it for job, a, b in batch for it in job.items[a:b]]
         t0 = time.perf_counter()
         try:
-            results = await loop.run_in_executor(self._executor, self.tag, items)
+            results = await self._call(items)
             if len(results) != len(items):
                 raise RuntimeError(f"the tagger answered {len(results)} of {len(items)} items")
         except Exception:
             for job, a, b in batch:  # one by one: a failure stays with its own request
                 try:
-                    part = await loop.run_in_executor(self._executor, self.tag, job.items[a:b])
+                    part = await self._call(job.items[a:b])
                 except Exception as exc:
                     if not job.future.done():
                         job.future.set_exception(exc)
@@ -395,6 +395,9 @@ class MicroBatcher:
         for job, a, b in batch:
             self._deliver(job, a, b, results[pos:pos + b - a])
             pos += b - a
+
+    async def _call(self, items: list) -> list:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self.tag, items)
 
     @staticmethod
     def _deliver(job: _Job, a: int, b: int, part: list) -> None:
