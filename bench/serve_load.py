@@ -4,6 +4,8 @@
                                [--config 1:0 --config 256:2] [--duration 5] [--warmup 1]
                                [--texts-per-request 1] [--out bench/results]
 
+Saves bench/results/serve_load-N-per-request.json.
+
 For each server configuration (``MAX_BATCH:MAX_WAIT_MS``; ``1:0`` is no batching, ``256:2``
 the defaults) a server is started on 127.0.0.1 with a free port, and for each concurrency
 C an asyncio client keeps C keep-alive connections busy, each sending one request, waiting
@@ -261,7 +263,8 @@ def main() -> None:
               f"{r['server_cpu_ms_per_request']:.3f} |")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "serve_load.json").write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1))
+    name = f"serve_load-{args.texts_per_request}-per-request.json"
+    (out / name).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":
