@@ -444,8 +444,8 @@ class Service:
 
         self.config = config
         self.model = model
-        self.started = time.time()
         self._reload_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task] = set()  # reloads started by SIGHUP, referenced until done
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.m_requests = Counter("crftag_requests", "HTTP requests answered, by route and status.",
@@ -499,14 +499,17 @@ class Service:
         await self.batcher.stop()
 
     def _on_sighup(self) -> None:
-        asyncio.get_running_loop().create_task(self._logged_reload())
+        task = asyncio.get_running_loop().create_task(self.reload("SIGHUP"))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-    async def _logged_reload(self) -> None:
-        ok, detail = await self.reload()
-        _log("model reloaded on SIGHUP" if ok else "SIGHUP reload failed, old model kept", detail)
-
-    async def reload(self) -> tuple[bool, dict]:
+    async def reload(self, how: str = "/admin/reload") -> tuple[bool, dict]:
         """Load the model file again and swap it in; a file that fails to load leaves the old one."""
+        ok, detail = await self._reload()
+        _log(f"model reloaded ({how})" if ok else f"reload failed ({how}), old model kept", detail)
+        return ok, detail
+
+    async def _reload(self) -> tuple[bool, dict]:
         from crftag.errors import CrftagError
 
         async with self._reload_lock:
@@ -521,6 +524,8 @@ class Service:
                 return False, {"error": _one_line(f"{type(exc).__name__}: {exc}"), "kind": "reload_failed",
                                **self.model_status()}
             self.model = new  # one reference: batches already running finish on the old model
+            gc.unfreeze()  # let the collector free what only the old model still held, then
+            gc.collect()  # freeze the new one out of its way
             gc.freeze()
             self.m_loaded.set(new.loaded_at)
             self.m_reloads.labels("ok").inc()

@@ -466,7 +466,8 @@ def test_reload_swaps_a_good_model_and_keeps_the_old_on_a_bad_one(model_file, ot
         assert srv.metric('crftag_model_reloads_total{result="ok"}') == 2
     finally:
         assert srv.stop() == 0
-    assert "SIGHUP reload failed, old model kept" in (tmp_path / "stderr").read_text()
+    log = (tmp_path / "stderr").read_text()
+    assert "reload failed (SIGHUP), old model kept" in log and "model reloaded (/admin/reload)" in log
 
 
 def test_admin_without_token_is_loopback_only():
