@@ -821,7 +821,8 @@ def _can_listen(host: str, port: int) -> None:
 @click.option("--max-batch", default=256, show_default=True, type=click.IntRange(min=1),
               help="Most texts tagged in one compiled call; 1 turns micro-batching off.")
 @click.option("--max-wait-ms", default=2.0, show_default=True, type=click.FloatRange(min=0),
-              help="Longest a text waits for others to join its batch.")
+              help="Longest a batch waits for more requests; it waits only for as many as the last "
+                   "batch served, so a lone request is tagged at once.")
 @click.option("--max-body-bytes", default=1 << 20, show_default=True, type=click.IntRange(min=1),
               help="Limit: request body size (413 body_too_large).")
 @click.option("--max-texts", default=1000, show_default=True, type=click.IntRange(min=1),
@@ -870,6 +871,9 @@ def serve(model_path: str, host: str, port: int, workers: int, max_batch: int, m
     except ImportError as exc:
         raise CrftagError(f"serve needs the serve extra: pip install 'crftag[serve]' "
                           f"(missing {exc.name})") from None
+    if max_queue < max_texts:
+        raise CrftagError(f"--max-queue ({max_queue}) must hold at least one full request "
+                          f"(--max-texts {max_texts})")
     _lean_numba()
     config = serving.ServeConfig(model_path, max_batch, max_wait_ms, max_body_bytes, max_texts,
                                  max_text_chars, max_queue, access_log, admin_token, workers)

@@ -595,6 +595,8 @@ def test_serve_user_errors_are_one_line_exit_2(model_file, tmp_path):
                  (run("serve", "-m", str(cut), "--port", str(free_port())), "corrupted or truncated"),
                  (run("serve", "-m", str(model_file), "--port", str(busy.getsockname()[1])),
                   f"crftag: cannot listen on 127.0.0.1:{busy.getsockname()[1]}: Address already in use"),
+                 (run("serve", "-m", str(model_file), "--max-queue", "5"),
+                  "crftag: --max-queue (5) must hold at least one full request (--max-texts 1000)"),
                  (run("serve", "-m", str(model_file), pre="import sys; sys.modules['starlette'] = None; "),
                   "crftag: serve needs the serve extra: pip install 'crftag[serve]' (missing starlette)")]
     for r, message in cases:
