@@ -49,7 +49,10 @@ GRACEFUL_TIMEOUT_S = 30.0  # on SIGTERM, how long in-flight requests may take to
 
 CONFIG_ENV = "CRFTAG_SERVE_CONFIG"  # how `--workers N` hands the configuration to each worker
 _FIELDS = ("text", "texts", "tokens")
-_WARM_UP = "Warm-up: @crftag tags #tweets like this one in New York http://t.co/x :)"
+# ASCII and non-ASCII text take different compiled paths (each compiled, or read from numba's cache,
+# on first use): warm both up before serving, so that no request waits for it
+_WARM_UP = ("Warm-up: @crftag tags #tweets like this one in New York http://t.co/x :)",
+            "Zürich, 東京 & São Paulo \U0001f600 #café @ünï :-) \ud800")
 
 
 @dataclass(frozen=True)
@@ -431,8 +434,9 @@ def load_model(path: str) -> LoadedModel:
     tagger = Tagger.load(path)  # a missing or bad file: ModelError, one line
     if digest is None:
         digest = sha256()
-    tagger.tag(_WARM_UP)
-    tag_items(tagger, [Item(_WARM_UP, None, None, None), Item(None, ["warm", "up"], None, 0.5)])
+    for text in _WARM_UP:
+        tagger.tag(text)
+    tag_items(tagger, [*(Item(t, None, None, None) for t in _WARM_UP), Item(None, ["warm", "up"], None, 0.5)])
     return LoadedModel(tagger, os.fspath(path), digest, time.time())
 
 

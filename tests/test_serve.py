@@ -64,7 +64,7 @@ class Server:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "crftag", "serve", "-m", str(model), "--host", "127.0.0.1",
                  "--port", str(self.port), *args], stdout=subprocess.DEVNULL, stderr=err)
-        deadline = time.monotonic() + 120  # a first run compiles numba's kernels
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"server exited {self.proc.returncode}: {log.read_text()}")
@@ -74,7 +74,7 @@ class Server:
             except OSError:
                 time.sleep(0.1)
         self.stop()
-        raise AssertionError("server not ready in 120 s")
+        raise AssertionError("server not ready in 300 s")
 
     def request(self, method: str, path: str, body: bytes | dict | None = None,
                 headers: dict | None = None, timeout: float = TIMEOUT) -> tuple[int, bytes]:
@@ -114,8 +114,11 @@ class Server:
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory, tiny_crf) -> Path:
+    from crftag.serve import load_model
+
     path = tmp_path_factory.mktemp("serve") / "tiny.crftag"
     tiny_crf.save(path)
+    load_model(path)  # compiles (and caches) numba's kernels here, once, before servers start
     return path
 
 
