@@ -337,14 +337,26 @@ def _length(response: bytes) -> int:
 
 
 def test_garbage_on_the_socket_does_not_stop_the_server(server, tagger):
-    for junk in [b"\x00\xff\xfe garbage\r\n\r\n", b"POST /v1/tag HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
-                 b"GET / HTTP/9.9\r\n\r\n",
-                 b"POST /v1/tag HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nab"]:
+    """Malformed HTTP gets uvicorn's 400; a body cut short by the client gets nothing (it left)."""
+    cases = [(b"\x00\xff\xfe garbage\r\n\r\n", b"HTTP/1.1 400 "),
+             (b"POST /v1/tag HTTP/1.1\r\nContent-Length: -5\r\n\r\n", b"HTTP/1.1 400 "),
+             (b"GET / HTTP/9.9\r\n\r\n", b"HTTP/1.1 400 "),
+             (b"POST /v1/tag HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+              b"Content-Length: 10\r\n\r\nab", b"")]
+    left = 'crftag_request_errors_total{kind="client_disconnected"}'
+    before = server.metric(left)
+    for junk, want in cases:
         with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
             s.sendall(junk)
             s.shutdown(socket.SHUT_WR)
+            answer = b""
             with contextlib.suppress(OSError):
-                s.recv(4096)
+                answer = s.recv(4096)
+            assert answer.startswith(want) and (want or answer == b"")
+    deadline = time.monotonic() + TIMEOUT  # the connection closes before the application has counted
+    while server.metric(left) < before + 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.metric(left) == before + 1  # only the cut-short body reached the application
     assert server.tag({"text": "Obama in Paris"}) == expected(tagger, "Obama in Paris")
 
 
