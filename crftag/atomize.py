@@ -36,7 +36,7 @@ from crftag.lexicon import ClusterTable
 BIAS, WORDS, LOWERED, PREFIX, SUFFIX, CASING, SHAPE, CHARS, TWITTER, BROWN, CLARK, GAZETTEER = range(12)
 KIND_CODES = {"bias": BIAS, "word": WORDS, "lower": LOWERED, "prefix": PREFIX, "suffix": SUFFIX,
               "casing": CASING, "shape": SHAPE, "chars": CHARS, "twitter": TWITTER, "brown": BROWN,
-              "clark": CLARK, "gazetteer": GAZETTEER}
+              "clark": CLARK, "table": CLARK, "gazetteer": GAZETTEER}  # a table reads like Clark clusters
 
 # constant atoms of each kind, by position in these lists (their hashes fill FeatureTables.const)
 CONST_ATOMS = {
@@ -47,6 +47,7 @@ CONST_ATOMS = {
     "twitter": ["<USR>", "<HASHTAG>", "<URL>", "<RT>", "<EMOTICON>"],
     "brown": ["none"],
     "clark": ["none"],
+    "table": ["none"],
 }
 N_CONST = max(len(v) for v in CONST_ATOMS.values())
 # second hash state per kind: the text between "group|" and a variable part
@@ -556,7 +557,7 @@ def build_tables(feature_set, lexicon) -> FeatureTables:
                 lens.append(n)
                 len_state.append(py_fnv1a(f"{name}|{n}="))
         len_ptr.append(len(lens))
-        if kind in ("brown", "clark"):
+        if kind in ("brown", "clark", "table"):
             table = lexicon.clusters.get(name) or ClusterTable.from_dict({})
             scheme[g] = SCHEMES[params["normalize"]]
             salt[g] = py_splitmix64(py_fnv1a(f"cluster-table:{name}"))
@@ -577,7 +578,8 @@ def build_tables(feature_set, lexicon) -> FeatureTables:
                     placeholder[g, PLACEHOLDERS.index(word)] = row
         max_atoms += {"bias": 1, "word": 1, "lower": 1, "prefix": len(params.get("lengths", [])),
                       "suffix": len(params.get("lengths", [])), "casing": 5, "shape": 2, "chars": 4,
-                      "twitter": 2, "brown": max(int(width[g]), 1), "clark": 1, "gazetteer": 0}[kind]
+                      "twitter": 2, "brown": max(int(width[g]), 1), "clark": 1, "table": 1,
+                      "gazetteer": 0}[kind]
     words, buckets, shift, blob = _word_table(word_tables)
     return FeatureTables(
         kind=[KIND_CODES[p["kind"]] for _, p in groups], state=state, const=const, len_ptr=len_ptr,

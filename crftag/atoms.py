@@ -137,6 +137,6 @@ def make_atom_fn(kind: str, params: dict, table: Mapping[str, str] | None = None
         return _twitter
     if kind == "brown":
         return _brown(table or {}, sorted(params["prefixes"]), params["normalize"])
-    if kind == "clark":
+    if kind in ("clark", "table"):
         return _clark(table or {}, params["normalize"])
     raise ValueError(f"not a token-level group kind: {kind}")

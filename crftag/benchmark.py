@@ -29,9 +29,8 @@ def measure(backend: str, train: str, dev: str, test: str | None, features: str,
     """Train one backend and measure it (runs in the child process)."""
     from crftag import Tagger
     from crftag import train as train_tagger
+    from crftag.corpora import load_labelled
     from crftag.evaluate import evaluate
-    from crftag.readers import read_labelled
-    from crftag.resources import resolve_data
 
     t0 = time.perf_counter()
     tagger = train_tagger(train, dev=dev, backend=backend, features=features, seed=seed, **params)
@@ -45,12 +44,12 @@ def measure(backend: str, train: str, dev: str, test: str | None, features: str,
                                         if k in ("device", "epochs", "best_epoch", "alpha")}}
     splits = {"dev": dev, **({"test": test} if test else {})}
     for split, ref in splits.items():
-        sents = read_labelled([resolve_data(ref)], None)
+        sents = load_labelled(ref)
         report = evaluate([s.tags for s in sents], tagger.tag_tokens_batch([s.tokens for s in sents]))
         row[split] = {"f1": report.overall["f1"], "precision": report.overall["precision"],
                       "recall": report.overall["recall"], "notypes_f1": report.notypes_overall["f1"],
                       "per_type_f1": {k: v["f1"] for k, v in report.per_type.items()}}
-    dev_sents = [s.tokens for s in read_labelled([resolve_data(dev)], None)]
+    dev_sents = [s.tokens for s in load_labelled(dev)]
     corpus = dev_sents * max(1, -(-tokens // max(1, sum(map(len, dev_sents)))))
     n_tokens = sum(map(len, corpus))
     tagger.tag_tokens_batch(corpus[:1000])  # warm-up: compiled code, caches
@@ -135,6 +134,22 @@ def to_markdown(result: dict) -> str:
     for name, why in result["not_run"].items():
         lines.append(f"\nnot run: {name} ({why})")
     return "\n".join(lines) + "\n"
+
+
+def corpus_summary(results: dict[str, dict], out_dir: Path) -> str:
+    """Dev F1 of each backend on each corpus (``crftag bench --corpus``), saved as summary.md."""
+    corpora = list(results)
+    backends = list(dict.fromkeys(r["backend"] for res in results.values() for r in res["rows"]))
+    f1 = {(c, r["backend"]): r["dev"]["f1"] for c, res in results.items() for r in res["rows"]}
+    lines = ["| backend | " + " | ".join(f"{c} dev F1" for c in corpora) + " |",
+             "|---|" + "---:|" * len(corpora)]
+    for b in backends:
+        lines.append(f"| {b} | " + " | ".join(f"{f1[(c, b)]:.2f}" if (c, b) in f1 else "not run"
+                                               for c in corpora) + " |")
+    text = "\n".join(lines) + "\n"
+    with atomic_write(out_dir / "summary.md") as fh:
+        fh.write(text)
+    return text
 
 
 def plot(result: dict, path: Path) -> Path | None:

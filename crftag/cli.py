@@ -88,14 +88,19 @@ def cli() -> None:
 @click.option("--seed", default=0, show_default=True, help="Random seed (sgd, bilstm-crf; training order).")
 @click.option("--oversample", default=1, show_default=True, type=click.IntRange(min=1),
               help="Repeat sentences with rare entity types this many times in all.")
+@click.option("--empty-fraction", default=0.5, show_default=True, type=click.FloatRange(0, 1, min_open=True),
+              help="Keep this share of the training sentences that name no entity (recall up; 1: all).")
+@click.option("--bags", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Train this many models, each keeping different entity-less sentences, and "
+                   "average their weights into one (crf, sgd).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
               help="Where a neural backend trains (auto: a CUDA GPU when torch sees one).")
 @click.option("--encoding", default="utf-8", show_default=True,
               help="Text encoding of the input files (e.g. latin-1).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def train(train_files: tuple[str, ...], dev_file: str | None, backend: str, features: str,
-          model_path: str, fmt: str | None, params: dict, seed: int, oversample: int,
-          device: str | None, encoding: str, quiet: bool) -> None:
+          model_path: str, fmt: str | None, params: dict, seed: int, oversample: int, empty_fraction: float,
+          bags: int, device: str | None, encoding: str, quiet: bool) -> None:
     """Train a model from labelled data (several TRAIN_FILEs are concatenated).
 
     \b
@@ -118,7 +123,7 @@ def train(train_files: tuple[str, ...], dev_file: str | None, backend: str, feat
     t0 = time.perf_counter()
     tagger = train_tagger(list(train_files), dev=dev_file, backend=backend, features=features,
                           fmt=fmt, seed=seed, progress=not quiet, oversample=oversample,
-                          encoding=encoding, **typed)
+                          empty_fraction=empty_fraction, bags=bags, encoding=encoding, **typed)
     elapsed = time.perf_counter() - t0
     tagger.save(model_path)
     if quiet:
@@ -267,13 +272,12 @@ def eval_cmd(model_path: str, gold_file: str, fmt: str, input_format: str | None
       crftag eval -m crf.crftag wnut16:dev --compare sgd.crftag
     """
     _lean_numba()
+    from crftag.corpora import load_labelled
     from crftag.evaluate import evaluate
-    from crftag.readers import read_labelled
-    from crftag.resources import resolve_data
     from crftag.tagger import Tagger
 
     tagger = Tagger.load(model_path)
-    gold = read_labelled([resolve_data(gold_file)], input_format, encoding)
+    gold = load_labelled(gold_file, input_format, encoding)
     pred = [t.tags for t in tagger.tag_sentences(gold)]
     if write_predictions:
         with _output(write_predictions) as out:
@@ -360,12 +364,11 @@ def stats(data: str, reference: str | None, input_format: str | None, fmt: str,
       crftag stats wnut16:train
       crftag stats wnut16:dev --against wnut16:train --plots plots/
     """
-    from crftag.readers import read_labelled
-    from crftag.resources import resolve_data
+    from crftag.corpora import load_labelled
     from crftag.stats import corpus_stats, render_text
 
-    sents = read_labelled([resolve_data(data)], input_format, encoding)
-    ref = read_labelled([resolve_data(reference)], input_format, encoding) if reference else None
+    sents = load_labelled(data, input_format, encoding)
+    ref = load_labelled(reference, input_format, encoding) if reference else None
     result = corpus_stats(sents, ref)
     click.echo(json.dumps(result, indent=1) if fmt == "json" else render_text(result), nl=fmt == "json")
     if plot_dir:
@@ -659,13 +662,12 @@ def split(data: str, dev_fraction: float, seed: int, train_out: str, dev_out: st
       crftag split ner_dataset.csv --dev-fraction 0.2 --train-out train.conll --dev-out dev.conll
     """
     from crftag.atomic import atomic_write
-    from crftag.readers import read_labelled
-    from crftag.resources import resolve_data
+    from crftag.corpora import load_labelled
     from crftag.split import stratified_split
     from crftag.tagger import Tagged
     from crftag.writers import write_conll
 
-    sents = read_labelled([resolve_data(data)], input_format, encoding)
+    sents = load_labelled(data, input_format, encoding)
     train_part, dev_part = stratified_split(sents, dev_fraction, seed)
     for path, part in ((train_out, train_part), (dev_out, dev_part)):
         with atomic_write(path) as fh:
@@ -767,8 +769,11 @@ def _backend_params(ctx: click.Context, param: click.Parameter, values: tuple[st
 @click.option("--tokens", default=200_000, show_default=True, help="Tokens tagged for tokens/s.")
 @click.option("--calls", default=2000, show_default=True, help="Single-tweet calls for latency.")
 @click.option("--seed", default=0, show_default=True)
+@click.option("--corpus", "corpora", default=None, metavar="NAME[,NAME...]",
+              help="Instead of --train/--dev, each named corpus's train and dev splits "
+                   "(wnut16, wnut17, btc, gmb), with a summary table across them.")
 def bench(names: str, train_data: str, dev_data: str, test_data: str | None, features: str,
-          params: dict, out_dir: str, tokens: int, calls: int, seed: int) -> None:
+          params: dict, out_dir: str, tokens: int, calls: int, seed: int, corpora: str | None) -> None:
     """Compare backends on one split: F1 (overall, per type, no types), train time,
     tokens/s, latency, model size, peak memory. Each backend runs in its own process.
 
@@ -776,6 +781,7 @@ def bench(names: str, train_data: str, dev_data: str, test_data: str | None, fea
     Examples:
       crftag bench
       crftag bench --backends crf,sgd --out bench-quick
+      crftag bench --backends crf --corpus wnut16,wnut17,btc,gmb
       crftag bench -p bilstm-crf.device=cuda -p bilstm-crf.max_epochs=20
     """
     from pathlib import Path
@@ -790,8 +796,21 @@ def bench(names: str, train_data: str, dev_data: str, test_data: str | None, fea
     unknown = set(params) - set(wanted)
     if unknown:
         raise CrftagError(f"-p names backends not being compared: {', '.join(sorted(unknown))}")
-    run_bench(wanted, train_data, dev_data, test_data, features, typed, Path(out_dir),
-              tokens=tokens, calls=calls, seed=seed, echo=click.echo)
+    if not corpora:
+        run_bench(wanted, train_data, dev_data, test_data, features, typed, Path(out_dir),
+                  tokens=tokens, calls=calls, seed=seed, echo=click.echo)
+        return
+    from crftag.benchmark import corpus_summary
+    from crftag.corpora import get_corpus
+
+    results = {}
+    for name in (c.strip() for c in corpora.split(",") if c.strip()):
+        get_corpus(name)  # an unknown name fails before any training
+        click.echo(f"== corpus {name}")
+        results[name] = run_bench(wanted, f"corpus:{name}/train", f"corpus:{name}/dev", None, features,
+                                  typed, Path(out_dir) / name, tokens=tokens, calls=calls, seed=seed,
+                                  echo=click.echo)
+    click.echo(corpus_summary(results, Path(out_dir)))
 
 
 def _can_listen(host: str, port: int) -> None:

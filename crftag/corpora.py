@@ -5,6 +5,9 @@ first or second half of its sentences in file order (the Broad Twitter
 Corpus's dev split is the second half of section H), or the train or dev side
 of :func:`crftag.split.stratified_split` (one labelled file, 20% for dev, seed 0).
 Every part is read and verified through the resource registry, like any data.
+Wherever a command reads labelled data, ``corpus:NAME/train`` or
+``corpus:NAME/dev`` names a split (``crftag train corpus:btc/train --dev
+corpus:btc/dev``).
 
 Note: WNUT17's train split is the WNUT16 train and dev tweets re-annotated, so
 a model trained on one of them must never be scored on the other's dev split.
@@ -12,6 +15,7 @@ a model trained on one of them must never be scored on the other's dev split.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from crftag.errors import CrftagError
@@ -73,3 +77,41 @@ def get_corpus(name: str) -> Corpus:
     if name not in CORPORA:
         raise CrftagError(f"unknown corpus {name!r}; known: {', '.join(CORPORA)}")
     return CORPORA[name]
+
+
+def is_split_ref(ref: object) -> bool:
+    return isinstance(ref, str) and ref.startswith("corpus:")
+
+
+def _parse(ref: str) -> tuple[Corpus, str]:
+    name, sep, split = ref.removeprefix("corpus:").partition("/")
+    if not sep or split not in ("train", "dev"):
+        raise CrftagError(f"{ref}: a corpus split is written corpus:NAME/train or corpus:NAME/dev")
+    return get_corpus(name), split
+
+
+def read_split(ref: str) -> list[Sentence]:
+    """The sentences of ``corpus:NAME/SPLIT`` (``corpus:btc/dev``)."""
+    corpus, split = _parse(ref)
+    return corpus.read(split)
+
+
+def split_provenance(ref: str) -> list[dict]:
+    """What a split is made of: each part's resource, cut and sha256 (for a model's record)."""
+    from crftag.resources import resolve_data, sha256_file
+
+    corpus, split = _parse(ref)
+    return [{"resource": p.resource, "cut": p.cut, "sha256": sha256_file(resolve_data(p.resource))}
+            for p in getattr(corpus, split)]
+
+
+def load_labelled(ref: str | os.PathLike[str], fmt: str | None = None,
+                  encoding: str = "utf-8") -> list[Sentence]:
+    """Labelled sentences from a file, a registry name or a corpus split (``corpus:NAME/SPLIT``):
+    what every command that reads gold data accepts."""
+    from crftag.readers import read_labelled
+    from crftag.resources import resolve_data
+
+    if is_split_ref(ref):
+        return read_split(str(ref))
+    return read_labelled([resolve_data(ref)], fmt, encoding)

@@ -51,7 +51,7 @@ CachedTypes = bundle(
 EdgeScores = bundle(
     "EdgeScores",
     """Weight rows gathered once per model into small tables: per window offset, those of the
-    BOS/EOS markers and of each gazetteer feature (``gaz[k, B or I, list]``), and per constant
+    BOS/EOS markers and of each gazetteer feature (``gaz[k, channel, list]``), and per constant
     atom (casing flags, cluster prefixes...; see :attr:`crftag.atomize.FeatureTables.const_id`)
     those of its key at each offset (``atoms[id, k]``, zeros where its group does not look).""",
     bos=(np.float64, 2), eos=(np.float64, 2), gaz=(np.float64, 4), atoms=(np.float64, 3))
@@ -122,10 +122,11 @@ def _atom_rows(tables, window, weights):
 def _emissions(ids, a, b, cached, window, gaz, edges, weights, out, work):
     """Emission scores of the sentence ``ids[a:b]`` into ``out[:b - a]``."""
     n_off, n_lab = len(window.offsets), len(weights.bias)
-    b_mask, i_mask, best, next_free = work.b_mask, work.i_mask, work.best, work.next_free
+    marks, n_channels = work.marks, window.gaz_atoms.shape[1]
     with_gaz = window.gaz_group >= 0 and len(gaz.keys) > 0
     if with_gaz:
-        gaz_marks(cached.gaz, cached.gaz_first, ids, a, b, gaz, best, next_free, b_mask, i_mask)
+        gaz_marks(cached.gaz, cached.gaz_first, ids, a, b, gaz, work.best, work.next_free, marks,
+                  n_channels == 4)
     scores = cached.scores
     for t in range(a, b):
         row = t - a
@@ -138,13 +139,13 @@ def _emissions(ids, a, b, cached, window, gaz, edges, weights, out, work):
                     add_row(out, row, edges.bos if j < a else edges.eos, k)
                 continue
             add_row(out, row, scores[ids[j]], k)
-            if with_gaz and window.group_mask[window.gaz_group, k] and (b_mask[j - a] | i_mask[j - a]):
-                for which in range(2):
-                    m = b_mask[j - a] if which == 0 else i_mask[j - a]
+            if with_gaz and window.group_mask[window.gaz_group, k]:
+                for channel in range(n_channels):
+                    m = marks[channel, j - a]
                     while m:
                         low, lst = lowest_bit(m)
                         m ^= low
-                        add_row(out, row, edges.gaz[k, which], lst)
+                        add_row(out, row, edges.gaz[k, channel], lst)
         for c in range(len(window.conj_group)):
             add_key(out, row, weights, conj_key(window, cached.conj, ids, c, t, a, b))
 
@@ -154,7 +155,7 @@ Workspace = bundle(
     """Scratch arrays of a batch kernel, allocated once for its longest sentence: emission scores,
     Viterbi back-pointers and scores, gazetteer marks and scan state.""",
     emissions=(np.float64, 2), back=(np.int64, 2), score=(np.float64, 1), best_score=(np.float64, 1),
-    b_mask=(np.uint64, 1), i_mask=(np.uint64, 1), best=(np.int64, 1), next_free=(np.int64, 1))
+    marks=(np.uint64, 2), best=(np.int64, 1), next_free=(np.int64, 1))
 
 
 @njit(nogil=True, cache=True)
@@ -163,9 +164,8 @@ def _workspace(sent_ptr, n_lab):
     for s in range(len(sent_ptr) - 1):
         longest = max(longest, sent_ptr[s + 1] - sent_ptr[s])
     return Workspace(np.empty((longest, n_lab)), np.empty((longest, n_lab), dtype=np.int64),
-                     np.empty(n_lab), np.empty(n_lab), np.zeros(longest, dtype=np.uint64),
-                     np.zeros(longest, dtype=np.uint64), np.zeros(64, dtype=np.int64),
-                     np.zeros(64, dtype=np.int64))
+                     np.empty(n_lab), np.empty(n_lab), np.zeros((4, longest), dtype=np.uint64),
+                     np.zeros(64, dtype=np.int64), np.zeros(64, dtype=np.int64))
 
 
 # what tag_batch computes
@@ -419,9 +419,10 @@ def _edge_scores(featurizer: Featurizer, model: LinearChainModel) -> EdgeScores:
     window = featurizer.window
     n_off, n_lab = len(window.offsets), len(model.labels)
     row = model.feature_row
+    n_channels = window.gaz_atoms.shape[1]
     gaz = np.array([[[row(py_splitmix64(int(atom) ^ int(window.salts[k])))
-                      for atom in window.gaz_atoms[:, which]] for which in range(2)]
-                    for k in range(n_off)]).reshape(n_off, 2, -1, n_lab)
+                      for atom in window.gaz_atoms[:, channel]] for channel in range(n_channels)]
+                    for k in range(n_off)]).reshape(n_off, n_channels, -1, n_lab)
     return EdgeScores(np.array([row(int(key)) for key in window.bos]).reshape(n_off, n_lab),
                       np.array([row(int(key)) for key in window.eos]).reshape(n_off, n_lab), gaz,
                       _atom_rows(featurizer.tables, window, model.weights))

@@ -64,9 +64,15 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          {"resource": Option("string", "a Clark clusters file (registry name or path)"),
           "normalize": Option("string", "how a token is looked up", "twitterner", _NORMALIZE)},
          resource="clusters"),
-    Kind("gazetteer", "longest-match gazetteer hits, one feature per list and B/I position",
+    Kind("table", "the token's label in a word table (word<TAB>label lines: wordfreq bands, MiniLM clusters)",
+         {"resource": Option("string", "a word table (registry name or path)"),
+          "normalize": Option("string", "how a token is looked up", "lower", _NORMALIZE)},
+         resource="clusters"),
+    Kind("gazetteer", "longest-match gazetteer hits, one feature per list and position in the match",
          {"resources": Option("strings", "folders of lists (registry names or paths)"),
-          "lists": Option("strings", "only these lists (file names), default all", [])},
+          "lists": Option("strings", "only these lists (file names), default all", []),
+          "encoding": Option("string", "positions marked: B/I, or B/I/L/U (last token, a one-token match)",
+                             "bi", ("bi", "bilou"))},
          resource="gazetteer", token_level=False),
 )}
 

@@ -42,6 +42,8 @@ from crftag.hashing import (
 from crftag.lexicon import FNV_OFFSET, MAX_GAZ_TOKENS, Lexicon, gazetteer_token, py_sequence_hash
 
 BOS, EOS = "BOS", "EOS"
+#: What a gazetteer match marks on its tokens, by encoding (see :func:`gaz_marks`).
+GAZ_CHANNELS = {"bi": ("B", "I"), "bilou": ("B", "I", "L", "U")}
 
 
 @dataclass
@@ -79,7 +81,8 @@ Window = bundle(
     "Window",
     """Where each group's atoms apply: the window ``offsets``, which group sees which offset
     (``group_mask[g, k]``), each offset's salt, the BOS/EOS keys beyond the tweet, the gazetteer
-    group and its atoms (per list: B and I), and the conjunctions (group, two offsets, salt).""",
+    group and its atoms (per list and channel: B and I, or B, I, L and U: see
+    :func:`gaz_marks`), and the conjunctions (group, two offsets, salt).""",
     offsets=(np.int64, 1), group_mask=(np.bool_, 2), salts=(np.uint64, 1), boundaries=(np.bool_, 0),
     bos=(np.uint64, 1), eos=(np.uint64, 1), gaz_group=(np.int64, 0), gaz_atoms=(np.uint64, 2),
     conj_group=(np.int64, 1), conj_offsets=(np.int64, 2), conj_salts=(np.uint64, 1),
@@ -109,6 +112,7 @@ def build_window(fs: FeatureSet, lexicon: Lexicon) -> Window:
     gaz_group = next((g for g, (_, p) in enumerate(groups) if p["kind"] == "gazetteer"), -1)
     names = lexicon.gazetteer.names if lexicon.gazetteer is not None and gaz_group >= 0 else []
     gaz_name = groups[gaz_group][0] if gaz_group >= 0 else ""
+    channels = GAZ_CHANNELS[groups[gaz_group][1]["encoding"]] if gaz_group >= 0 else GAZ_CHANNELS["bi"]
     index = {name: g for g, (name, _) in enumerate(groups)}
     return Window(
         offsets=offsets,
@@ -117,8 +121,8 @@ def build_window(fs: FeatureSet, lexicon: Lexicon) -> Window:
         salts=[offset_salt(o) for o in offsets], boundaries=fs.boundaries,
         bos=[py_feature_key(BOS, o) for o in offsets], eos=[py_feature_key(EOS, o) for o in offsets],
         gaz_group=gaz_group if names else -1,
-        gaz_atoms=np.array([[py_fnv1a(f"{gaz_name}|{ln}:B"), py_fnv1a(f"{gaz_name}|{ln}:I")]
-                            for ln in names], dtype=np.uint64).reshape(-1, 2),
+        gaz_atoms=np.array([[py_fnv1a(f"{gaz_name}|{ln}:{ch}") for ch in channels] for ln in names],
+                           dtype=np.uint64).reshape(-1, len(channels)),
         conj_group=[index[c["group"]] for c in fs.conjunctions],
         conj_offsets=np.array([c["offsets"] for c in fs.conjunctions], dtype=np.int64).reshape(-1, 2),
         conj_salts=[conj_salt(c["group"], *c["offsets"]) for c in fs.conjunctions],
@@ -255,16 +259,17 @@ def _salted_keys(atoms, window):
 
 
 @njit(nogil=True, cache=True)
-def gaz_marks(tok_gaz, unigram, type_ids, a, b, gaz, best, next_free, b_mask, i_mask):
-    """Greedy leftmost-longest gazetteer matches, per list, in tokens [a, b) (marks indexed
-    from ``a``). ``unigram[type]`` is :func:`gaz_unigrams`' answer for a type.
+def gaz_marks(tok_gaz, unigram, type_ids, a, b, gaz, best, next_free, marks, bilou):
+    """Greedy leftmost-longest gazetteer matches, per list, in tokens [a, b): ``marks[c, t - a]``
+    is the bit set of the lists whose match gives token t channel c. B/I: 0 on the first token,
+    1 on the others; B/I/L/U (``bilou``): 0 first, 1 inside, 2 last, 3 a one-token match.
+    ``unigram[type]`` is :func:`gaz_unigrams`' answer for a type.
 
     The gazetteer also holds every proper prefix of an entry (mask 0), so the
     scan from a position stops as soon as no entry can continue.
     """
     next_free[:] = 0
-    b_mask[:b - a] = 0
-    i_mask[:b - a] = 0
+    marks[:, :b - a] = 0
     for i in range(a, b):
         found = unigram[type_ids[i]]
         if found < 0:
@@ -295,10 +300,14 @@ def gaz_marks(tok_gaz, unigram, type_ids, a, b, gaz, best, next_free, b_mask, i_
             low, lst = lowest_bit(union)
             union ^= low
             if i >= next_free[lst]:
-                b_mask[i - a] |= low
-                for j in range(i + 1, i + best[lst]):
-                    i_mask[j - a] |= low
-                next_free[lst] = i + best[lst]
+                end = i + best[lst]
+                if bilou and end - i == 1:
+                    marks[3, i - a] |= low
+                else:
+                    marks[0, i - a] |= low
+                    for j in range(i + 1, end):
+                        marks[2 if bilou and j == end - 1 else 1, j - a] |= low
+                next_free[lst] = end
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -316,8 +325,8 @@ def _compose(type_ids, sent_ptr, key_ptr, type_keys, atoms, window, gaz):
     longest = 0
     for s in range(len(sent_ptr) - 1):
         longest = max(longest, sent_ptr[s + 1] - sent_ptr[s])
-    b_mask = np.zeros(longest, dtype=np.uint64)
-    i_mask = np.zeros(longest, dtype=np.uint64)
+    marks = np.zeros((4, longest), dtype=np.uint64)
+    n_channels = window.gaz_atoms.shape[1]
     best = np.zeros(64, dtype=np.int64)
     next_free = np.zeros(64, dtype=np.int64)
     with_gaz = window.gaz_group >= 0 and len(gaz.keys) > 0
@@ -329,7 +338,7 @@ def _compose(type_ids, sent_ptr, key_ptr, type_keys, atoms, window, gaz):
         for s in range(len(sent_ptr) - 1):
             a, b = sent_ptr[s], sent_ptr[s + 1]
             if with_gaz:
-                gaz_marks(atoms.gaz, unigram, type_ids, a, b, gaz, best, next_free, b_mask, i_mask)
+                gaz_marks(atoms.gaz, unigram, type_ids, a, b, gaz, best, next_free, marks, n_channels == 4)
             for t in range(a, b):
                 pos = token_ptr[t]
                 for k in range(n_off):
@@ -346,13 +355,13 @@ def _compose(type_ids, sent_ptr, key_ptr, type_keys, atoms, window, gaz):
                         keys[pos:pos + hi - lo] = type_keys[lo:hi]
                     pos += hi - lo
                     if with_gaz and window.group_mask[window.gaz_group, k]:
-                        for which in range(2):
-                            m = b_mask[j - a] if which == 0 else i_mask[j - a]
+                        for channel in range(n_channels):
+                            m = marks[channel, j - a]
                             while m:
                                 low, lst = lowest_bit(m)
                                 m ^= low
                                 if fill:
-                                    keys[pos] = splitmix64(window.gaz_atoms[lst, which] ^ window.salts[k])
+                                    keys[pos] = splitmix64(window.gaz_atoms[lst, channel] ^ window.salts[k])
                                 pos += 1
                 for c in range(n_conj):
                     if fill:
@@ -374,6 +383,7 @@ class ReferenceFeaturizer:
         self.atom_fns = [(name, make_atom_fn(p["kind"], p, lex.clusters.get(name)))
                          for name, p in self.groups if KINDS[p["kind"]].token_level]
         self.gaz_name = next((name for name, p in self.groups if p["kind"] == "gazetteer"), None)
+        self.gaz_encoding = feature_set.groups[self.gaz_name]["encoding"] if self.gaz_name else "bi"
         self.gaz = dict(zip(lex.gazetteer.keys.tolist(), lex.gazetteer.masks.tolist(), strict=True)) \
             if lex.gazetteer is not None else {}
         self.gaz_names = lex.gazetteer.names if lex.gazetteer is not None else []
@@ -393,12 +403,17 @@ class ReferenceFeaturizer:
                         longest[i][li] = length
         marks: list[list[str]] = [[] for _ in tokens]
         next_free = [0] * len(self.gaz_names)
+        bilou = self.gaz_encoding == "bilou"
         for i in range(len(tokens)):
             for li, length in sorted(longest[i].items()):
                 if i >= next_free[li]:
-                    marks[i].append(f"{self.gaz_names[li]}:B")
-                    for j in range(i + 1, i + length):
-                        marks[j].append(f"{self.gaz_names[li]}:I")
+                    name = self.gaz_names[li]
+                    if bilou and length == 1:
+                        marks[i].append(f"{name}:U")
+                    else:
+                        marks[i].append(f"{name}:B")
+                        for j in range(i + 1, i + length):
+                            marks[j].append(f"{name}:{'L' if bilou and j == i + length - 1 else 'I'}")
                     next_free[li] = i + length
         return marks
 

@@ -117,21 +117,24 @@ class ClusterTable(Mapping[str, str]):
         return len(self.index)
 
 
+_CLUSTER_FORMATS = {  # separator, word column, cluster column, what a line must look like
+    "brown": ("\t", 1, 0, "bitstring<TAB>word<TAB>count"),
+    "clark": (" ", 0, 1, "word cluster probability"),
+    "table": ("\t", 0, 1, "word<TAB>label"),
+}
+
+
 def read_clusters(path: str | os.PathLike[str], fmt: str) -> ClusterTable:
-    """``word -> cluster`` from a Brown paths file or a Clark clusters file (the first line
-    of a word wins)."""
+    """``word -> cluster`` from a Brown paths file, a Clark clusters file or a word table
+    (the first line of a word wins)."""
+    sep, word_col, cluster_col, expected = _CLUSTER_FORMATS[fmt]
     table: dict[str, str] = {}
     with open(path, encoding="utf-8", errors="replace") as fh:
         for lineno, line in enumerate(fh, 1):
-            parts = line.rstrip("\n").split("\t" if fmt == "brown" else " ")
-            if fmt == "brown":
-                if len(parts) < 2:
-                    raise DataError(path, lineno, "expected 'bitstring<TAB>word<TAB>count'")
-                table.setdefault(parts[1], parts[0])
-            else:
-                if len(parts) < 2:
-                    raise DataError(path, lineno, "expected 'word cluster probability'")
-                table.setdefault(parts[0], parts[1])
+            parts = line.rstrip("\n").split(sep)
+            if len(parts) < 2:
+                raise DataError(path, lineno, f"expected '{expected}'")
+            table.setdefault(parts[word_col], parts[cluster_col])
     return ClusterTable.from_dict(table)
 
 
@@ -215,6 +218,7 @@ class Lexicon:
     clusters: dict[str, ClusterTable] = field(default_factory=dict)
     gazetteer: Gazetteer | None = None
     sources: dict[str, dict[str, str]] = field(default_factory=dict)  # resource -> {file: sha256}
+    licences: dict[str, str] = field(default_factory=dict)  # resource -> its licence
 
     def __post_init__(self) -> None:
         self.clusters = {name: t if isinstance(t, ClusterTable) else ClusterTable.from_dict(t)
@@ -234,7 +238,7 @@ class Lexicon:
     def meta(self) -> dict:
         return {"cluster_groups": list(self.clusters),
                 "gazetteer_lists": self.gazetteer.names if self.gazetteer else None,
-                "sources": self.sources}
+                "sources": self.sources, "licences": self.licences}
 
     @classmethod
     def from_arrays(cls, meta: dict, arrays: dict[str, np.ndarray]) -> Lexicon:
@@ -245,7 +249,7 @@ class Lexicon:
         gaz = None
         if meta.get("gazetteer_lists") is not None:
             gaz = Gazetteer(meta["gazetteer_lists"], arrays["lex_gaz_keys"], arrays["lex_gaz_masks"])
-        return cls(clusters, gaz, meta.get("sources", {}))
+        return cls(clusters, gaz, meta.get("sources", {}), meta.get("licences", {}))
 
 
 def build_lexicon(feature_set) -> Lexicon:
@@ -259,11 +263,13 @@ def build_lexicon(feature_set) -> Lexicon:
         if not path.exists():
             raise DataError(ref, None, "no such resource file, folder or registry name")
         files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
-        if ref in reg:
+        if ref in reg and not reg.get(ref).builder:
             res = reg.get(ref)
             digests = dict(res.files) if res.is_folder else {path.name: res.sha256}
-        else:
+        else:  # a path, or built from a package: what was used is what is on disk
             digests = {p.name: sha256_file(p) for p in files}
+        if ref in reg and reg.get(ref).licence:
+            lex.licences[ref] = reg.get(ref).licence
         return path, digests
 
     from crftag.featurekinds import KINDS

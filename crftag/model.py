@@ -189,3 +189,34 @@ class LinearChainModel:
     def from_arrays(cls, labels: Sequence[str], arrays: dict[str, np.ndarray]) -> LinearChainModel:
         return cls(labels, arrays["feature_keys"], arrays["row_ptr"], arrays["cols"], arrays["vals"],
                    arrays["transitions"], bias=arrays["bias"], start=arrays.get("start"))
+
+
+def average(models: Sequence[LinearChainModel]) -> LinearChainModel:
+    """One linear model whose weights are the mean of several (a feature a model lacks counts as
+    zero there): bagging that tags as fast as one model. Labels are matched by name."""
+    if not all(isinstance(m, LinearChainModel) for m in models):
+        from crftag.errors import CrftagError
+
+        raise CrftagError("only linear models (crf, sgd) can be averaged into one")
+    labels = models[0].labels
+    if any(sorted(m.labels) != sorted(labels) for m in models):
+        raise ValueError("averaged models must have the same labels")
+    keys = np.unique(np.concatenate([m.feature_keys for m in models]))
+    n_lab = len(labels)
+    weights = np.zeros((len(keys), n_lab))
+    transitions = np.zeros((n_lab, n_lab))
+    bias = np.zeros(n_lab)
+    start = np.zeros(n_lab)
+    for m in models:
+        order = np.array([m.labels.index(lab) for lab in labels])  # our label i is its order[i]
+        rows = np.searchsorted(keys, m.feature_keys)
+        dense = np.zeros((len(m.feature_keys), n_lab))
+        dense[np.repeat(np.arange(len(m.feature_keys)), np.diff(m.row_ptr)), m.cols] = m.vals
+        weights[rows] += dense[:, order]
+        transitions += m.transitions[np.ix_(order, order)]
+        bias += m.bias[order]
+        start += m.chain.start[order]
+    k = len(models)
+    has_start = any(m.start is not None for m in models)
+    return LinearChainModel.from_dense(labels, keys, weights / k, transitions / k, bias=bias / k,
+                                       start=start / k if has_start else None)

@@ -11,6 +11,8 @@ atomically, so an interrupted download leaves nothing behind.
 from __future__ import annotations
 
 import hashlib
+import importlib
+import importlib.util
 import json
 import os
 import shutil
@@ -40,6 +42,9 @@ class Resource:
     files: dict[str, str] = field(default_factory=dict)  # folder: file name -> sha256
     format: str | None = None
     description: str = ""
+    builder: str | None = None  # "module:function" that makes it from an installed package
+    requires: tuple[str, ...] = ()  # the modules the builder imports
+    licence: str = ""
 
     @property
     def is_folder(self) -> bool:
@@ -94,7 +99,9 @@ class Registry:
         text = importlib_resources.files("crftag").joinpath("registry.json").read_text("utf-8")
         entries = {name: Resource(name=name, kind=e["kind"], path=e["path"], url=e.get("url"),
                                   sha256=e.get("sha256"), files=e.get("files", {}),
-                                  format=e.get("format"), description=e.get("description", ""))
+                                  format=e.get("format"), description=e.get("description", ""),
+                                  builder=e.get("builder"), requires=tuple(e.get("requires", [])),
+                                  licence=e.get("licence", ""))
                    for name, e in json.loads(text).items()}
         return cls(entries)
 
@@ -121,14 +128,32 @@ class Registry:
 
     def is_cached(self, name: str) -> bool:
         res = self.get(name)
+        if res.builder:
+            return (self.cache / res.path).exists()
         return all((self.cache / rel).is_file() for rel, _, _ in res.members())
 
     def fetch(self, name: str, show_progress: bool = False) -> Path:
         """Make ``name`` available in the cache, verified, and return its path."""
         res = self.get(name)
+        if res.builder:
+            return self._build(res)
         for rel, url, digest in res.members():
             self._fetch_file(name, rel, url, digest, show_progress)
         return self.cache / res.path
+
+    def _build(self, res: Resource) -> Path:
+        """A resource made from an installed package (word frequencies, place names...): built
+        once into the cache. Models record the sha256 of what they used, and its licence."""
+        target = self.cache / res.path
+        if target.exists():
+            return target
+        missing = [m for m in res.requires if importlib.util.find_spec(m) is None]
+        if missing:
+            raise ResourceError(f"{res.name} is built from {', '.join(missing)}, which is not installed "
+                                "(pip install 'crftag[lexicons]'; MiniLM clusters: 'crftag[vectors]')")
+        module, _, func = res.builder.partition(":")
+        getattr(importlib.import_module(module), func)(target, self)
+        return target
 
     def _fetch_file(self, name: str, rel: str, url: str | None, digest: str,
                     show_progress: bool) -> None:

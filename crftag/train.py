@@ -11,11 +11,13 @@ from typing import Any
 
 from crftag.backends import get_backend
 from crftag.bio import split_tag
+from crftag.corpora import is_split_ref, read_split, split_provenance
 from crftag.errors import CrftagError
 from crftag.evaluate import evaluate
 from crftag.featureset import FeatureSet, load_feature_set
 from crftag.featurize import Featurizer
 from crftag.lexicon import build_lexicon
+from crftag.model import average
 from crftag.readers import read_labelled
 from crftag.resources import resolve_data, sha256_file
 from crftag.sentence import Sentence
@@ -35,6 +37,11 @@ def _load(data: DataArg | Sequence[DataArg], fmt: str | None,
     sentences: list[Sentence] = []
     record = []
     for item in data:
+        if is_split_ref(item):
+            sents = read_split(item)
+            sentences.extend(sents)
+            record.append({"source": item, "sentences": len(sents), "parts": split_provenance(item)})
+            continue
         path = resolve_data(item)
         sents = read_labelled([path], fmt, encoding)
         sentences.extend(sents)
@@ -60,25 +67,49 @@ def oversample_rare(sentences: Sequence[Sentence], factor: int) -> list[Sentence
     return [*sentences, *(extra * (factor - 1))]
 
 
+def keep_empty(sentences: Sequence[Sentence], fraction: float, seed: int = 0) -> list[Sentence]:
+    """Keep ``fraction`` of the sentences without an entity (chosen with ``seed``), all the others.
+
+    Most tweets name nothing (62% of WNUT16 train): dropping some of them is the cheap way
+    to trade precision for recall, which this task rewards (one 2016 system gained 6.8 points
+    of segmentation recall so). ``fraction`` 1 changes nothing; order is kept."""
+    if not 0 < fraction <= 1:
+        raise CrftagError(f"the fraction of entity-less sentences kept must be in (0, 1], not {fraction}")
+    if fraction == 1:
+        return list(sentences)
+    rng = random.Random(seed)
+    return [s for s in sentences if any(t != "O" for t in s.tags) or rng.random() < fraction]
+
+
 def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
           backend: str = "crf", features: str | FeatureSet = "twitter",
           fmt: str | None = None, seed: int = 0, progress: bool = False,
           oversample: int = 1, shuffle_seed: int | None = None, encoding: str = "utf-8",
-          **params: Any) -> Tagger:
+          empty_fraction: float = 0.5, bags: int = 1, **params: Any) -> Tagger:
     """Train a tagger.
 
-    ``train_data`` is a path, a registry name (``"wnut16:train"``), a list of
-    them (concatenated), or a list of :class:`Sentence`. ``dev`` is scored after
-    training (and used by backends that select hyperparameters on it).
+    ``train_data`` is a path, a registry name (``"wnut16:train"``), a corpus split
+    (``"corpus:btc/train"``), a list of them (concatenated), or a list of :class:`Sentence`.
+    ``dev`` is scored after training (and used by backends that select hyperparameters on it).
     ``seed`` is the backend's seed (when it has one) and shuffles the training order;
     ``shuffle_seed`` shuffles the order instead (0: keep the order as read).
-    ``oversample`` repeats sentences with rare entity types (:func:`oversample_rare`).
-    ``params`` go to the backend's constructor.
+    ``oversample`` repeats sentences with rare entity types (:func:`oversample_rare`);
+    ``empty_fraction`` keeps that share of the sentences without entities (:func:`keep_empty`;
+    the default, a half, raised the mean dev F1 over WNUT16, WNUT17 and BTC by 0.8: README);
+    with ``bags`` > 1, that many models are trained, each keeping a different share (seeds
+    ``seed``, ``seed + 1``, ...), and their weights averaged into one linear model
+    (:func:`crftag.model.average`): the variance of subsampling, averaged away, at no cost
+    in tagging speed. ``params`` go to the backend's constructor.
     """
     backend_cls = get_backend(backend)
     if seed and "seed" in backend_cls.param_names():
         params.setdefault("seed", seed)
     estimator = backend_cls(**params)
+    if bags < 1:
+        raise CrftagError(f"bags must be at least 1, not {bags}")
+    if bags > 1 and empty_fraction == 1:
+        raise CrftagError("bags differ only in which entity-less sentences they keep: "
+                          "give an empty fraction below 1")
     feature_set = features if isinstance(features, FeatureSet) else load_feature_set(features)
     train_sents, train_record = _load(train_data, fmt, encoding)
     if not train_sents:
@@ -86,19 +117,21 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
     if all(t == "O" for s in train_sents for t in s.tags):
         raise CrftagError("no entities in the training data: nothing to learn (every tag is O)")
     n_read, n_tokens = len(train_sents), sum(len(s) for s in train_sents)
-    train_sents = oversample_rare(train_sents, oversample)
     order_seed = seed if shuffle_seed is None else shuffle_seed
-    if order_seed:  # the order the training sentences are presented in
-        random.Random(order_seed).shuffle(train_sents)
     dev_sents, dev_record = _load(dev, fmt, encoding) if dev is not None else ([], [])
 
     lexicon = build_lexicon(feature_set)
     featurizer = Featurizer(feature_set, lexicon)
-    X = featurizer.featurize_batch([s.tokens for s in train_sents])
-    y = [s.tags for s in train_sents]
     X_dev = featurizer.featurize_batch([s.tokens for s in dev_sents]) if dev_sents else None
     y_dev = [s.tags for s in dev_sents] or None
-    model = estimator.fit(X, y, X_dev, y_dev, progress=progress)
+    models = []
+    for bag in range(bags):
+        sample = oversample_rare(keep_empty(train_sents, empty_fraction, seed + bag), oversample)
+        if order_seed:  # the order the training sentences are presented in
+            random.Random(order_seed).shuffle(sample)
+        X = featurizer.featurize_batch([s.tokens for s in sample])
+        models.append(estimator.fit(X, [s.tags for s in sample], X_dev, y_dev, progress=progress))
+    model = models[0] if bags == 1 else average(models)
     meta: dict[str, Any] = {
         "backend_params": estimator.get_params(),
         "fit_info": estimator.fit_info(),
@@ -106,7 +139,8 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
         "shuffle_seed": order_seed,
         "training": {"train": train_record, "dev": dev_record,
                      "sentences": n_read, "tokens": n_tokens,
-                     "oversample": oversample, "sentences_after_oversampling": len(train_sents)},
+                     "oversample": oversample, "empty_fraction": empty_fraction, "bags": bags,
+                     "sentences_after_sampling": len(sample)},
     }
     if dev_sents:
         report = evaluate(y_dev, model.predict_batch(X_dev))

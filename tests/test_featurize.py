@@ -48,8 +48,12 @@ def full_set():
     })
 
 
-def test_engine_equals_reference(full_set, lexicon):
+@pytest.mark.parametrize("encoding", ["bi", "bilou"])
+def test_engine_equals_reference(full_set, lexicon, encoding):
     """The compiled path and the plain reference give the same feature multiset per token."""
+    data = full_set.to_dict()
+    data["groups"]["gazetteer"]["encoding"] = encoding
+    full_set = FeatureSet.from_dict(data)
     feats = Featurizer(full_set, lexicon).featurize_batch(TWEETS)
     ref = ReferenceFeaturizer(full_set, lexicon)
     t = 0
@@ -70,6 +74,17 @@ def test_gazetteer_longest_match_with_positions(full_set, lexicon):
     assert "gazetteer|teams:B@0" in knicks[4] and "gazetteer|teams:I@0" in knicks[6]
     hashtag = ReferenceFeaturizer(full_set, lexicon).featurize(TWEETS[4])
     assert "gazetteer|tv:B@0" in hashtag[2]
+
+
+def test_bilou_gazetteer_marks(full_set, lexicon):
+    data = full_set.to_dict()
+    data["groups"]["gazetteer"]["encoding"] = "bilou"
+    ref = ReferenceFeaturizer(FeatureSet.from_dict(data), lexicon).featurize(TWEETS[0])
+    assert "gazetteer|cities:B@0" in ref[2] and "gazetteer|cities:I@0" in ref[3]
+    assert "gazetteer|cities:L@0" in ref[4] and "gazetteer|cities:I@0" not in ref[4]
+    hbo = ReferenceFeaturizer(FeatureSet.from_dict(data), lexicon).featurize(TWEETS[4])
+    assert "gazetteer|tv:U@0" in hbo[2]  # '#GameOfThrones' alone is no entry; HBO is one token
+    assert "gazetteer|tv:U@0" not in hbo[0]
 
 
 def test_clusters_and_hashtag_bodies(full_set, lexicon):
@@ -99,6 +114,10 @@ def test_shipped_sets():
     assert fs.groups["brown"]["resource"] == "brown:ark-twitter-6mpaths"
     assert "brown" in fs.describe()
     assert "conjunction" in load_feature_set("twitter-all").describe()
+    plus = load_feature_set("twitter-minilm").groups
+    assert {k: v for k, v in plus.items() if not k.startswith("minilm")} == fs.groups
+    assert [plus[f"minilm{k}"]["resource"] for k in (64, 256, 1024)] == ["minilm:k64", "minilm:k256",
+                                                                        "minilm:k1024"]
 
 
 TYPOS = [

@@ -48,7 +48,8 @@ def test_model_tags_identically_without_its_resource_files(tmp_path, tiny):
     assert loaded.lexicon.clusters["brown"]["paris"] == "0110"
 
 
-def test_fast_path_equals_feature_keys_with_gazetteer_and_bigrams(tmp_path, tiny):
+@pytest.mark.parametrize("encoding", ["bi", "bilou"])
+def test_fast_path_equals_feature_keys_with_gazetteer_and_bigrams(tmp_path, tiny, encoding):
     """The cached-score path handles gazetteer marks and conjunctions like the key path."""
     (tmp_path / "lists").mkdir()
     (tmp_path / "paths").write_text("0110\tparis\t5\n0111\tlondon\t4\n10\tobama\t2\n")
@@ -56,6 +57,7 @@ def test_fast_path_equals_feature_keys_with_gazetteer_and_bigrams(tmp_path, tiny
     (tmp_path / "lists" / "people").write_text("Barack Obama\nTaylor Swift\n")
     fs_path = tmp_path / "fs.toml"
     fs_path.write_text(FEATURES.format(res=tmp_path).replace("window = [0]\n", "window = [-1, 0, 1]\n")
+                       .replace('resources = [', f'encoding = "{encoding}"\nresources = [')
                        + '[[conjunctions]]\ngroup = "lower"\noffsets = [-1, 0]\n')
     tagger = train(tiny, features=fs_path, max_iterations=40)
     sents = [s.tokens for s in tiny] + [["Barack", "Obama", "in", "New", "York", "City", "and", "Paris"],

@@ -1,0 +1,55 @@
+"""Named corpora and corpus splits as data references."""
+
+import pytest
+
+from crftag.corpora import CORPORA, load_labelled, read_split, split_provenance
+from crftag.errors import CrftagError
+
+
+def test_unknown_names_and_bad_references():
+    with pytest.raises(CrftagError, match="unknown corpus 'nope'; known: wnut16, wnut17, btc, gmb"):
+        read_split("corpus:nope/train")
+    with pytest.raises(CrftagError, match="corpus:btc/test: a corpus split is written"):
+        read_split("corpus:btc/test")
+    with pytest.raises(CrftagError, match="corpus:btc: a corpus split is written"):
+        load_labelled("corpus:btc")
+
+
+@pytest.mark.data
+def test_splits_are_the_documented_ones(wnut16_train):
+    """BTC dev is the second half of section H in file order, train everything else; GMB's
+    sides do not overlap; WNUT16 reads its files."""
+    btc_h = load_labelled("btc:h")
+    train, dev = read_split("corpus:btc/train"), read_split("corpus:btc/dev")
+    assert [s.tokens for s in dev] == [s.tokens for s in btc_h[len(btc_h) // 2:]]
+    assert [s.tokens for s in train[-(len(btc_h) // 2):]] == [s.tokens for s in btc_h[:len(btc_h) // 2]]
+    sections = sum(len(load_labelled(f"btc:{x}")) for x in "abeg")
+    assert len(train) == sections + len(btc_h) // 2
+    gmb_train, gmb_dev = CORPORA["gmb"].read("train"), CORPORA["gmb"].read("dev")
+    assert not {id(s) for s in gmb_train} & {id(s) for s in gmb_dev}
+    assert len(gmb_dev) == pytest.approx(0.2 * (len(gmb_train) + len(gmb_dev)), abs=2)
+    assert len(read_split("corpus:wnut16/train")) == len(load_labelled(wnut16_train)) == 2394
+    parts = split_provenance("corpus:btc/train")
+    assert [(p["resource"], p["cut"]) for p in parts][-1] == ("btc:h", "first-half")
+    assert all(len(p["sha256"]) == 64 for p in parts)
+
+
+@pytest.mark.data
+def test_training_on_a_corpus_split_records_its_parts(tmp_path, wnut16_train):
+    from crftag import train
+
+    tagger = train("corpus:wnut16/train", features="minimal", max_iterations=5)
+    record = tagger.meta["training"]["train"][0]
+    assert record["source"] == "corpus:wnut16/train" and record["sentences"] == 2394
+    assert record["parts"][0]["resource"] == "wnut16:train"
+
+
+def test_corpus_summary_table(tmp_path):
+    from crftag.benchmark import corpus_summary
+
+    results = {"wnut16": {"rows": [{"backend": "crf", "dev": {"f1": 44.91}},
+                                   {"backend": "sgd", "dev": {"f1": 39.07}}]},
+               "btc": {"rows": [{"backend": "crf", "dev": {"f1": 72.48}}]}}
+    text = corpus_summary(results, tmp_path)
+    assert text.splitlines()[2:] == ["| crf | 44.91 | 72.48 |", "| sgd | 39.07 | not run |"]
+    assert (tmp_path / "summary.md").read_text() == text
