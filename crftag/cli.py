@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -914,6 +915,112 @@ def bench(names: str, train_data: str, dev_data: str, test_data: str | None, fea
                                   typed, Path(out_dir) / name, tokens=tokens, calls=calls, seed=seed,
                                   echo=click.echo)
     click.echo(corpus_summary(results, Path(out_dir)))
+
+
+def _can_listen(host: str, port: int) -> None:
+    """Fail early, in one line, when the address is taken (uvicorn would log and exit 1)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise CrftagError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            raise CrftagError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+@cli.command()
+@click.option("-m", "--model", "model_path", required=True, help="Model file.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0 for every interface).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Processes, each with its own copy of the model (uvicorn workers).")
+@click.option("--max-batch", default=256, show_default=True, type=click.IntRange(min=1),
+              help="Most texts tagged in one compiled call; 1 turns micro-batching off.")
+@click.option("--max-wait-ms", default=2.0, show_default=True, type=click.FloatRange(min=0),
+              help="Longest a batch waits for more requests; it waits only for as many as the last "
+                   "batch served, so a lone request is tagged at once.")
+@click.option("--max-body-bytes", default=1 << 20, show_default=True, type=click.IntRange(min=1),
+              help="Limit: request body size (413 body_too_large).")
+@click.option("--max-texts", default=1000, show_default=True, type=click.IntRange(min=1),
+              help="Limit: texts or token lists per request (413 too_many_texts).")
+@click.option("--max-text-chars", default=10_000, show_default=True, type=click.IntRange(min=1),
+              help="Limit: characters per text; a token list counts its tokens joined by spaces "
+                   "(413 text_too_long).")
+@click.option("--max-queue", default=10_000, show_default=True, type=click.IntRange(min=1),
+              help="Limit: texts waiting for the tagger before requests are refused (503 overloaded).")
+@click.option("--graceful-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0),
+              help="On SIGTERM, seconds in-flight requests get to be answered.")
+@click.option("--access-log", is_flag=True, help="One JSON line per request on stderr.")
+@click.option("--admin-token", envvar="CRFTAG_ADMIN_TOKEN", metavar="TOKEN",
+              help="Bearer token for POST /admin/reload (or $CRFTAG_ADMIN_TOKEN); without one, "
+                   "admin endpoints answer loopback clients only.")
+@click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+              default="info", show_default=True, help="uvicorn's log level.")
+def serve(model_path: str, host: str, port: int, workers: int, max_batch: int, max_wait_ms: float,
+          max_body_bytes: int, max_texts: int, max_text_chars: int, max_queue: int,
+          graceful_timeout: float, access_log: bool, admin_token: str | None, log_level: str) -> None:
+    """Serve the tagger over HTTP (pip install 'crftag[serve]'): Starlette on uvicorn.
+
+    \b
+    POST /v1/tag      {"text": "..."} | {"texts": [...]} | {"tokens": [[...], ...]},
+                      optional "min_confidence"; answers as `crftag tag --output-format jsonl`
+    GET  /healthz     alive          GET /readyz   model loaded (503 until then)
+    GET  /v1/model    crftag info --json          GET /metrics  Prometheus text format
+    POST /admin/reload  reload the model file (also SIGHUP); a bad file keeps the old model
+
+    Concurrent requests are micro-batched into one compiled call. Bad input gets a 4xx
+    with one line of JSON, {"error": ..., "kind": ...}. SIGTERM stops accepting, answers
+    the requests in flight, and exits 0.
+
+    \b
+    Examples:
+      crftag serve -m wnut16.crftag
+      crftag serve -m wnut16.crftag --host 0.0.0.0 --port 9000 --workers 2 --access-log
+      curl -s localhost:8080/v1/tag -H 'Content-Type: application/json' -d '{"text": "Obama in Paris"}'
+    """
+    try:
+        import prometheus_client  # noqa: F401
+        import starlette  # noqa: F401
+        import uvicorn
+
+        from crftag import serve as serving
+    except ImportError as exc:
+        raise CrftagError(f"serve needs the serve extra: pip install 'crftag[serve]' "
+                          f"(missing {exc.name})") from None
+    if max_queue < max_texts:
+        raise CrftagError(f"--max-queue ({max_queue}) must hold at least one full request "
+                          f"(--max-texts {max_texts})")
+    _lean_numba()
+    config = serving.ServeConfig(model_path, max_batch, max_wait_ms, max_body_bytes, max_texts,
+                                 max_text_chars, max_queue, access_log, admin_token, workers)
+    _can_listen(host, port)
+    if workers == 1:
+        target: Any = serving.create_app(config, serving.load_model(model_path))
+    else:  # each worker loads the model itself; check the file once here, for a one-line error
+        from crftag.modelfile import load_model
+
+        load_model(model_path)
+        os.environ[serving.CONFIG_ENV] = config.to_env()
+        target = "crftag.serve:app_from_env"
+    stopped: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: stopped.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}  # uvicorn re-raises what stopped it
+    try:
+        uvicorn.run(target, factory=workers > 1, host=host, port=port, workers=workers,
+                    log_level=log_level, access_log=False, timeout_graceful_shutdown=graceful_timeout,
+                    lifespan="on")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    how = f" on {signal.Signals(stopped[0]).name}" if stopped else ""
+    click.echo(f"crftag serve: stopped{how}", err=True)
 
 
 def main(argv: list[str] | None = None) -> None:

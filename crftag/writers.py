@@ -41,7 +41,8 @@ def write_conll(out: TextIO, tagged: Tagged) -> None:
     out.write("\n")
 
 
-def write_jsonl(out: TextIO, tagged: Tagged) -> None:
+def jsonl_object(tagged: Tagged) -> dict:
+    """The JSON object of one tagged sentence: a JSONL output line, and `crftag serve`'s answer."""
     sentence = tagged.sentence
     obj = dict(sentence.extra)
     if sentence.id is not None:
@@ -54,9 +55,13 @@ def write_jsonl(out: TextIO, tagged: Tagged) -> None:
         if e["score"] is not None and not math.isfinite(e["score"]):
             e["score"] = None
     obj["entities"] = entities
-    line = json.dumps(obj, ensure_ascii=False)
+    return obj
+
+
+def write_jsonl(out: TextIO, tagged: Tagged) -> None:
+    line = json.dumps(jsonl_object(tagged), ensure_ascii=False)
     if _SURROGATE.search(line):  # escaped, the line is valid JSON and valid UTF-8
-        line = json.dumps(obj, ensure_ascii=True)
+        line = json.dumps(jsonl_object(tagged), ensure_ascii=True)
     out.write(line + "\n")
 
 

@@ -26,7 +26,7 @@ def model(tmp_path_factory, tiny_path):
 
 @pytest.mark.parametrize("cmd", [[], ["train"], ["tag"], ["eval"], ["fetch"], ["resources"], ["info"],
                                  ["backends"], ["bench"], ["stats"], ["search"], ["stability"],
-                                 ["split"]])
+                                 ["split"], ["serve"]])
 def test_help_everywhere(cmd):
     r = crftag(*cmd, "--help")
     assert r.returncode == 0 and "Usage:" in r.stdout
@@ -165,18 +165,28 @@ def test_tag_jsonl_scores_and_min_confidence(model):
     assert "--min-confidence" in err
 
 
+HEAVY = ("numba", "sklearn", "scipy", "torch", "starlette", "uvicorn", "prometheus_client", "spacy")
+
+
 def test_help_and_import_load_neither_numba_nor_scikit_learn():
-    """`crftag --help` and `import crftag` stay light: the tagger's compiled code loads on use."""
+    """`crftag --help` and `import crftag` stay light: the tagger's compiled code loads on use, and
+    the optional serving and spaCy packages only in `crftag serve` and the spaCy component."""
     import subprocess
     import sys
 
     probe = ("import sys, crftag, crftag.cli; crftag.__version__; crftag.Entity; "
-             "print(sorted(m for m in ('numba', 'sklearn', 'scipy', 'torch') if m in sys.modules))")
+             f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+    for args in (["--help"], ["serve", "--help"]):
+        probe = (f"import sys\nfrom crftag.cli import main\ntry:\n    main({args!r})\n"
+                 "except SystemExit:\n    pass\n"
+                 f"print(sorted(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)")
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+        assert "Usage" in out.stdout and out.stderr.strip() == "[]", (args, out.stderr)
     help_out = subprocess.run([sys.executable, "-m", "crftag", "--help"], capture_output=True, text=True,
                               check=True)
-    assert "Usage" in help_out.stdout
+    assert "Usage" in help_out.stdout and "serve" in help_out.stdout
 
 
 @pytest.mark.parametrize("fmt", ["text", "conll"])
