@@ -34,30 +34,26 @@ class DataError(CrftagError):
         return (type(self), (self.path, self.line, self.message))
 
 
-class ModelError(CrftagError):
+class _FileError(CrftagError):
+    """An error about a whole file, located as ``path: what is wrong``."""
+
+    def __init__(self, path: str | os.PathLike[str], message: str):
+        self.path = os.fspath(path)
+        self.message = message
+        super().__init__(f"{self.path}: {message}")
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.message))
+
+
+class ModelError(_FileError):
     """A model file that cannot be loaded: truncated, corrupted, wrong version, or contents
     that fail validation."""
 
-    def __init__(self, path: str | os.PathLike[str], message: str):
-        self.path = os.fspath(path)
-        self.message = message
-        super().__init__(f"{self.path}: {message}")
 
-    def __reduce__(self):
-        return (type(self), (self.path, self.message))
-
-
-class OutputError(CrftagError):
+class OutputError(_FileError):
     """An output that cannot be written: a read-only or full disk, a directory in the way,
-    an output that is also an input. Located as ``path: what is wrong``."""
-
-    def __init__(self, path: str | os.PathLike[str], message: str):
-        self.path = os.fspath(path)
-        self.message = message
-        super().__init__(f"{self.path}: {message}")
-
-    def __reduce__(self):
-        return (type(self), (self.path, self.message))
+    an output that is also an input."""
 
 
 class ResourceError(CrftagError):

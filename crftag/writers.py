@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:
     from crftag.tagger import Tagged
 
-FORMATS = ("conll", "jsonl", "text")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
