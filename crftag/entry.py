@@ -14,6 +14,7 @@ from crftag.signals import (
     Interrupted,
     Terminated,
     install_handlers,
+    pending,
     signal_code,
     stop,
 )
@@ -33,13 +34,20 @@ def main(argv: list[str] | None = None) -> None:
         stop(INTERRUPTED)
     except Terminated:
         stop(TERMINATED)
+    except SystemExit as exc:
+        if exc.code not in (0, None) or pending() is None:
+            raise
+        stop(pending())  # a signal swallowed on the way, then a clean exit: still the signal's status
     except Exception as exc:
         # Python wraps an exception raised in some places (a class's __set_name__, say) in
         # another: a signal that arrived there is still a signal
-        code = signal_code(exc)
+        code = signal_code(exc) or pending()
         if code is None:
             raise
         stop(code)
+    else:
+        if pending() is not None:  # a library's bare except swallowed the signal's exception
+            stop(pending())
 
 
 if __name__ == "__main__":

@@ -26,12 +26,23 @@ class Interrupted(BaseException):
     with a blank line of its own: the command says one line and nothing else."""
 
 
+_received: list[int] = []  # every signal the handlers saw, even one a library then swallowed
+
+
 def _on_sigterm(signum: int, frame: object) -> None:
+    _received.append(TERMINATED)
     raise Terminated
 
 
 def _on_sigint(signum: int, frame: object) -> None:
+    _received.append(INTERRUPTED)
     raise Interrupted
+
+
+def pending() -> int | None:
+    """The status of the first signal received, else None: a ``try: import x / except: pass``
+    in a library being imported swallows the exception, not the fact that the signal came."""
+    return _received[0] if _received else None
 
 
 def _redeliver(info: object) -> None:

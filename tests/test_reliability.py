@@ -304,6 +304,32 @@ def test_signal_during_start_up_is_one_line(tmp_path, tiny_crf, sig):
         assert (proc.returncode, err) == (code, said), (delay, proc.returncode, err)
 
 
+SWALLOWED = """
+import os, signal, time
+from crftag import cli, entry
+
+def swallowing(argv):
+    try:  # what a library's `try: import x / except: pass` does to a signal's exception
+        os.kill(os.getpid(), signal.SIG{name})
+        time.sleep(5)
+    except BaseException:
+        pass
+
+cli.main = swallowing
+entry.main([])
+"""
+
+
+@pytest.mark.parametrize("name, code", [("TERM", 143), ("INT", 130)])
+def test_a_signal_swallowed_by_a_library_still_stops_the_command(name, code):
+    """A signal whose exception a bare ``except`` swallowed (during an import, say) still ends the
+    command with its one line and status, not with status 0 as if nothing came."""
+    r = subprocess.run([sys.executable, "-c", SWALLOWED.replace("{name}", name)], capture_output=True,
+                       text=True, timeout=60, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    said = "crftag: terminated\n" if code == 143 else "crftag: interrupted\n"
+    assert (r.returncode, r.stderr) == (code, said)
+
+
 def test_a_signal_wrapped_in_another_exception_is_still_a_signal():
     """Python wraps some exceptions (one raised in a class's ``__set_name__``, say) in another;
     a signal found anywhere in the chain of causes gives its status, anything else none."""
