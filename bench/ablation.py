@@ -32,7 +32,7 @@ WATCHED = ("company", "product", "musicartist", "sportsteam")
 
 def variants() -> dict[str, dict]:
     """name -> {"features": feature set dict, "params": backend parameters, "train": train() options}."""
-    from crftag.featureset import load_feature_set
+    from crftag.features.featureset import load_feature_set
 
     surface = load_feature_set("surface").to_dict()
     default = load_feature_set("twitter").to_dict()
@@ -90,9 +90,9 @@ def variants() -> dict[str, dict]:
 
 def run_one(name: str, spec: dict, corpus: str, folds: int) -> dict:
     from crftag import Tagger, train
-    from crftag.corpora import get_corpus
-    from crftag.evaluate import evaluate
-    from crftag.featureset import FeatureSet
+    from crftag.evaluation.scores import evaluate
+    from crftag.features.featureset import FeatureSet
+    from crftag.resources.corpora import get_corpus
 
     c = get_corpus(corpus)
     fs = FeatureSet.from_dict(spec["features"], source=name)

@@ -37,9 +37,9 @@ def main() -> None:
     args = ap.parse_args()
 
     from crftag import Tagger, train
+    from crftag.io.readers import read_conll
     from crftag.progress import progress_bar
-    from crftag.readers import read_conll
-    from crftag.resources import default_registry
+    from crftag.resources.registry import default_registry
 
     reg = default_registry()
     train_sents = list(read_conll(reg.fetch("wnut16:train")))

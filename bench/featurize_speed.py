@@ -23,11 +23,11 @@ import os
 import time
 from pathlib import Path
 
-from crftag.featureset import load_feature_set
-from crftag.featurize import Featurizer, ReferenceFeaturizer
-from crftag.lexicon import build_lexicon
-from crftag.readers import read_conll
-from crftag.resources import default_registry
+from crftag.features.featureset import load_feature_set
+from crftag.features.featurize import Featurizer, ReferenceFeaturizer
+from crftag.features.lexicon import build_lexicon
+from crftag.io.readers import read_conll
+from crftag.resources.registry import default_registry
 
 
 def main() -> None:

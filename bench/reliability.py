@@ -47,7 +47,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # this checkout's crftag, whatever the venv installed
-PEAK = ("import sys\nfrom crftag.entry import main\ntry:\n    main(sys.argv[1:])\nfinally:\n"
+PEAK = ("import sys\nfrom crftag.cli.entry import main\ntry:\n    main(sys.argv[1:])\nfinally:\n"
         "    print(next(int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM:')),"
         " file=sys.stderr)")  # VmHWM, not ru_maxrss: that one is inherited from the parent through exec
 SECTIONS = ("threads", "stream", "fuzz", "attacks", "tokenizer", "lines", "signals", "downloads")
@@ -156,7 +156,7 @@ def small_model(tmp: Path) -> Path:
     from conftest import FEATURES
 
     from crftag import train
-    from crftag.readers import read_conll
+    from crftag.io.readers import read_conll
 
     tiny = list(read_conll(ROOT / "tests/fixtures/tiny.conll"))
     words = sorted({t.lower() for s in tiny for t in s.tokens})
@@ -327,7 +327,7 @@ def downloads_section(args, tmp: Path) -> dict:
     from test_downloads import DIGEST, PAYLOAD, RawServer, _header
 
     from crftag.errors import ResourceError
-    from crftag.resources import download
+    from crftag.resources.registry import download
 
     def trickle(conn):
         conn.sendall(_header(len(PAYLOAD)))
@@ -381,8 +381,8 @@ def main() -> None:
         raise SystemExit(f"unknown sections: {', '.join(sorted(unknown))}; known: {', '.join(SECTIONS)}")
 
     from crftag import train
-    from crftag.readers import read_conll
-    from crftag.resources import default_registry
+    from crftag.io.readers import read_conll
+    from crftag.resources.registry import default_registry
 
     reg = default_registry()
     tmp = Path(tempfile.mkdtemp(prefix="crftag-bench-"))

@@ -175,7 +175,7 @@ def run(coro):
 
 def build_requests(model: str, texts: list[str], per_request: int) -> list[tuple[bytes, bytes]]:
     """(HTTP request bytes, the exact answer body Tagger gives) for each group of tweets."""
-    from crftag.serve import Item, encode, tag_items
+    from crftag.integrations.serve import Item, encode, tag_items
     from crftag.tagger import Tagger
 
     tagger = Tagger.load(model)
@@ -211,8 +211,8 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = ap.parse_args()
 
-    from crftag.readers import read_labelled
-    from crftag.resources import resolve_data
+    from crftag.io.readers import read_labelled
+    from crftag.resources.registry import resolve_data
 
     texts = [" ".join(s.tokens) for s in read_labelled([resolve_data(args.data)], None, "utf-8")]
     requests = build_requests(args.model, texts, args.texts_per_request)

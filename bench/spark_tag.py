@@ -5,7 +5,7 @@
 Synthetic tweets are WNUT16 dev tweets recombined (the first half of one, the
 second half of another), written as Parquet in 16 files. The model is the
 default one, trained here on WNUT16 train. Each Spark run reads the Parquet,
-adds the entity column with ``crftag.spark.tag_dataframe`` and writes to
+adds the entity column with ``crftag.integrations.spark.tag_dataframe`` and writes to
 Spark's ``noop`` sink (everything computed, nothing stored); the clock covers
 the job, not the session start. The single-process figure is
 ``Tagger.tag_batch`` on the first --single tweets, in this process, in the
@@ -42,9 +42,9 @@ def main() -> None:
     import pyarrow.parquet as pq
 
     from crftag import Tagger, train
-    from crftag.readers import read_conll
-    from crftag.resources import default_registry
-    from crftag.spark import session, tag_dataframe
+    from crftag.integrations.spark import session, tag_dataframe
+    from crftag.io.readers import read_conll
+    from crftag.resources.registry import default_registry
 
     reg = default_registry()
     work = Path(tempfile.mkdtemp(prefix="crftag-spark-bench-"))

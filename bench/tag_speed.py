@@ -106,10 +106,10 @@ def main() -> None:
     import sklearn_crfsuite
 
     from crftag import Tagger, train
-    from crftag.featurize import ReferenceFeaturizer
+    from crftag.features.featurize import ReferenceFeaturizer
+    from crftag.io.readers import read_conll
     from crftag.progress import progress_bar
-    from crftag.readers import read_conll
-    from crftag.resources import default_registry
+    from crftag.resources.registry import default_registry
 
     reg = default_registry()
     corpus = {name: [s.tokens for s in read_conll(reg.fetch(name), labelled=False)]

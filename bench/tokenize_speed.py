@@ -30,10 +30,10 @@ import time
 from itertools import pairwise
 from pathlib import Path
 
-from crftag.chartable import code_point_table, code_points
-from crftag.readers import read_conll
-from crftag.resources import default_registry
-from crftag.tokenize import tokenize, tokenize_batch, tokenize_regex, tokenize_segments
+from crftag.io.readers import read_conll
+from crftag.resources.registry import default_registry
+from crftag.text.chartable import code_point_table, code_points
+from crftag.text.tokenize import tokenize, tokenize_batch, tokenize_regex, tokenize_segments
 
 PATTERNS = {
     ".-": lambda k: ".-" * k,

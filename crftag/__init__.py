@@ -18,8 +18,8 @@ import importlib
 from typing import TYPE_CHECKING
 
 from crftag._version import __version__
-from crftag.entity import Entity
 from crftag.errors import CrftagError, DataError, ModelError, ResourceError
+from crftag.types import Entity
 
 if TYPE_CHECKING:
     from crftag.tagger import Tagger

@@ -1,5 +1,5 @@
-"""``python -m crftag`` runs the command line (signal handlers first: see crftag.entry)."""
+"""``python -m crftag`` runs the command line (signal handlers first: see crftag.cli.entry)."""
 
-from crftag.entry import main
+from crftag.cli.entry import main
 
 main()

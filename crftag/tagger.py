@@ -8,7 +8,6 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,18 +15,17 @@ import numpy as np
 from crftag._version import __version__
 from crftag.backends import TaggingModel, get_backend
 from crftag.bio import split_tag
-from crftag.entity import Entity
 from crftag.errors import CrftagError, ModelError
-from crftag.fastpath import DEFAULT_CACHE_TYPES, TypeScoreCache
-from crftag.featureset import FeatureSet
-from crftag.featurize import Featurizer
-from crftag.lexicon import Lexicon
-from crftag.model import LinearChainModel
-from crftag.modelfile import load_model, save_model
-from crftag.readers import sentences_from_texts
-from crftag.sentence import Sentence
-from crftag.tokenize import tokenize
-from crftag.validate import Invalid, validate_model
+from crftag.features.featureset import FeatureSet
+from crftag.features.featurize import Featurizer
+from crftag.features.lexicon import Lexicon
+from crftag.io.modelfile import load_model, save_model
+from crftag.io.readers import sentences_from_texts
+from crftag.linear.model import LinearChainModel
+from crftag.linear.typecache import DEFAULT_CACHE_TYPES, TypeScoreCache
+from crftag.modelcheck import Invalid, validate_model
+from crftag.text.tokenize import tokenize
+from crftag.types import Entity, Sentence, Tagged
 
 
 class Tagger:
@@ -42,7 +40,7 @@ class Tagger:
         self.meta = dict(meta or {})
         self.lexicon = lexicon or Lexicon()
         self.featurizer = Featurizer(feature_set, self.lexicon)
-        # Linear models tag through per-token-type cached scores (crftag.fastpath).
+        # Linear models tag through per-token-type cached scores (crftag.linear.typecache).
         self._fast = TypeScoreCache(self.featurizer, model, cache_types) \
             if isinstance(model, LinearChainModel) else None
         self._types = [split_tag(label)[1] for label in model.labels]  # entity type per label id
@@ -57,7 +55,7 @@ class Tagger:
              sha256: str | None = None) -> Tagger:
         """Load a model file (a safe zip of JSON and arrays; no code runs).
 
-        Every array and metadata field is validated (:mod:`crftag.validate`) before compiled
+        Every array and metadata field is validated (:mod:`crftag.modelcheck`) before compiled
         code sees it, so an untrusted file is either refused with a :class:`ModelError` or
         tags safely. ``sha256`` pins the file's digest (anything else is refused unread).
         ``cache_types`` bounds the per-token-type score cache: two generations of that
@@ -82,7 +80,7 @@ class Tagger:
                                    f"{str(exc)[:300]})") from None
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the model atomically; see :mod:`crftag.modelfile`."""
+        """Write the model atomically; see :mod:`crftag.io.modelfile`."""
         meta = {**self.meta, "crftag_version": __version__, "backend": self.backend,
                 "labels": self.labels, "feature_set": self.feature_set.to_dict(),
                 "lexicon": self.lexicon.meta()}
@@ -178,12 +176,3 @@ def _flatten(sentences: Sequence[Sequence[str]]) -> tuple[list[str], np.ndarray]
     sent_ptr = np.zeros(len(sentences) + 1, dtype=np.int64)
     np.cumsum(np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences)), out=sent_ptr[1:])
     return list(itertools.chain.from_iterable(sentences)), sent_ptr
-
-
-@dataclass
-class Tagged:
-    """One tagged sentence: its tags and its entities (with confidences)."""
-
-    sentence: Sentence
-    tags: list[str]
-    entities: list[Entity]

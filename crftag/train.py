@@ -11,17 +11,17 @@ from typing import Any
 
 from crftag.backends import get_backend
 from crftag.bio import split_tag
-from crftag.corpora import is_split_ref, read_split, split_provenance
 from crftag.errors import CrftagError
-from crftag.evaluate import evaluate
-from crftag.featureset import FeatureSet, load_feature_set
-from crftag.featurize import Featurizer
-from crftag.lexicon import build_lexicon
-from crftag.model import average
-from crftag.readers import read_labelled
-from crftag.resources import resolve_data, sha256_file
-from crftag.sentence import Sentence
+from crftag.evaluation.scores import evaluate
+from crftag.features.featureset import FeatureSet, load_feature_set
+from crftag.features.featurize import Featurizer
+from crftag.features.lexicon import build_lexicon
+from crftag.io.readers import read_labelled
+from crftag.linear.model import average
+from crftag.resources.corpora import is_split_ref, read_split, split_provenance
+from crftag.resources.registry import resolve_data, sha256_file
 from crftag.tagger import Tagger
+from crftag.types import Sentence
 
 DataArg = str | os.PathLike[str] | Sequence[Sentence]
 
@@ -98,7 +98,7 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
     the default, a half, raised the mean dev F1 over WNUT16, WNUT17 and BTC by 0.8: README);
     with ``bags`` > 1, that many models are trained, each keeping a different share (seeds
     ``seed``, ``seed + 1``, ...), and their weights averaged into one linear model
-    (:func:`crftag.model.average`): the variance of subsampling, averaged away, at no cost
+    (:func:`crftag.linear.model.average`): the variance of subsampling, averaged away, at no cost
     in tagging speed. ``params`` go to the backend's constructor.
     """
     backend_cls = get_backend(backend)

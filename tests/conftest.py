@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from crftag.errors import ResourceError
-from crftag.readers import read_conll
-from crftag.resources import default_registry
+from crftag.io.readers import read_conll
+from crftag.resources.registry import default_registry
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

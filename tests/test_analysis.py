@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from crftag.analysis import (
+from crftag.cli.app import main
+from crftag.evaluation.analysis import (
     bootstrap_f1,
     frequent_errors,
     label_confusion,
@@ -16,11 +17,10 @@ from crftag.analysis import (
     token_auc,
     type_confusion,
 )
-from crftag.cli import main
-from crftag.evaluate import evaluate
-from crftag.sentence import Sentence
-from crftag.split import stratified_split
-from crftag.stats import corpus_stats, render_text
+from crftag.evaluation.scores import evaluate
+from crftag.evaluation.stats import corpus_stats, render_text
+from crftag.resources.split import stratified_split
+from crftag.types import Sentence
 
 CORPUS = [Sentence(["Obama", "in", "Paris"], ["B-person", "O", "B-geo-loc"]),
           Sentence(["New", "York", "rocks"], ["B-geo-loc", "I-geo-loc", "O"]),
@@ -189,7 +189,7 @@ def test_sgd_token_probabilities_equal_predict_proba(tiny, monkeypatch, binary):
     import sklearn.linear_model
 
     from crftag import train
-    from crftag.analysis import token_probabilities
+    from crftag.evaluation.analysis import token_probabilities
 
     made = []
 

@@ -1,4 +1,4 @@
-"""The compiled atomizer gives exactly the atoms crftag.atoms defines, on any token."""
+"""The compiled atomizer gives exactly the atoms crftag.features.atoms defines, on any token."""
 # ruff: noqa: RUF001  (look-alike letters such as the dotless i are what these tests are about)
 
 import random
@@ -7,13 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crftag.atoms import make_atom_fn
-from crftag.chartable import code_point_table, code_points
-from crftag.featurekinds import KINDS
-from crftag.featureset import FeatureSet
-from crftag.featurize import Featurizer
-from crftag.hashing import py_fnv1a
-from crftag.lexicon import Lexicon, read_clusters
+from crftag.features.atoms import make_atom_fn
+from crftag.features.featureset import FeatureSet
+from crftag.features.featurize import Featurizer
+from crftag.features.hashing import py_fnv1a
+from crftag.features.kinds import KINDS
+from crftag.features.lexicon import Lexicon, read_clusters
+from crftag.text.chartable import code_point_table, code_points
 
 ALL_KINDS = FeatureSet.from_dict({"name": "all", "groups": {
     "bias": {}, "lower": {"window": [-2, -1, 0, 1, 2]}, "word": {}, "prefix": {"lengths": [1, 3, 5]},
@@ -22,7 +22,7 @@ ALL_KINDS = FeatureSet.from_dict({"name": "all", "groups": {
     "brown2": {"kind": "brown", "resource": "x", "normalize": "twitterner", "prefixes": [1]},
     "clark": {"resource": "x"}, "clark2": {"kind": "clark", "resource": "x", "normalize": "lower"}}})
 
-# pieces that exercise every rule of crftag.atoms and crftag.lexicon.cluster_keys
+# pieces that exercise every rule of crftag.features.atoms and crftag.features.lexicon.cluster_keys
 PIECES = [*"abcxXDPoO8:;=()[]<3@#_-'.,!?/$%&\n\t ", "http://", "https://", "www.", ".com", ".co", "2nd",
           "St", "İ", "ı", "ſ", "K", "Σ", "σ", "ǅ", "ß", "😂", "é", "\u0301", "\ud800", "£", "€", "١", "²",
           "Ⓐ", "ⓐ", "…", "Ⅻ", "NEW", "York", "nba", "#nba", "@", "__isMention__", "5", "1,000", "12th",
@@ -58,7 +58,7 @@ def _check(setup, tokens):
 
 
 def test_every_kind_has_a_compiled_twin():
-    from crftag.atomize import KIND_CODES
+    from crftag.features.atomize import KIND_CODES
 
     assert set(KIND_CODES) == set(KINDS)
 
@@ -91,7 +91,7 @@ def test_any_text(setup, tokens):
 
 def test_the_code_point_table_matches_python():
     """The tabulated predicates are Python's own, for every code point of the pages built."""
-    from crftag.chartable import DECIMAL, DIGIT, LOWER, PUNCT, SPACE, TITLE, UPPER, WORD
+    from crftag.text.chartable import DECIMAL, DIGIT, LOWER, PUNCT, SPACE, TITLE, UPPER, WORD
 
     table = code_point_table()
     text = "".join(chr(c) for c in range(0x2000))
@@ -111,7 +111,7 @@ def test_the_code_point_table_matches_python():
 
 @pytest.mark.data
 def test_every_token_of_wnut16(setup, wnut16_train, wnut16_dev):
-    from crftag.readers import read_conll
+    from crftag.io.readers import read_conll
 
     tokens = {t for path in (wnut16_train, wnut16_dev) for s in read_conll(path) for t in s.tokens}
     _check(setup, sorted(tokens))

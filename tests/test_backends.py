@@ -12,8 +12,8 @@ from crftag.backends import coerce_params, get_backend
 from crftag.backends.crf import _to_linear_model
 from crftag.bio import allowed_starts, allowed_transitions
 from crftag.errors import CrftagError
-from crftag.featureset import load_feature_set
-from crftag.featurize import Featurizer
+from crftag.features.featureset import load_feature_set
+from crftag.features.featurize import Featurizer
 
 
 def _featurize(sentences):
@@ -123,7 +123,7 @@ def test_wnut16_viterbi_matches_crfsuite(wnut16_train, wnut16_dev, tmp_path):
     """On all of WNUT16 dev, crftag's compiled Viterbi gives exactly crfsuite's labels (through the
     feature keys and through the Tagger's cached-score path), and its marginals equal crfsuite's
     to 1e-6."""
-    from crftag.readers import read_conll
+    from crftag.io.readers import read_conll
 
     _, _, path = _crfsuite_reference(list(read_conll(wnut16_train)), tmp_path, max_iterations=40)
     model = _to_linear_model(path)

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from crftag.cli import main
+from crftag.cli.app import main
 from crftag.errors import CrftagError
-from crftag.sentence import Sentence
 from crftag.train import oversample_rare
+from crftag.types import Sentence
 
 
 def test_oversample_repeats_sentences_with_rare_types():

@@ -5,10 +5,10 @@ import io
 
 import pytest
 
-from crftag.bulk import BlockTagger, Job, read_blocks, tag_stream
 from crftag.errors import DataError
-from crftag.readers import read
-from crftag.writers import WRITERS
+from crftag.io.bulk import BlockTagger, Job, read_blocks, tag_stream
+from crftag.io.readers import read
+from crftag.io.writers import WRITERS
 
 CONLL = ("\ufeff-DOCSTART-\tO\n\nBarack\tB-person\nObama\tI-person\nvisited\tO\nParis\tB-geo-loc\n\n"
          "  \t \n  New York  \tB-geo-loc\nrocks\tO\r\n\r\n\u00a0\n-DOCSTART- x\nI love\nLondon\n\n\n"

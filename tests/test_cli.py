@@ -174,12 +174,12 @@ def test_help_and_import_load_neither_numba_nor_scikit_learn():
     import subprocess
     import sys
 
-    probe = ("import sys, crftag, crftag.cli; crftag.__version__; crftag.Entity; "
+    probe = ("import sys, crftag, crftag.cli.app; crftag.__version__; crftag.Entity; "
              f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     for args in (["--help"], ["serve", "--help"]):
-        probe = (f"import sys\nfrom crftag.cli import main\ntry:\n    main({args!r})\n"
+        probe = (f"import sys\nfrom crftag.cli.app import main\ntry:\n    main({args!r})\n"
                  "except SystemExit:\n    pass\n"
                  f"print(sorted(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)")
         out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from crftag.corpora import CORPORA, load_labelled, read_split, split_provenance
 from crftag.errors import CrftagError
+from crftag.resources.corpora import CORPORA, load_labelled, read_split, split_provenance
 
 
 def test_unknown_names_and_bad_references():
@@ -45,7 +45,7 @@ def test_training_on_a_corpus_split_records_its_parts(tmp_path, wnut16_train):
 
 
 def test_corpus_summary_table(tmp_path):
-    from crftag.benchmark import corpus_summary
+    from crftag.tools.bench import corpus_summary
 
     results = {"wnut16": {"rows": [{"backend": "crf", "dev": {"f1": 44.91}},
                                    {"backend": "sgd", "dev": {"f1": 39.07}}]},

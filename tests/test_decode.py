@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from crftag.bio import chunks, split_tag
-from crftag.decode import forward_backward, span_probability, viterbi
-from crftag.model import LinearChainModel
+from crftag.linear.decode import forward_backward, span_probability, viterbi
+from crftag.linear.model import LinearChainModel
 
 LABELS = ["O", "B-a", "I-a", "B-b", "I-b"]
 
@@ -171,7 +171,7 @@ def test_forward_backward_is_stable_on_long_sentences_with_large_scores():
 
 
 def test_averaged_model_is_the_mean_of_the_weights():
-    from crftag.model import average
+    from crftag.linear.model import average
 
     rng = np.random.default_rng(3)
     keys = np.arange(1, 9, dtype=np.uint64)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from crftag.errors import CrftagError, ResourceError
-from crftag.resources import Registry, Resource
+from crftag.resources.registry import Registry, Resource
 
 PAYLOAD = b"token\tO\nParis\tB-geo-loc\n\n" * 40
 DIGEST = hashlib.sha256(PAYLOAD).hexdigest()
@@ -87,7 +87,7 @@ def _header(length: int | None = None) -> bytes:
 
 
 def _fetch(reg: Registry, **kw) -> None:
-    import crftag.resources as resources
+    import crftag.resources.registry as resources
 
     res = reg.get("t:file")
     resources.download(res.url, reg.cache / res.path, res.sha256, size=res.size, **kw)

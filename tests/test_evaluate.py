@@ -7,7 +7,7 @@ from conlleval import evaluate as reference_evaluate
 from seqeval.metrics import f1_score, precision_score, recall_score
 from sklearn.metrics import precision_recall_fscore_support
 
-from crftag.evaluate import evaluate
+from crftag.evaluation.scores import evaluate
 
 
 def _reference(gold, pred):

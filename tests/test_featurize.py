@@ -3,9 +3,9 @@
 import pytest
 
 from crftag.errors import DataError
-from crftag.featureset import FeatureSet, available, load_feature_set
-from crftag.featurize import Featurizer, ReferenceFeaturizer
-from crftag.lexicon import Gazetteer, Lexicon, cluster_keys, gazetteer_token, read_clusters
+from crftag.features.featureset import FeatureSet, available, load_feature_set
+from crftag.features.featurize import Featurizer, ReferenceFeaturizer
+from crftag.features.lexicon import Gazetteer, Lexicon, cluster_keys, gazetteer_token, read_clusters
 
 TWEETS = [
     ["@bob", "loves", "New", "York", "City", "!!!"],
@@ -174,8 +174,8 @@ def test_bad_feature_sets(tmp_path):
 @pytest.mark.data
 def test_engine_equals_reference_on_wnut16_with_real_resources(wnut16_train, twitter_resources):
     """All groups (both Brown sets, Clark, 60 gazetteer lists, bigrams) on 300 real tweets."""
-    from crftag.lexicon import build_lexicon
-    from crftag.readers import read_conll
+    from crftag.features.lexicon import build_lexicon
+    from crftag.io.readers import read_conll
 
     fs = load_feature_set("twitter-all")
     lex = build_lexicon(fs)

@@ -47,5 +47,21 @@ def test_a_cycle_is_found_even_through_a_lazy_import(tmp_path):
 def test_crftag_has_no_import_cycle(capsys):
     assert main([]) == 0, capsys.readouterr().out
     out = capsys.readouterr().out
-    assert out.rstrip().endswith("0 cycles")
-    assert cycles(import_graph(Path(crftag.__file__).parent, "crftag")) == []
+    assert out.rstrip().endswith("0 cycles between modules, 0 between subpackages")
+    graph = import_graph(Path(crftag.__file__).parent, "crftag")
+    assert cycles(graph) == []
+    assert cycles(package_graph(graph, "crftag")) == []  # the stages are layers
+
+
+def test_a_cycle_between_subpackages_fails_the_check(tmp_path, capsys):
+    root = _package(tmp_path, {
+        "__init__.py": "",
+        "io/__init__.py": "",
+        "io/read.py": "from pkg.feats.kinds import KINDS\n",
+        "feats/__init__.py": "",
+        "feats/kinds.py": "KINDS = 1\n",
+        "feats/lex.py": "from pkg.io.read import KINDS\n",
+    })
+    graph = import_graph(root, "pkg")
+    assert cycles(graph) == []  # no module cycle...
+    assert cycles(package_graph(graph, "pkg")) == [["pkg.feats", "pkg.io"]]  # ...but the stages loop

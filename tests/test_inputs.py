@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from crftag.errors import DataError
-from crftag.readers import read
+from crftag.io.readers import read
 
 ROOT = Path(__file__).parent.parent
 # crftag tag in a child, printing its peak resident size (KB) on stderr's last line
-PEAK = ("import sys\nfrom crftag.entry import main\ntry:\n    main(sys.argv[1:])\nfinally:\n"
+PEAK = ("import sys\nfrom crftag.cli.entry import main\ntry:\n    main(sys.argv[1:])\nfinally:\n"
         "    print(next(int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM:')),"
         " file=sys.stderr)")  # VmHWM, not ru_maxrss: that one is inherited from the parent through exec
 
@@ -225,7 +225,7 @@ def test_stats_plots_without_matplotlib_fails_before_printing(tiny_path, monkeyp
     import contextlib
     import io
 
-    from crftag.cli import main
+    from crftag.cli.app import main
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     out, err = io.StringIO(), io.StringIO()

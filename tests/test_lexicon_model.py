@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from crftag import Tagger, train
-from crftag.sentence import Sentence
+from crftag.types import Sentence
 
 FEATURES = """
 name = "with-resources"

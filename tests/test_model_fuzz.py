@@ -20,8 +20,8 @@ import pytest
 
 from crftag import Tagger
 from crftag.errors import ModelError
-from crftag.modelfile import FORMAT_VERSION
-from crftag.validate import MAX_WINDOW
+from crftag.io.modelfile import FORMAT_VERSION
+from crftag.modelcheck import MAX_WINDOW
 
 sys.path.insert(0, str(Path(__file__).parent))
 import modelfuzz
@@ -213,9 +213,9 @@ def test_loose_and_duplicate_member_names_are_refused(fuzz_model, tmp_path):
 def test_inflated_size_is_capped_over_all_members(fuzz_model, tmp_path, monkeypatch):
     """Members each under the per-member limit, together over the total: refused before any is
     inflated (the cap lowered to 1 MiB here, so the test writes 1.25 MiB, not 1.25 GiB)."""
-    import crftag.modelfile
+    import crftag.io.modelfile
 
-    monkeypatch.setattr(crftag.modelfile, "MAX_MODEL_BYTES", 1 << 20)
+    monkeypatch.setattr(crftag.io.modelfile, "MAX_MODEL_BYTES", 1 << 20)
     meta, arrays = _members(fuzz_model)
     for i in range(5):
         arrays[f"pad{i}"] = modelfuzz.to_npy(np.zeros((1 << 18) // 8))

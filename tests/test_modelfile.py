@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from crftag.errors import ModelError
-from crftag.modelfile import FORMAT_VERSION, load_model, save_model
+from crftag.io.modelfile import FORMAT_VERSION, load_model, save_model
 from crftag.tagger import Tagger
 
 

@@ -9,8 +9,8 @@ torch = pytest.importorskip("torch", reason="the bilstm-crf backend needs torch 
 
 from crftag import Tagger, train  # noqa: E402
 from crftag.errors import CrftagError  # noqa: E402
-from crftag.evaluate import evaluate  # noqa: E402
-from crftag.modelfile import load_model  # noqa: E402
+from crftag.evaluation.scores import evaluate  # noqa: E402
+from crftag.io.modelfile import load_model  # noqa: E402
 
 TINY = {"word_dim": 16, "char_dim": 8, "char_filters": 8, "hidden": 16, "feature_buckets": 4096,
         "feature_dim": 8, "dropout": 0.1, "word_dropout": 0.0, "lr": 0.02, "batch_size": 4,

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from crftag.atomic import atomic_write, check_output, clean_stale
-from crftag.cli import main
+from crftag.cli.app import main
 from crftag.errors import OutputError
+from crftag.io.atomic import atomic_write, check_output, clean_stale
 
 ROOT = Path(__file__).parent.parent
 
@@ -177,7 +177,7 @@ def test_train_checks_its_output_before_training(tmp_path, tiny_path, monkeypatc
         raise AssertionError("trained before checking the output")
 
     monkeypatch.setattr(importlib.import_module("crftag.train"), "train", no_training)
-    monkeypatch.setattr(importlib.import_module("crftag.search"), "search", no_training)
+    monkeypatch.setattr(importlib.import_module("crftag.tools.search"), "search", no_training)
     blocker = tmp_path / "file"
     blocker.write_text("x")
     code, _, err = run_main(["train", tiny_path, "--features", "surface", "-o", blocker / "m.crftag"])
@@ -251,7 +251,7 @@ def test_stale_temporaries_are_removed_on_the_next_write(tmp_path):
 def test_sigkill_during_save_leaves_nothing_after_the_next_save(tmp_path, tiny_crf):
     """A save killed with SIGKILL leaves its temporary file; the next save of the model removes it."""
     target = tmp_path / "m.crftag"
-    code = ("import os, signal, sys\nfrom crftag.atomic import atomic_write\n"
+    code = ("import os, signal, sys\nfrom crftag.io.atomic import atomic_write\n"
             "with atomic_write(sys.argv[1], 'wb') as fh:\n    fh.write(b'x' * 1000)\n    fh.flush()\n"
             "    os.kill(os.getpid(), signal.SIGKILL)\n")
     r = subprocess.run([sys.executable, "-c", code, str(target)], env={**os.environ, "PYTHONPATH": str(ROOT)},

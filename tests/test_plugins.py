@@ -11,7 +11,7 @@ import pytest
 
 from crftag import Tagger, train
 from crftag.backends import get_backend, list_backends
-from crftag.cli import main
+from crftag.cli.app import main
 from crftag.errors import CrftagError
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -49,7 +49,7 @@ def test_unknown_backend_is_one_clear_error():
 def test_core_import_does_not_import_torch():
     import subprocess
 
-    code = "import crftag, crftag.cli, crftag.backends; crftag.backends.list_backends(); " \
+    code = "import crftag, crftag.cli.app, crftag.backends; crftag.backends.list_backends(); " \
            "import sys; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

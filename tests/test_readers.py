@@ -3,7 +3,7 @@ import json
 import pytest
 
 from crftag.errors import DataError
-from crftag.readers import read, read_conll, read_gmb_csv, read_jsonl, read_labelled, read_text
+from crftag.io.readers import read, read_conll, read_gmb_csv, read_jsonl, read_labelled, read_text
 
 
 def write(tmp_path, name, content, mode="w"):
@@ -122,7 +122,7 @@ def test_real_wnut16(wnut16_train, wnut16_dev):
 def test_broad_twitter_corpus_debris(tmp_path):
     """Blank tokens tagged O are skipped; a token keeps inner spaces and loses outer ones; a line
     holding only a tab ends a sentence (WNUT17); a blank token tagged as an entity is refused."""
-    from crftag.readers import read_conll
+    from crftag.io.readers import read_conll
 
     path = tmp_path / "btc.conll"
     path.write_text("Watching\tO\n\tO\n \tO\nu R\tO\n😎 \tB-PER\n\t\nnext\tO\n", encoding="utf-8")
@@ -139,7 +139,7 @@ def test_broad_twitter_corpus_debris(tmp_path):
 @pytest.mark.data
 @pytest.mark.parametrize("name", ["wnut17:train", "wnut17:dev", "btc:a", "btc:b", "btc:e", "btc:g", "btc:h"])
 def test_every_tuning_corpus_reads(name):
-    from crftag.readers import read_conll
+    from crftag.io.readers import read_conll
     from tests.conftest import registry_file
 
     sents = list(read_conll(registry_file(name)))

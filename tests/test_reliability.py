@@ -17,11 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crftag import train
-from crftag.cli import main
+from crftag.cli.app import main
 from crftag.errors import CrftagError, DataError
-from crftag.readers import read_conll
-from crftag.sentence import Sentence
-from crftag.tokenize import tokenize
+from crftag.io.readers import read_conll
+from crftag.text.tokenize import tokenize
+from crftag.types import Sentence
 
 # Pieces that break naive text handling, mixed into arbitrary Unicode (lone surrogates included).
 AWKWARD = ["\U0001f600", "\U0001f44d\U0001f3fd", "\U0001f468\u200d\U0001f469\u200d\U0001f467",
@@ -306,7 +306,7 @@ def test_signal_during_start_up_is_one_line(tmp_path, tiny_crf, sig):
 
 SWALLOWED = """
 import os, signal, time
-from crftag import cli, entry
+from crftag.cli import app as cli, entry
 
 def swallowing(argv):
     try:  # what a library's `try: import x / except: pass` does to a signal's exception
@@ -333,7 +333,7 @@ def test_a_signal_swallowed_by_a_library_still_stops_the_command(name, code):
 def test_a_signal_wrapped_in_another_exception_is_still_a_signal():
     """Python wraps some exceptions (one raised in a class's ``__set_name__``, say) in another;
     a signal found anywhere in the chain of causes gives its status, anything else none."""
-    from crftag.signals import Interrupted, Terminated, signal_code
+    from crftag.cli.signals import Interrupted, Terminated, signal_code
 
     def wrapped(inner: BaseException, outer: Exception) -> Exception:
         try:

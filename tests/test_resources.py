@@ -8,7 +8,7 @@ from functools import partial
 import pytest
 
 from crftag.errors import ResourceError
-from crftag.resources import Registry, Resource, default_registry, resolve_data
+from crftag.resources.registry import Registry, Resource, default_registry, resolve_data
 
 PAYLOAD = b"token\tO\nParis\tB-geo-loc\n\n"
 DIGEST = hashlib.sha256(PAYLOAD).hexdigest()

@@ -28,9 +28,7 @@ pytest.importorskip("uvicorn")
 pytest.importorskip("prometheus_client")
 
 from crftag import Tagger, train
-from crftag.readers import read_conll
-from crftag.sentence import Sentence
-from crftag.serve import (
+from crftag.integrations.serve import (
     MAX_BATCH,
     MAX_BODY_BYTES,
     MAX_QUEUE_TEXTS,
@@ -41,8 +39,9 @@ from crftag.serve import (
     Overloaded,
     _is_loopback,
 )
-from crftag.tagger import Tagged
-from crftag.writers import jsonl_object
+from crftag.io.readers import read_conll
+from crftag.io.writers import jsonl_object
+from crftag.types import Sentence, Tagged
 
 TIMEOUT = 30  # seconds any one request, start or stop may take
 LIMITS = ["--max-texts", "100", "--max-text-chars", "1000", "--max-body-bytes", "200000"]
@@ -114,7 +113,7 @@ class Server:
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory, tiny_crf) -> Path:
-    from crftag.serve import load_model
+    from crftag.integrations.serve import load_model
 
     path = tmp_path_factory.mktemp("serve") / "tiny.crftag"
     tiny_crf.save(path)
@@ -136,7 +135,7 @@ def server(model_file, tmp_path_factory):
 
 def expected(tagger: Tagger, text: str, min_confidence: float | None = None, sid=None) -> dict:
     """What `crftag tag --output-format jsonl` writes for a text (the reference answer)."""
-    from crftag.tokenize import tokenize
+    from crftag.text.tokenize import tokenize
 
     tokens, spans = tokenize(text)
     tagged = tagger.analyse(Sentence(tokens, text=text, spans=spans, id=sid), min_confidence)
@@ -580,7 +579,7 @@ def test_workers_answer_and_reload_by_rolling_restart(model_file, other_model, t
 
 # -- the command line -------------------------------------------------------------------------------
 def test_serve_help_documents_the_limits_with_their_defaults():
-    from crftag.cli import serve as serve_cmd
+    from crftag.cli.app import serve as serve_cmd
 
     defaults = {p.name: p.default for p in serve_cmd.params}
     assert defaults["max_batch"] == MAX_BATCH and defaults["max_wait_ms"] == MAX_WAIT_MS
@@ -597,7 +596,7 @@ def test_serve_help_documents_the_limits_with_their_defaults():
 
 def test_serve_user_errors_are_one_line_exit_2(model_file, tmp_path):
     def run(*args: str, pre: str = "") -> subprocess.CompletedProcess:
-        code = f"{pre}from crftag.cli import main; main({list(args)!r})"
+        code = f"{pre}from crftag.cli.app import main; main({list(args)!r})"
         return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
 
     cut = tmp_path / "cut.crftag"
@@ -691,7 +690,7 @@ def test_micro_batcher_lone_request_does_not_wait_and_queue_is_bounded():
 
 
 def test_threshold_equals_tagger_min_confidence(tiny_crf, tiny):
-    from crftag.serve import threshold
+    from crftag.integrations.serve import threshold
 
     for s in tiny:
         for mc in (0.0, 0.3, 0.6, 0.9, 0.99, 1.0):

@@ -15,8 +15,8 @@ import pytest
 spacy = pytest.importorskip("spacy")
 
 from crftag import Entity, Tagger  # noqa: E402
-from crftag.readers import read_conll  # noqa: E402
-from crftag.spacy_component import MODEL_FILE  # noqa: E402
+from crftag.integrations.spacy_component import MODEL_FILE  # noqa: E402
+from crftag.io.readers import read_conll  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RAW = ["I'm at Starbucks(NYC) with Obama/Clinton", "Go #Lakers!! @TaylorSwift13's show in L.A. tonight",
@@ -146,7 +146,7 @@ def test_factory_is_found_through_its_entry_point(model_file, tmp_path):
     """spaCy finds crftag_ner through the `spacy_factories` entry point that pyproject.toml
     declares, without anyone importing crftag first."""
     eps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]["spacy_factories"]
-    assert eps == {"crftag_ner": "crftag.spacy_component:make_crftag_ner"}
+    assert eps == {"crftag_ner": "crftag.integrations.spacy_component:make_crftag_ner"}
     info = tmp_path / "crftag_spacy_probe-0.dist-info"  # the entry point, installed as pip would
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: crftag-spacy-probe\nVersion: 0\n")

@@ -11,9 +11,9 @@ pytest.importorskip("pyspark", reason="crftag[spark] is not installed")
 if shutil.which("java") is None:
     pytest.skip("Spark needs Java, and no java is on PATH", allow_module_level=True)
 
-from crftag.cli import main
-from crftag.readers import read_conll
-from crftag.spark import session, tag_dataframe
+from crftag.cli.app import main
+from crftag.integrations.spark import session, tag_dataframe
+from crftag.io.readers import read_conll
 
 AWKWARD = ["", None, "Obama visits Paris with @UN", "\U0001f600 New York \u200d", "\x00x", "e\u0301 LA"]
 

@@ -3,7 +3,7 @@
 import pytest
 
 from crftag import Entity, Tagger, train
-from crftag.sentence import Sentence
+from crftag.types import Sentence
 
 
 def test_tag_returns_entities_with_offsets(tiny_crf):
@@ -87,7 +87,7 @@ def test_fast_path_equals_feature_key_path(tiny_crf, tiny):
 def test_entity_to_dict_has_every_field():
     from dataclasses import asdict
 
-    from crftag.entity import Entity
+    from crftag.types import Entity
 
     e = Entity(text="Paris", type="geo-loc", start=3, end=8, token_start=1, token_end=2, score=0.5)
     assert e.to_dict() == asdict(e)

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crftag.readers import read_conll
-from crftag.tokenize import tokenize, tokenize_batch, tokenize_regex
+from crftag.io.readers import read_conll
+from crftag.text.tokenize import tokenize, tokenize_batch, tokenize_regex
 
 
 @pytest.mark.parametrize(
@@ -218,8 +218,8 @@ def test_subtle_regex_semantics(text, expected):
 def test_character_classes_agree_with_re():
     """The kernel's classes (Python's predicates through the code-point table) are re's, on the whole
     BMP and on every astral page that holds a digit (building all 4,352 pages takes seconds)."""
-    from crftag.chartable import code_point_table
-    from crftag.tokenize import _D, _DERIVED, _S, _W, _classify
+    from crftag.text.chartable import code_point_table
+    from crftag.text.tokenize import _D, _DERIVED, _S, _W, _classify
 
     pages = {c >> 8 for c in range(0x10000, 0x110000) if chr(c).isdigit()} | {0x104, 0x1F6, 0xE00, 0x10FF}
     cps = np.concatenate([np.arange(0x10000), *(np.arange(p << 8, (p + 1) << 8) for p in sorted(pages))])

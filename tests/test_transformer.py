@@ -11,8 +11,8 @@ pytest.importorskip("transformers", reason="the transformer backend needs transf
 from crftag import Tagger, train
 from crftag.backends import list_backends
 from crftag.errors import CrftagError
-from crftag.evaluate import evaluate
-from crftag.modelfile import load_model
+from crftag.evaluation.scores import evaluate
+from crftag.io.modelfile import load_model
 
 
 @pytest.fixture(scope="module")

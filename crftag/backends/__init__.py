@@ -1,7 +1,7 @@
 """Training backends behind one small interface, discovered through entry points.
 
 A backend is a scikit-learn-style estimator: parameters in ``__init__``,
-``fit(X, y, X_dev, y_dev)`` on a :class:`~crftag.featurize.Featurized` batch
+``fit(X, y, X_dev, y_dev)`` on a :class:`~crftag.features.featurize.Featurized` batch
 (which also carries the token strings), returning a model that tags batches
 (``predict_batch``/``analyse_batch``) and stores itself as arrays
 (``to_arrays`` / ``load``).
@@ -29,7 +29,7 @@ import numpy as np
 from crftag.errors import CrftagError
 
 if TYPE_CHECKING:
-    from crftag.featurize import Featurized
+    from crftag.features.featurize import Featurized
 
 
 class TaggingModel(Protocol):

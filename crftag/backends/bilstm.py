@@ -1,7 +1,7 @@
 """The ``bilstm-crf`` backend: a feature-augmented BiLSTM-CRF in PyTorch, for comparison.
 
 Install with ``pip install 'crftag[neural]'``. This module imports nothing from
-torch; :mod:`crftag.neural` (the network) is imported when the backend trains
+torch; :mod:`crftag.backends.torch_crf` (the network) is imported when the backend trains
 or loads a model, so ``crftag`` itself never needs torch.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from crftag.backends import Backend, TaggingModel
-from crftag.featurize import Featurized
+from crftag.features.featurize import Featurized
 
 
 class BiLSTMCRFBackend(Backend):
@@ -55,7 +55,7 @@ class BiLSTMCRFBackend(Backend):
 
     def fit(self, X: Featurized, y: Sequence[list[str]], X_dev: Featurized | None = None,
             y_dev: Sequence[list[str]] | None = None, progress: bool = False) -> TaggingModel:
-        from crftag.neural import train_network
+        from crftag.backends.torch_crf import train_network
 
         model, self.info_ = train_network(X, y, X_dev, y_dev, progress=progress, **self.get_params())
         return model
@@ -65,6 +65,6 @@ class BiLSTMCRFBackend(Backend):
 
     @classmethod
     def load(cls, labels: list[str], arrays: dict[str, np.ndarray]) -> TaggingModel:
-        from crftag.neural import BiLSTMCRFModel
+        from crftag.backends.torch_crf import BiLSTMCRFModel
 
         return BiLSTMCRFModel.from_arrays(labels, arrays)

@@ -16,8 +16,8 @@ import numpy as np
 from crftag.backends import Backend
 from crftag.backends.crfsuite_model import read_crfsuite_model
 from crftag.errors import CrftagError
-from crftag.featurize import Featurized
-from crftag.model import LinearChainModel, to_csr
+from crftag.features.featurize import Featurized
+from crftag.linear.model import LinearChainModel, to_csr
 from crftag.progress import progress_bar
 
 ALGORITHMS = ("lbfgs", "l2sgd", "ap", "pa", "arow")

@@ -19,9 +19,9 @@ import numpy as np
 
 from crftag.backends import Backend
 from crftag.bio import allowed_starts, allowed_transitions
-from crftag.evaluate import evaluate
-from crftag.featurize import Featurized
-from crftag.model import LinearChainModel
+from crftag.evaluation.scores import evaluate
+from crftag.features.featurize import Featurized
+from crftag.linear.model import LinearChainModel
 from crftag.progress import progress_bar
 
 DEFAULT_ALPHAS = (1e-6, 1e-5, 1e-4, 1e-3)

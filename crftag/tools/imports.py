@@ -5,7 +5,8 @@
 Every ``import`` counts, those inside functions too (a lazy import is still a
 dependency), except those under ``if TYPE_CHECKING:``. Prints the graph between
 subpackages (the data flow), or between modules with ``--modules``, then the
-cycles between modules; the exit status is 1 when there is one.
+cycles between modules and between subpackages (the stages must form layers, not
+only the modules); the exit status is 1 when there is one.
 """
 
 from __future__ import annotations
@@ -135,10 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     for name in sorted(shown):
         print(f"{name} -> {', '.join(sorted(shown[name])) or '(nothing)'}")
     found = cycles(graph)
-    for component in found:
+    staged = cycles(package_graph(graph, args.package))
+    for component in found + staged:
         print("cycle: " + " <-> ".join(component))
-    print(f"{len(graph)} modules, {sum(map(len, graph.values()))} imports, {len(found)} cycles")
-    return 1 if found else 0
+    print(f"{len(graph)} modules, {sum(map(len, graph.values()))} imports, {len(found)} cycles between "
+          f"modules, {len(staged)} between subpackages")
+    return 1 if found or staged else 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,133 @@
+"""Named corpora: the train and dev splits of the corpora crftag is tuned on.
+
+A split is a list of parts; a part is a registry resource, whole or cut: the
+first or second half of its sentences in file order (the Broad Twitter
+Corpus's dev split is the second half of section H), or the train or dev side
+of :func:`crftag.resources.split.stratified_split` (one labelled file, 20% for dev, seed 0).
+Every part is read and verified through the resource registry, like any data.
+Wherever a command reads labelled data, ``corpus:NAME/train`` or
+``corpus:NAME/dev`` names a split (``crftag train corpus:btc/train --dev
+corpus:btc/dev``).
+
+Note: WNUT17's train split is the WNUT16 train and dev tweets re-annotated, so
+a model trained on one of them must never be scored on the other's dev split.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from crftag.errors import CrftagError
+from crftag.types import Sentence
+
+CUTS = ("first-half", "second-half", "stratified-train", "stratified-dev")
+
+
+@dataclass(frozen=True)
+class Part:
+    resource: str  # a registry name
+    cut: str | None = None  # one of CUTS, or the whole resource
+
+
+@dataclass(frozen=True)
+class Corpus:
+    name: str
+    description: str
+    train: tuple[Part, ...]
+    dev: tuple[Part, ...]
+
+    def read(self, split: str) -> list[Sentence]:
+        """The labelled sentences of ``split`` ("train" or "dev")."""
+        if split not in ("train", "dev"):
+            raise CrftagError(f"corpus {self.name!r} has splits train and dev, not {split!r}")
+        return [s for part in getattr(self, split) for s in _read_part(part)]
+
+
+def _read_part(part: Part) -> list[Sentence]:
+    from crftag.io.readers import read_labelled
+    from crftag.resources.registry import resolve_data_format
+    from crftag.resources.split import stratified_split
+
+    path, fmt = resolve_data_format(part.resource)  # in the format the registry records for it
+    sents = read_labelled([path], fmt)
+    half = len(sents) // 2
+    if part.cut is None:
+        return sents
+    if part.cut == "first-half":
+        return sents[:half]
+    if part.cut == "second-half":
+        return sents[half:]
+    train, dev = stratified_split(sents, 0.2, seed=0)
+    return train if part.cut == "stratified-train" else dev
+
+
+CORPORA: dict[str, Corpus] = {c.name: c for c in (
+    Corpus("wnut16", "WNUT 2016 Twitter NER, 10 types", (Part("wnut16:train"),), (Part("wnut16:dev"),)),
+    Corpus("wnut17", "WNUT 2017 emerging entities, 6 types (dev: YouTube, Reddit, StackExchange)",
+           (Part("wnut17:train"),), (Part("wnut17:dev"),)),
+    Corpus("btc", "Broad Twitter Corpus, PER/LOC/ORG (dev: the second half of section H)",
+           (Part("btc:a"), Part("btc:b"), Part("btc:e"), Part("btc:g"), Part("btc:h", "first-half")),
+           (Part("btc:h", "second-half"),)),
+    Corpus("gmb", "GMB news sample, 8 types (80/20 stratified split, seed 0)",
+           (Part("gmb:sample", "stratified-train"),), (Part("gmb:sample", "stratified-dev"),)),
+)}
+
+
+def get_corpus(name: str) -> Corpus:
+    if name not in CORPORA:
+        raise CrftagError(f"unknown corpus {name!r}; known: {', '.join(CORPORA)}")
+    return CORPORA[name]
+
+
+def is_split_ref(ref: object) -> bool:
+    return isinstance(ref, str) and ref.startswith("corpus:")
+
+
+def _parse(ref: str) -> tuple[Corpus, str]:
+    name, sep, split = ref.removeprefix("corpus:").partition("/")
+    if not sep or split not in ("train", "dev"):
+        raise CrftagError(f"{ref}: a corpus split is written corpus:NAME/train or corpus:NAME/dev")
+    return get_corpus(name), split
+
+
+def read_split(ref: str) -> list[Sentence]:
+    """The sentences of ``corpus:NAME/SPLIT`` (``corpus:btc/dev``)."""
+    corpus, split = _parse(ref)
+    return corpus.read(split)
+
+
+def split_provenance(ref: str) -> list[dict]:
+    """What a split is made of: each part's resource, cut and sha256 (for a model's record)."""
+    from crftag.resources.registry import resolve_data, sha256_file
+
+    corpus, split = _parse(ref)
+    return [{"resource": p.resource, "cut": p.cut, "sha256": sha256_file(resolve_data(p.resource))}
+            for p in getattr(corpus, split)]
+
+
+def load_labelled(ref: str | os.PathLike[str], fmt: str | None = None,
+                  encoding: str = "utf-8") -> list[Sentence]:
+    """Labelled sentences from a file, a registry name or a corpus split (``corpus:NAME/SPLIT``):
+    what every command that reads gold data accepts. ``fmt`` decides the format; else the
+    registry's for a registry name, else the file's extension."""
+    from crftag.io.readers import read_labelled
+    from crftag.resources.registry import resolve_data_format
+
+    if is_split_ref(ref):
+        return read_split(str(ref))
+    path, known = resolve_data_format(ref)
+    return read_labelled([path], fmt or known, encoding)
+
+
+def source_paths(ref: str | os.PathLike[str]) -> list[str]:
+    """The local files a data argument reads (a corpus split: its parts'; standard input: none),
+    so that a command can refuse an output that is one of them before it starts."""
+    from crftag.resources.registry import resolve_data
+
+    if os.fspath(ref) == "-":
+        return []
+    if is_split_ref(ref):
+        corpus, split = _parse(str(ref))
+        return [os.fspath(resolve_data(p.resource)) for p in getattr(corpus, split)]
+    return [os.fspath(resolve_data(ref))]
