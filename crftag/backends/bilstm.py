@@ -1,7 +1,7 @@
 """The ``bilstm-crf`` backend: a feature-augmented BiLSTM-CRF in PyTorch, for comparison.
 
 Install with ``pip install 'crftag[neural]'``. This module imports nothing from
-torch; :mod:`crftag.backends.torch_crf` (the network) is imported when the backend trains
+torch; :mod:`crftag.backends.bilstm_net` (the network) is imported when the backend trains
 or loads a model, so ``crftag`` itself never needs torch.
 """
 
@@ -55,7 +55,7 @@ class BiLSTMCRFBackend(Backend):
 
     def fit(self, X: Featurized, y: Sequence[list[str]], X_dev: Featurized | None = None,
             y_dev: Sequence[list[str]] | None = None, progress: bool = False) -> TaggingModel:
-        from crftag.backends.torch_crf import train_network
+        from crftag.backends.bilstm_net import train_network
 
         model, self.info_ = train_network(X, y, X_dev, y_dev, progress=progress, **self.get_params())
         return model
@@ -65,6 +65,6 @@ class BiLSTMCRFBackend(Backend):
 
     @classmethod
     def load(cls, labels: list[str], arrays: dict[str, np.ndarray]) -> TaggingModel:
-        from crftag.backends.torch_crf import BiLSTMCRFModel
+        from crftag.backends.bilstm_net import BiLSTMCRFModel
 
         return BiLSTMCRFModel.from_arrays(labels, arrays)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from crftag.backends.torch_crf import (
+from crftag.backends.torch_common import (
     NeuralCRFModel,
     crf_neg_log_likelihood,
     early_stopping,
