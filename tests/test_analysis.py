@@ -17,8 +17,9 @@ from crftag.evaluation.analysis import (
     token_auc,
     type_confusion,
 )
+from crftag.evaluation.report import stats_text as render_text
 from crftag.evaluation.scores import evaluate
-from crftag.evaluation.stats import corpus_stats, render_text
+from crftag.evaluation.stats import corpus_stats
 from crftag.resources.split import stratified_split
 from crftag.types import Sentence
 

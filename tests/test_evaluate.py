@@ -7,6 +7,7 @@ from conlleval import evaluate as reference_evaluate
 from seqeval.metrics import f1_score, precision_score, recall_score
 from sklearn.metrics import precision_recall_fscore_support
 
+from crftag.evaluation.report import conlleval_text
 from crftag.evaluation.scores import evaluate
 
 
@@ -42,7 +43,7 @@ def test_no_predictions_and_empty():
 
 def test_conlleval_text_format():
     r = evaluate([["B-per", "I-per", "O", "B-loc"]], [["B-per", "I-per", "O", "O"]])
-    assert r.conlleval_text() == (
+    assert conlleval_text(r) == (
         "processed 4 tokens with 2 phrases; found: 1 phrases; correct: 1.\n"
         "accuracy:  75.00%; precision: 100.00%; recall:  50.00%; FB1:  66.67\n"
         "              loc: precision:   0.00%; recall:   0.00%; FB1:   0.00  0\n"

@@ -579,7 +579,7 @@ def test_workers_answer_and_reload_by_rolling_restart(model_file, other_model, t
 
 # -- the command line -------------------------------------------------------------------------------
 def test_serve_help_documents_the_limits_with_their_defaults():
-    from crftag.cli.app import serve as serve_cmd
+    from crftag.cli.serving import serve as serve_cmd
 
     defaults = {p.name: p.default for p in serve_cmd.params}
     assert defaults["max_batch"] == MAX_BATCH and defaults["max_wait_ms"] == MAX_WAIT_MS

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from crftag.bio import chunks
+from crftag.bio import chunks, split_tag
 from crftag.evaluation.scores import conlleval_counts
+
+if TYPE_CHECKING:
+    from crftag.types import Sentence
 
 MISSED, SPURIOUS = "(missed)", "(spurious)"
 
@@ -181,45 +185,41 @@ def token_probabilities(tagger, sentences: Sequence[Sequence[str]]) -> list[np.n
     return out
 
 
-def _grid(rows: Sequence[str], cols: Sequence[str], counts) -> list[str]:
-    width = max(6, *(len(c) + 1 for c in cols))
-    head = max(len(r) for r in rows) + 1
-    out = [" " * head + "".join(f"{c:>{width}}" for c in cols)]
-    out += [f"{r:<{head}}" + "".join(f"{k:>{width}}" for k in row)
-            for r, row in zip(rows, counts, strict=True)]
-    return out
+def eval_extras(gold: Sequence[Sentence], pred: list[list[str]], tagger: Any, confusion: bool = False,
+                n_errors: int = 0, n_boot: int = 0, other: tuple[str, list[list[str]]] | None = None,
+                auc: bool = False, seed: int = 0) -> dict:
+    """The optional analyses of ``crftag eval``, as one JSON-ready dict (rendered by
+    :func:`crftag.evaluation.report.extras_text`). ``other`` is another model's name and
+    predictions on the same sentences, for the paired bootstrap."""
+    tags = [s.tags for s in gold]
+    extras: dict[str, Any] = {}
+    if n_boot:
+        extras["bootstrap"] = bootstrap_f1(tags, pred, n=n_boot, seed=seed)
+    if other is not None:
+        extras["compared_with"] = other[0]
+        extras["paired_bootstrap"] = paired_bootstrap(tags, pred, other[1], n=n_boot or 1000, seed=seed)
+    if auc:
+        probs = token_probabilities(tagger, [s.tokens for s in gold])
+        extras["token_scores"] = "classifier probabilities" if tagger.backend == "sgd" else "CRF marginals"
+        extras["token_auc"] = token_auc(tags, probs, tagger.labels)
+    if confusion:
+        rows, cols, m = type_confusion(tags, pred)
+        extras["type_confusion"] = {"rows": rows, "cols": cols, "counts": m.tolist()}
+        labels, lm = label_confusion(tags, pred)
+        extras["label_confusion"] = {"labels": labels, "counts": lm.tolist()}
+    if n_errors:
+        extras["errors"] = frequent_errors([s.tokens for s in gold], tags, pred, top=n_errors)
+    return extras
 
 
-def render_extras(extras: dict) -> str:
-    """Plain-text sections for whatever :mod:`crftag.cli.app`'s eval extras computed."""
-    lines: list[str] = []
-    if "bootstrap" in extras:
-        b = extras["bootstrap"]
-        lines.append(f"entity F1 {b['f1']:.2f}, {100 * b['level']:.0f}% bootstrap interval "
-                     f"[{b['low']:.2f}, {b['high']:.2f}] ({b['resamples']} resamples of sentences, "
-                     f"seed {b['seed']})")
-    if "paired_bootstrap" in extras:
-        p = extras["paired_bootstrap"]
-        lines.append(f"paired bootstrap: this model F1 {p['f1_a']:.2f} vs {extras['compared_with']} "
-                     f"{p['f1_b']:.2f}, difference {p['delta']:+.2f}, p = {p['p_value']:.4f} "
-                     f"({p['resamples']} resamples)")
-    if "token_auc" in extras:
-        a = extras["token_auc"]
-        lines.append(f"token-level one-vs-rest ({extras['token_scores']}), macro over {a['labels']} labels: "
-                     f"ROC-AUC {a['roc_auc_macro']:.4f}, PR-AUC {a['pr_auc_macro']:.4f}; "
-                     f"non-O labels: ROC-AUC {a['roc_auc_macro_non_o']:.4f}, "
-                     f"PR-AUC {a['pr_auc_macro_non_o']:.4f}")
-    if "type_confusion" in extras:
-        c = extras["type_confusion"]
-        lines += ["", "entity-type confusion (rows: gold, columns: predicted; exact spans):",
-                  *_grid(c["rows"], c["cols"], c["counts"])]
-    if "label_confusion" in extras:
-        c = extras["label_confusion"]
-        lines += ["", "BIO label confusion (rows: gold, columns: predicted; tokens):",
-                  *_grid(c["labels"], c["labels"], c["counts"])]
-    for kind in ("false_positives", "false_negatives"):
-        if kind in extras.get("errors", {}):
-            lines += ["", f"most frequent {kind.replace('_', ' ')}:"]
-            lines += [f"  {e['count']:>3} x {e['text']!r} ({e['type']}): {e['context']}"
-                      for e in extras["errors"][kind]]
-    return "\n".join(lines) + ("\n" if lines else "")
+def disjoint_types(labels: Sequence[str], gold: Sequence[Sequence[str]], name: str) -> str | None:
+    """A warning when a model's entity types share nothing with the gold data's (every score is
+    then 0, which is rarely what was meant: a model for another tag set); None otherwise."""
+    mine = {split_tag(t)[1] for t in labels} - {""}
+    theirs = {split_tag(t)[1] for tags in gold for t in tags} - {""}
+    if mine and theirs and not mine & theirs:
+        return (f"the model's entity types ({', '.join(sorted(mine)[:6])}"
+                f"{', ...' if len(mine) > 6 else ''}) share none with {name}'s "
+                f"({', '.join(sorted(theirs)[:6])}{', ...' if len(theirs) > 6 else ''}): "
+                "every score below is 0")
+    return None

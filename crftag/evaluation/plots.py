@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -91,3 +92,29 @@ def heatmap(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], title:
     out = _save(fig, path)
     plt.close(fig)
     return out
+
+
+def eval_plots(report: Any, tags: list, pred: list, out: Path) -> list[Path]:
+    """Per-type P/R/F1 bars and the two confusion heat maps."""
+    from crftag.evaluation import analysis
+
+    rows, cols, types = analysis.type_confusion(tags, pred)
+    labels, bio = analysis.label_confusion(tags, pred)
+    return [grouped_bars(report.per_type, ["precision", "recall", "f1"],
+                               "precision / recall / F1 per entity type", out / "per_type_prf.png"),
+            heatmap(types, rows, cols, "entity-type confusion (exact spans)",
+                          out / "type_confusion.png", "predicted", "gold"),
+            heatmap(bio, labels, labels, "BIO label confusion (tokens)",
+                          out / "label_confusion.png", "predicted", "gold")]
+
+
+def stats_plots(result: dict, out: Path) -> list[Path]:
+    """Entities per type, labels, sentence lengths and tag transitions of a corpus."""
+    hist = {f"{b['from']}-{b['to']}": b["sentences"] for b in result["length_histogram"]}
+    tr = result["transitions"]
+    return [bars(result["entities"], "entity mentions per type", "mentions", out / "entities.png"),
+            bars({k: v for k, v in result["labels"].items() if k != "O"},
+                       "tokens per label (O left out)", "tokens", out / "labels.png"),
+            bars(hist, "sentence length (tokens)", "sentences", out / "lengths.png"),
+            heatmap(np.array(tr["counts"]), tr["from"], tr["to"], "tag transitions",
+                          out / "transitions.png", "to", "from")]

@@ -9,7 +9,6 @@ the script), so the printed figures match the script's to the last digit.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -149,48 +148,6 @@ class Report:
             "tokens": self.counts.tokens,
         }
 
-    def conlleval_text(self) -> str:
-        """The report exactly as the conlleval script prints it."""
-        c, o = self.counts, self.overall
-        lines = [
-            f"processed {c.tokens} tokens with {o['gold']} phrases; "
-            f"found: {o['guessed']} phrases; correct: {o['correct']}.",
-            f"accuracy: {self.token_accuracy:6.2f}%; precision: {o['precision']:6.2f}%; "
-            f"recall: {o['recall']:6.2f}%; FB1: {o['f1']:6.2f}",
-        ]
-        for t, s in self.per_type.items():
-            lines.append(f"{t:>17}: precision: {s['precision']:6.2f}%; recall: {s['recall']:6.2f}%; "
-                         f"FB1: {s['f1']:6.2f}  {s['guessed']}")
-        return "\n".join(lines) + "\n"
-
-    def to_text(self) -> str:
-        m, n = self.macro_non_o, self.notypes_overall
-        return (
-            self.conlleval_text()
-            + f"no types (segmentation): precision: {n['precision']:6.2f}%; "
-            f"recall: {n['recall']:6.2f}%; FB1: {n['f1']:6.2f}\n"
-            + f"token-level macro non-O ({m['labels']} labels): precision: {m['precision']:6.2f}%; "
-            f"recall: {m['recall']:6.2f}%; F1: {m['f1']:6.2f}\n"
-        )
-
-    def to_markdown(self) -> str:
-        rows = ["| type | precision | recall | F1 | gold | found | correct |",
-                "|---|---:|---:|---:|---:|---:|---:|"]
-        for t, s in [*self.per_type.items(), ("**overall**", self.overall),
-                     ("no types", self.notypes_overall)]:
-            rows.append(f"| {t} | {s['precision']:.2f} | {s['recall']:.2f} | {s['f1']:.2f} | "
-                        f"{s['gold']} | {s['guessed']} | {s['correct']} |")
-        rows.append("")
-        rows.append(f"Token accuracy {self.token_accuracy:.2f}%; token-level macro non-O F1 "
-                    f"{self.macro_non_o['f1']:.2f}.")
-        return "\n".join(rows) + "\n"
-
-    def render(self, fmt: str) -> str:
-        if fmt == "json":
-            return json.dumps(self.to_dict(), indent=2) + "\n"
-        if fmt == "markdown":
-            return self.to_markdown()
-        return self.to_text()
 
 
 def evaluate(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> Report:

@@ -74,31 +74,3 @@ def corpus_stats(sentences: Sequence[Sentence], reference: Sequence[Sentence] | 
     return out
 
 
-def render_text(stats: dict) -> str:
-    """A plain-text report of :func:`corpus_stats`."""
-    lines = [f"sentences: {stats['sentences']}  tokens: {stats['tokens']}  "
-             f"sentences with entities: {stats['sentences_with_entities']}  "
-             f"entities: {stats['entities_total']}"]
-    ln = stats["length"]
-    lines.append(f"sentence length: min {ln['min']}  median {ln['median']}  mean {ln['mean']:.2f}  "
-                 f"max {ln['max']}")
-    if "oov" in stats:
-        o = stats["oov"]
-        lines.append(f"out of vocabulary (vs {o['reference_vocabulary']} reference words): "
-                     f"{o['token_rate']:.2f}% of tokens, {o['type_rate']:.2f}% of distinct words")
-    lines.append("\nentities per type:")
-    lines += [f"  {t:<14} {n:>6}" for t, n in stats["entities"].items()]
-    lines.append("\nlabels:")
-    total = stats["tokens"] or 1
-    lines += [f"  {t:<16} {n:>7}  {100 * n / total:6.2f}%" for t, n in stats["labels"].items()]
-    lines.append("\nsentence lengths:")
-    peak = max((b["sentences"] for b in stats["length_histogram"]), default=1) or 1
-    lines += [f"  {b['from']:>3}-{b['to']:<3} {b['sentences']:>6}  {'#' * round(40 * b['sentences'] / peak)}"
-              for b in stats["length_histogram"]]
-    tr = stats["transitions"]
-    lines.append("\ntag transitions (row: from, column: to):")
-    width = max(len(n) for n in tr["to"] + tr["from"]) + 1
-    lines.append(" " * width + "".join(f"{n:>{width}}" for n in tr["to"]))
-    for name, row in zip(tr["from"], tr["counts"], strict=True):
-        lines.append(f"{name:<{width}}" + "".join(f"{k:>{width}}" for k in row))
-    return "\n".join(lines) + "\n"

@@ -35,6 +35,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from crftag.errors import CrftagError
+
 if TYPE_CHECKING:
     from crftag.tagger import Tagger
     from crftag.types import Tagged
@@ -709,3 +711,20 @@ def _log_access(record: dict) -> None:
 def app_from_env() -> Any:
     """The application of one ``--workers N`` worker (uvicorn's factory; config from the environment)."""
     return create_app(ServeConfig.from_env())
+
+
+def check_address(host: str, port: int) -> None:
+    """Fail early, in one line, when the address is taken (uvicorn would log and exit 1)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise CrftagError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            raise CrftagError(f"cannot listen on {host}:{port}: {exc.strerror}") from None

@@ -16,11 +16,14 @@ from __future__ import annotations
 import codecs
 import itertools
 import multiprocessing
+import os
+import sys
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 import numpy as np
 from numba import njit
@@ -531,3 +534,30 @@ def _finish(tag_block: BlockTagger, rest: str, write: Callable[[str], None], lin
     """The last CoNLL sentence, when the file does not end with a blank line."""
     if rest.strip():
         write(tag_block(rest + "\n\n", line)[0])
+
+
+def tag_file(tagger: Any, src: Path, fmt: str, output_format: str, min_confidence: float | None,
+              encoding: str, workers: int, out: TextIO, limits: dict, progress: Any) -> None:
+    """``crftag tag`` on one text or CoNLL file (``-`` for standard input) into text or CoNLL:
+    blocks parsed, tagged and formatted in bulk, ``workers`` processes, output through ``out``."""
+    name = os.fspath(src)
+    try:
+        stream = sys.stdin.buffer if name == "-" else open(name, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise DataError(name, None, f"cannot open: {exc.strerror}") from None
+    blank = "\n\n" if output_format == "conll" else "\n"
+
+    def write(text: str) -> None:
+        out.write(text)
+        out.flush()
+        progress.sentences += text.count(blank)
+
+    try:
+        tag_block = BlockTagger(tagger, Job(fmt, output_format, min_confidence, name, limits["max_tokens"]))
+        tag_stream(read_blocks(name, stream, encoding, max_line_bytes=limits["max_line_bytes"],
+                               on_bytes=progress.advance), tag_block, write, workers)
+    except IsADirectoryError:
+        raise DataError(name, None, "is a directory") from None
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()

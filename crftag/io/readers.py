@@ -38,11 +38,12 @@ from typing import Any
 
 from crftag.bio import is_valid_tag
 from crftag.errors import DataError
+from crftag.io.formats import INPUT_FORMATS
 from crftag.limits import MAX_LINE_BYTES, MAX_TOKENS
 from crftag.text.tokenize import tokenize
 from crftag.types import Sentence
 
-FORMATS = ("conll", "csv", "jsonl", "text")
+FORMATS = INPUT_FORMATS
 _EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
                ".txt": "text", ".conll": "conll", ".bio": "conll", ".tsv": "conll"}
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from crftag.errors import ResourceError
 from crftag.io.atomic import atomic_write, check_output
+from crftag.io.formats import INPUT_FORMATS
 from crftag.progress import progress_bar
 
 _CHUNK = 1 << 16
@@ -293,9 +294,6 @@ def default_registry() -> Registry:
     return _default
 
 
-DATA_FORMATS = ("conll", "csv", "jsonl", "text")
-
-
 def resolve_data_format(arg: str | os.PathLike[str],
                         registry: Registry | None = None) -> tuple[Path, str | None]:
     """:func:`resolve_data`, and the data format the registry records for a registry name
@@ -305,7 +303,7 @@ def resolve_data_format(arg: str | os.PathLike[str],
         return Path(text), None
     reg = registry or default_registry()
     fmt = reg.get(text).format if text in reg else None
-    return resolve_data(text, reg), fmt if fmt in DATA_FORMATS else None
+    return resolve_data(text, reg), fmt if fmt in INPUT_FORMATS else None
 
 
 def resolve_data(arg: str | os.PathLike[str], registry: Registry | None = None) -> Path:

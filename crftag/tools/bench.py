@@ -21,6 +21,7 @@ import numpy as np
 
 from crftag.backends import list_backends
 from crftag.errors import CrftagError
+from crftag.evaluation.report import bench_markdown, corpus_summary_markdown
 from crftag.io.atomic import atomic_write
 
 
@@ -100,7 +101,7 @@ def run_bench(backends: list[str], train: str, dev: str, test: str | None, featu
               "calls": calls, "cores": os.cpu_count(), "rows": rows, "not_run": not_run}
     with atomic_write(out_dir / "bench.json") as fh:
         fh.write(json.dumps(result, indent=2))
-    markdown = to_markdown(result)
+    markdown = bench_markdown(result)
     with atomic_write(out_dir / "bench.md") as fh:
         fh.write(markdown)
     chart = plot(result, out_dir / "bench.png")
@@ -110,43 +111,9 @@ def run_bench(backends: list[str], train: str, dev: str, test: str | None, featu
     return result
 
 
-def to_markdown(result: dict) -> str:
-    """The overall table, then per-type dev F1 (entity level, conlleval)."""
-    rows = result["rows"]
-    base = next((r["tokens_per_s"] for r in rows if r["backend"] == "crf"), None)
-    splits = ["dev", *(["test"] if result["test"] else [])]
-    head = ["backend", *[f"{s} F1" for s in splits], "dev no-types F1", "train s", "tokens/s",
-            *(["vs crf"] if base else []), "p50 us", "p99 us", "model MB", "peak MB"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        cells = [r["backend"], *[f"{r[s]['f1']:.2f}" for s in splits], f"{r['dev']['notypes_f1']:.2f}",
-                 f"{r['train_s']:.1f}", f"{r['tokens_per_s']:,.0f}",
-                 *([f"{r['tokens_per_s'] / base:.3g}x"] if base else []),
-                 f"{r['p50_us']:.0f}", f"{r['p99_us']:.0f}", f"{r['model_mb']:.1f}",
-                 f"{r['peak_rss_mb']:.0f}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    types = sorted({t for r in rows for t in r["dev"]["per_type_f1"]})
-    if rows:
-        lines += ["", "Dev F1 per type:", "", "| type | " + " | ".join(r["backend"] for r in rows) + " |",
-                  "|" + "---|" * (len(rows) + 1)]
-        lines += ["| " + " | ".join([t, *[f"{r['dev']['per_type_f1'].get(t, 0.0):.2f}" for r in rows]])
-                  + " |" for t in types]
-    for name, why in result["not_run"].items():
-        lines.append(f"\nnot run: {name} ({why})")
-    return "\n".join(lines) + "\n"
-
-
 def corpus_summary(results: dict[str, dict], out_dir: Path) -> str:
     """Dev F1 of each backend on each corpus (``crftag bench --corpus``), saved as summary.md."""
-    corpora = list(results)
-    backends = list(dict.fromkeys(r["backend"] for res in results.values() for r in res["rows"]))
-    f1 = {(c, r["backend"]): r["dev"]["f1"] for c, res in results.items() for r in res["rows"]}
-    lines = ["| backend | " + " | ".join(f"{c} dev F1" for c in corpora) + " |",
-             "|---|" + "---:|" * len(corpora)]
-    for b in backends:
-        lines.append(f"| {b} | " + " | ".join(f"{f1[(c, b)]:.2f}" if (c, b) in f1 else "not run"
-                                               for c in corpora) + " |")
-    text = "\n".join(lines) + "\n"
+    text = corpus_summary_markdown(results)
     with atomic_write(out_dir / "summary.md") as fh:
         fh.write(text)
     return text

@@ -1,0 +1,133 @@
+"""Commands that judge data and predictions: ``eval`` (conlleval and more) and ``stats``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from crftag.cli.options import (
+    encoding_option,
+    input_format_option,
+    inputs_of,
+    lean_numba,
+    model_option,
+    output_to,
+    report_format_option,
+)
+
+
+@click.command(name="eval")
+@model_option
+@click.argument("gold_file")
+@report_format_option()
+@input_format_option()
+@click.option("--write-predictions", type=click.Path(dir_okay=False),
+              help="Also write 'token gold predicted' lines, the input conlleval reads.")
+@click.option("--confusion", is_flag=True, help="Entity-type and BIO-label confusion matrices.")
+@click.option("--errors", "n_errors", default=0, show_default=True, metavar="N",
+              help="Show the N most frequent false positives and negatives, with context.")
+@click.option("--bootstrap", "n_boot", default=0, show_default=True, metavar="N",
+              help="95% bootstrap interval for F1 from N resamples of sentences.")
+@click.option("--compare", "other_model", metavar="MODEL",
+              help="Paired bootstrap test against another model on the same data.")
+@click.option("--auc", is_flag=True, help="Token-level ROC-AUC and PR-AUC (macro, one-vs-rest).")
+@click.option("--plots", "plot_dir", type=click.Path(file_okay=False),
+              help="Write PNGs: per-type P/R/F1 bars and the confusion heat maps.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap resampling.")
+@encoding_option
+def eval_cmd(model_path: str, gold_file: str, fmt: str, input_format: str | None,
+             write_predictions: str | None, confusion: bool, n_errors: int, n_boot: int,
+             other_model: str | None, auc: bool, plot_dir: str | None, seed: int, encoding: str) -> None:
+    """Score a model against gold data: entity-level P/R/F1 exactly as conlleval.
+
+    The text report starts with conlleval's own lines, then adds the no-types
+    (segmentation) score and token-level macro F1 over non-O labels.
+
+    \b
+    Examples:
+      crftag eval -m wnut16.crftag wnut16:dev
+      crftag eval -m wnut16.crftag dev.conll --report-format json
+      crftag eval -m wnut16.crftag wnut16:dev --write-predictions dev.pred
+      crftag eval -m wnut16.crftag wnut16:dev --confusion --errors 10 --bootstrap 1000 --plots plots/
+      crftag eval -m crf.crftag wnut16:dev --compare sgd.crftag
+    """
+    lean_numba()
+    from crftag.evaluation.analysis import disjoint_types, eval_extras
+    from crftag.evaluation.plots import eval_plots
+    from crftag.evaluation.report import render_report
+    from crftag.evaluation.scores import evaluate
+    from crftag.io.atomic import check_folder, check_output
+    from crftag.resources.corpora import load_labelled, source_paths
+
+    if plot_dir:
+        from crftag.evaluation.plots import require_matplotlib
+
+        require_matplotlib()
+        check_folder(plot_dir)
+    if write_predictions:
+        check_output(write_predictions, inputs_of([model_path, *source_paths(gold_file), other_model]))
+    from crftag.tagger import Tagger
+
+    tagger = Tagger.load(model_path)
+    gold = load_labelled(gold_file, input_format, encoding)
+    warning = disjoint_types(tagger.labels, [s.tags for s in gold], gold_file)
+    if warning:
+        click.echo(f"crftag: warning: {warning}", err=True)
+    pred = [t.tags for t in tagger.tag_sentences(gold)]
+    if write_predictions:
+        with output_to(write_predictions) as out:
+            for sent, tags in zip(gold, pred, strict=True):
+                out.writelines(f"{t} {g} {p}\n" for t, g, p in zip(sent.tokens, sent.tags, tags,
+                                                                    strict=True))
+                out.write("\n")
+    report = evaluate([s.tags for s in gold], pred)
+    other = None
+    if other_model:
+        other = (other_model, [t.tags for t in Tagger.load(other_model).tag_sentences(gold)])
+    extras = eval_extras(gold, pred, tagger, confusion, n_errors, n_boot, other, auc, seed)
+    if plot_dir:
+        for path in eval_plots(report, [s.tags for s in gold], pred, Path(plot_dir)):
+            click.echo(f"wrote {path}", err=True)
+    click.echo(render_report(report, fmt, extras), nl=False)
+
+
+@click.command()
+@click.argument("data")
+@click.option("--against", "reference", metavar="DATA",
+              help="Out-of-vocabulary rate of DATA's tokens against this split (e.g. the training set).")
+@input_format_option()
+@report_format_option(("text", "json"))
+@click.option("--plots", "plot_dir", type=click.Path(file_okay=False),
+              help="Write PNGs: entities per type, labels, sentence lengths, tag transitions.")
+@encoding_option
+def stats(data: str, reference: str | None, input_format: str | None, fmt: str,
+          plot_dir: str | None, encoding: str) -> None:
+    """Corpus statistics of a labelled file: counts, labels, entities per type,
+    sentence lengths, tag transitions, and the OOV rate against another split.
+
+    \b
+    Examples:
+      crftag stats wnut16:train
+      crftag stats wnut16:dev --against wnut16:train --plots plots/
+    """
+    from crftag.evaluation.report import stats_text
+    from crftag.evaluation.stats import corpus_stats
+    from crftag.resources.corpora import load_labelled
+
+    if plot_dir:  # before anything is printed: a missing matplotlib or a bad folder stops it now
+        from crftag.evaluation.plots import require_matplotlib
+        from crftag.io.atomic import check_folder
+
+        require_matplotlib()
+        check_folder(plot_dir)
+    sents = load_labelled(data, input_format, encoding)
+    ref = load_labelled(reference, input_format, encoding) if reference else None
+    result = corpus_stats(sents, ref)
+    click.echo(json.dumps(result, indent=1) if fmt == "json" else stats_text(result), nl=fmt == "json")
+    if plot_dir:
+        from crftag.evaluation.plots import stats_plots
+
+        for path in stats_plots(result, Path(plot_dir)):
+            click.echo(f"wrote {path}", err=True)

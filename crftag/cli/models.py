@@ -1,0 +1,114 @@
+"""Commands about models and backends: ``info`` (a model file), ``backends`` (the plugins), ``bench``
+(backends compared on one split)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from crftag.cli.options import backend_params, lean_numba
+from crftag.errors import CrftagError
+
+
+@click.command()
+@click.argument("model_path", metavar="MODEL")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def info(model_path: str, as_json: bool) -> None:
+    """Describe a model file: backend, features, labels, training data, dev scores.
+
+    \b
+    Example:
+      crftag info wnut16.crftag
+    """
+    lean_numba()
+    from crftag.tagger import Tagger
+
+    details = Tagger.load(model_path).info()
+    if as_json:
+        click.echo(json.dumps(details, indent=2))
+        return
+    from crftag.evaluation.report import model_info_text
+
+    click.echo(model_info_text(details), nl=False)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def backends(as_json: bool) -> None:
+    """List the installed backends (entry points in group crftag.backends) and whether they run.
+
+    \b
+    Example:
+      crftag backends
+    """
+    from crftag.backends import list_backends
+
+    found = list_backends()
+    if as_json:
+        click.echo(json.dumps([{"name": b.name, "available": b.available, "target": b.target,
+                                "distribution": b.distribution, "reason": b.reason} for b in found],
+                              indent=1))
+        return
+    width = max((len(b.name) for b in found), default=4)
+    for b in found:
+        status = "available" if b.available else f"unavailable: {b.reason}"
+        click.echo(f"{b.name:<{width}}  {status}  [{b.target} from {b.distribution}]")
+
+
+@click.command()
+@click.option("--backends", "names", default="crf,sgd,bilstm-crf,transformer", show_default=True,
+              help="Comma-separated backends to compare.")
+@click.option("--train", "train_data", default="wnut16:train", show_default=True, metavar="DATA")
+@click.option("--dev", "dev_data", default="wnut16:dev", show_default=True, metavar="DATA")
+@click.option("--test", "test_data", default=None, metavar="DATA",
+              help="Also score on a test set (WNUT16's is not distributed here).")
+@click.option("--features", default="twitter", show_default=True, metavar="NAME_OR_PATH")
+@click.option("-p", "--param", "params", multiple=True, callback=backend_params,
+              metavar="BACKEND.KEY=VALUE", help="e.g. -p bilstm-crf.max_epochs=10 (repeatable).")
+@click.option("--out", "out_dir", default="bench-results", show_default=True,
+              type=click.Path(file_okay=False), help="Where bench.json/.md/.png and models go.")
+@click.option("--tokens", default=200_000, show_default=True, help="Tokens tagged for tokens/s.")
+@click.option("--calls", default=2000, show_default=True, help="Single-tweet calls for latency.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--corpus", "corpora", default=None, metavar="NAME[,NAME...]",
+              help="Instead of --train/--dev, each named corpus's train and dev splits "
+                   "(wnut16, wnut17, btc, gmb), with a summary table across them.")
+def bench(names: str, train_data: str, dev_data: str, test_data: str | None, features: str,
+          params: dict, out_dir: str, tokens: int, calls: int, seed: int, corpora: str | None) -> None:
+    """Compare backends on one split: F1 (overall, per type, no types), train time,
+    tokens/s, latency, model size, peak memory. Each backend runs in its own process.
+
+    \b
+    Examples:
+      crftag bench
+      crftag bench --backends crf,sgd --out bench-quick
+      crftag bench --backends crf --corpus wnut16,wnut17,btc,gmb
+      crftag bench -p bilstm-crf.device=cuda -p bilstm-crf.max_epochs=20
+    """
+    from crftag.backends import coerce_params, get_backend, list_backends
+    from crftag.tools.bench import run_bench
+
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    available = {b.name for b in list_backends() if b.available}
+    typed = {name: coerce_params(get_backend(name), raw) for name, raw in params.items()
+             if name in available}
+    unknown = set(params) - set(wanted)
+    if unknown:
+        raise CrftagError(f"-p names backends not being compared: {', '.join(sorted(unknown))}")
+    if not corpora:
+        run_bench(wanted, train_data, dev_data, test_data, features, typed, Path(out_dir),
+                  tokens=tokens, calls=calls, seed=seed, echo=click.echo)
+        return
+    from crftag.resources.corpora import get_corpus
+    from crftag.tools.bench import corpus_summary
+
+    results = {}
+    for name in (c.strip() for c in corpora.split(",") if c.strip()):
+        get_corpus(name)  # an unknown name fails before any training
+        click.echo(f"== corpus {name}")
+        results[name] = run_bench(wanted, f"corpus:{name}/train", f"corpus:{name}/dev", None, features,
+                                  typed, Path(out_dir) / name, tokens=tokens, calls=calls, seed=seed,
+                                  echo=click.echo)
+    click.echo(corpus_summary(results, Path(out_dir)))

@@ -1,0 +1,118 @@
+"""What the commands share: option declarations, ``KEY=VALUE`` parsing, outputs, lean start-up.
+
+Format choices come from :mod:`crftag.io.formats`, the same lists the readers and writers
+use; nothing here imports numba, so ``crftag --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TextIO
+
+import click
+
+from crftag.io.formats import LABELLED_FORMATS, REPORT_FORMATS
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def lean_numba() -> None:
+    """Import numba without scipy, in the commands that tag.
+
+    numba imports scipy to check its version (0.14 s), and its first compiled call
+    imports scipy.linalg to see whether BLAS is there for np.cov/np.correlate (0.2-0.3 s);
+    crftag's kernels use neither. The command line owns its process, so it lets numba
+    start without them; anything that imports scipy later (training) gets it as usual.
+    """
+    if "numba" in sys.modules or "scipy" in sys.modules:
+        return
+    sys.modules["scipy"] = None  # type: ignore[assignment]  # `import scipy` raises ImportError
+    try:
+        import numba.np.arraymath  # noqa: F401  (what numba's first call would import)
+    except ImportError:
+        pass  # a numba that needs scipy: it will import it when asked
+    finally:
+        del sys.modules["scipy"]
+
+
+# -- option values ------------------------------------------------------------------------------
+
+
+def key_values(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict:
+    """``KEY=VALUE`` options as {key: raw value}."""
+    out = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", ctx=ctx, param=param)
+        out[key.strip()] = value.strip()
+    return out
+
+
+def value_lists(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict:
+    """``KEY=V1,V2,...`` options as {key: [raw values]}."""
+    return {k: [v.strip() for v in raw.split(",")] for k, raw in key_values(ctx, param, values).items()}
+
+
+def backend_params(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict:
+    """``BACKEND.KEY=VALUE`` options, grouped by backend."""
+    out: dict[str, dict[str, str]] = {}
+    for key, value in key_values(ctx, param, values).items():
+        backend, sep, name = key.partition(".")
+        if not sep or not name:
+            raise click.BadParameter(f"expected BACKEND.KEY=VALUE, got {key!r}", ctx=ctx, param=param)
+        out.setdefault(backend, {})[name] = value
+    return out
+
+
+# -- shared options -----------------------------------------------------------------------------
+
+encoding_option: Decorator = click.option(
+    "--encoding", default="utf-8", show_default=True, help="Text encoding of the input files (e.g. latin-1).")
+
+model_option: Decorator = click.option("-m", "--model", "model_path", required=True, help="Model file.")
+
+
+def input_format_option(choices: Sequence[str] = LABELLED_FORMATS, default: str = "conll",
+                        old_spelling: bool = False) -> Decorator:
+    """``--input-format`` over ``choices`` (``--format`` too where that was its old name); unset,
+    the format is the registry's for a registry name, else the file extension's, else ``default``."""
+    names = ["--input-format", "--format", "fmt"] if old_spelling else ["--input-format"]
+    return click.option(*names, type=click.Choice(list(choices)),
+                        help=f"Input format (default: the registry's for a registry name, else from the "
+                             f"extension, else {default}).{' --format is the old spelling.' * old_spelling}")
+
+
+def report_format_option(choices: Sequence[str] = REPORT_FORMATS) -> Decorator:
+    return click.option("--report-format", "--format", "fmt", type=click.Choice(list(choices)),
+                        default="text", show_default=True,
+                        help="Report format (--format is the old spelling).")
+
+
+def param_option(help: str = "Backend parameter, e.g. -p c1=0.1 (repeatable; `crftag backends --params`).",
+                 ) -> Decorator:
+    return click.option("-p", "--param", "params", multiple=True, callback=key_values, metavar="KEY=VALUE",
+                        help=help)
+
+
+# -- outputs ------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def output_to(path: str | None) -> Iterator[TextIO]:
+    """Standard output for None or ``-``, else the file, written atomically."""
+    if path is None or path == "-":
+        yield sys.stdout
+        return
+    from crftag.io.atomic import atomic_write
+
+    with atomic_write(path, "w", encoding="utf-8", newline="\n") as fh:
+        yield fh
+
+
+def inputs_of(paths: Sequence[Any]) -> list[str]:
+    """The input files among ``paths`` (standard input left out), for output checks."""
+    return [os.fspath(p) for p in paths if p is not None and os.fspath(p) != "-"]

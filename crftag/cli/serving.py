@@ -1,0 +1,101 @@
+"""``crftag serve``: the tagger over HTTP (:mod:`crftag.integrations.serve`)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any
+
+import click
+
+from crftag.cli.options import lean_numba, model_option
+from crftag.errors import CrftagError
+
+
+@click.command()
+@model_option
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0 for every interface).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Processes, each with its own copy of the model (uvicorn workers).")
+@click.option("--max-batch", default=256, show_default=True, type=click.IntRange(min=1),
+              help="Most texts tagged in one compiled call; 1 turns micro-batching off.")
+@click.option("--max-wait-ms", default=2.0, show_default=True, type=click.FloatRange(min=0),
+              help="Longest a batch waits for more requests; it waits only for as many as the last "
+                   "batch served, so a lone request is tagged at once.")
+@click.option("--max-body-bytes", default=1 << 20, show_default=True, type=click.IntRange(min=1),
+              help="Limit: request body size (413 body_too_large).")
+@click.option("--max-texts", default=1000, show_default=True, type=click.IntRange(min=1),
+              help="Limit: texts or token lists per request (413 too_many_texts).")
+@click.option("--max-text-chars", default=10_000, show_default=True, type=click.IntRange(min=1),
+              help="Limit: characters per text; a token list counts its tokens joined by spaces "
+                   "(413 text_too_long).")
+@click.option("--max-queue", default=10_000, show_default=True, type=click.IntRange(min=1),
+              help="Limit: texts waiting for the tagger before requests are refused (503 overloaded).")
+@click.option("--graceful-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0),
+              help="On SIGTERM, seconds in-flight requests get to be answered.")
+@click.option("--access-log", is_flag=True, help="One JSON line per request on stderr.")
+@click.option("--admin-token", envvar="CRFTAG_ADMIN_TOKEN", metavar="TOKEN",
+              help="Bearer token for POST /admin/reload (or $CRFTAG_ADMIN_TOKEN); without one, "
+                   "admin endpoints answer loopback clients only.")
+@click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+              default="info", show_default=True, help="uvicorn's log level.")
+def serve(model_path: str, host: str, port: int, workers: int, max_batch: int, max_wait_ms: float,
+          max_body_bytes: int, max_texts: int, max_text_chars: int, max_queue: int,
+          graceful_timeout: float, access_log: bool, admin_token: str | None, log_level: str) -> None:
+    """Serve the tagger over HTTP (pip install 'crftag[serve]'): Starlette on uvicorn.
+
+    \b
+    POST /v1/tag      {"text": "..."} | {"texts": [...]} | {"tokens": [[...], ...]},
+                      optional "min_confidence"; answers as `crftag tag --output-format jsonl`
+    GET  /healthz     alive          GET /readyz   model loaded (503 until then)
+    GET  /v1/model    crftag info --json          GET /metrics  Prometheus text format
+    POST /admin/reload  reload the model file (also SIGHUP); a bad file keeps the old model
+
+    Concurrent requests are micro-batched into one compiled call. Bad input gets a 4xx
+    with one line of JSON, {"error": ..., "kind": ...}. SIGTERM stops accepting, answers
+    the requests in flight, and exits 0.
+
+    \b
+    Examples:
+      crftag serve -m wnut16.crftag
+      crftag serve -m wnut16.crftag --host 0.0.0.0 --port 9000 --workers 2 --access-log
+      curl -s localhost:8080/v1/tag -H 'Content-Type: application/json' -d '{"text": "Obama in Paris"}'
+    """
+    try:
+        import prometheus_client  # noqa: F401
+        import starlette  # noqa: F401
+        import uvicorn
+
+        from crftag.integrations import serve as serving
+    except ImportError as exc:
+        raise CrftagError(f"serve needs the serve extra: pip install 'crftag[serve]' "
+                          f"(missing {exc.name})") from None
+    if max_queue < max_texts:
+        raise CrftagError(f"--max-queue ({max_queue}) must hold at least one full request "
+                          f"(--max-texts {max_texts})")
+    lean_numba()
+    config = serving.ServeConfig(model_path, max_batch, max_wait_ms, max_body_bytes, max_texts,
+                                 max_text_chars, max_queue, access_log, admin_token, workers)
+    serving.check_address(host, port)
+    if workers == 1:
+        target: Any = serving.create_app(config, serving.load_model(model_path))
+    else:  # each worker loads the model itself; check the file once here, for a one-line error
+        from crftag.io.modelfile import load_model
+
+        load_model(model_path)
+        os.environ[serving.CONFIG_ENV] = config.to_env()
+        target = "crftag.integrations.serve:app_from_env"
+    stopped: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: stopped.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}  # uvicorn re-raises what stopped it
+    try:
+        uvicorn.run(target, factory=workers > 1, host=host, port=port, workers=workers,
+                    log_level=log_level, access_log=False, timeout_graceful_shutdown=graceful_timeout,
+                    lifespan="on")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    how = f" on {signal.Signals(stopped[0]).name}" if stopped else ""
+    click.echo(f"crftag serve: stopped{how}", err=True)

@@ -1,0 +1,149 @@
+"""Commands that tag: ``tag`` (files, pipes, standard input) and ``spark-tag`` (tables on Spark)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from crftag.cli.options import (
+    encoding_option,
+    input_format_option,
+    inputs_of,
+    lean_numba,
+    model_option,
+    output_to,
+)
+from crftag.errors import CrftagError, DataError
+from crftag.io.formats import INPUT_FORMATS, OUTPUT_FORMATS
+from crftag.limits import MAX_LINE_BYTES, MAX_TOKENS
+
+
+@click.command()
+@model_option
+@click.argument("inputs", nargs=-1, metavar="[INPUT...]")
+@input_format_option(INPUT_FORMATS, default="text (one tweet per line)")
+@click.option("--output-format", type=click.Choice(list(OUTPUT_FORMATS)), default="conll", show_default=True)
+@click.option("-o", "--output", help="Output file (written atomically; a device or FIFO is written "
+                                     "through); default stdout. May not be an input or the model.")
+@click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
+              help="Drop entities whose probability (exact span and type) is below this; "
+                   "their tokens become O.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Sentences tagged (and written, then flushed) together. Default 256, or 1 when "
+                   "standard input is a terminal; 1 answers each line before reading the next.")
+@encoding_option
+@click.option("-j", "--workers", type=click.IntRange(min=1), default=None,
+              help="Processes tagging text or CoNLL files in parallel (default: one per core; "
+                   "output is the same bytes with any number).")
+@click.option("--max-line-bytes", type=click.IntRange(min=1), default=MAX_LINE_BYTES, show_default=True,
+              help="A longer input line is an error naming it (read no further than this).")
+@click.option("--max-tokens", type=click.IntRange(min=1), default=MAX_TOKENS, show_default=True,
+              help="A sentence with more tokens is an error naming its line.")
+@click.option("--model-sha256", metavar="HEX", default=None,
+              help="Refuse the model unless its file has this sha256 (pin a trusted file).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary on a terminal.")
+def tag(model_path: str, inputs: tuple[str, ...], input_format: str | None, output_format: str,
+        output: str | None, min_confidence: float | None, batch_size: int | None,
+        encoding: str, workers: int | None, max_line_bytes: int, max_tokens: int,
+        model_sha256: str | None, quiet: bool) -> None:
+    """Tag tweets. Reads INPUT files, or standard input when none is given.
+
+    On a terminal, a bar shows how much of the input files is done, and a summary line
+    follows (-q: neither). A line over --max-line-bytes or a sentence over --max-tokens
+    stops the command with one line naming it; nothing is left at -o.
+
+    \b
+    Examples:
+      echo "Obama visits Paris with @UN" | crftag tag -m wnut16.crftag
+      crftag tag -m wnut16.crftag tweets.txt --output-format jsonl -o tagged.jsonl
+      crftag tag -m wnut16.crftag wnut16:dev
+      crftag tag -m wnut16.crftag big.txt --output-format text -j 4 -o tagged.txt
+      crftag tag -m wnut16.crftag tweets.txt --output-format jsonl --min-confidence 0.8
+      crftag tag -m wnut16.crftag tweets.txt --model-sha256 $(sha256sum wnut16.crftag | cut -c1-64)
+    """
+    lean_numba()
+    from crftag.io.atomic import check_output
+    from crftag.io.bulk import tag_file
+    from crftag.io.readers import guess_format, read, sniff_conll
+    from crftag.io.writers import WRITERS
+    from crftag.progress import TagProgress
+    from crftag.resources.registry import resolve_data_format
+    from crftag.tagger import Tagger
+
+    sources = [resolve_data_format(p) for p in inputs] or [(Path("-"), None)]
+    if output not in (None, "-"):
+        check_output(output, [model_path, *inputs_of([src for src, _ in sources])])
+    tagger = Tagger.load(model_path, sha256=model_sha256)
+    write = WRITERS[output_format]
+    interactive = not inputs and sys.stdin.isatty()
+    if batch_size is None:
+        batch_size = 1 if interactive else 256
+    if workers is None:
+        workers = 1 if interactive else os.cpu_count() or 1
+    total = sum(os.path.getsize(src) for src, _ in sources if os.fspath(src) != "-" and src.is_file())
+    limits = {"max_line_bytes": max_line_bytes, "max_tokens": max_tokens}
+    with output_to(output) as out, TagProgress(total or None, enabled=not quiet) as progress:
+        for src, known in sources:  # streamed: one batch in memory at a time
+            fmt = input_format or known or guess_format(src, "text")
+            if input_format is None and known is None and fmt == "text":
+                line = sniff_conll(src, encoding)
+                if line is not None:
+                    raise DataError(src, line, "looks like CoNLL ('token<TAB>tag' lines), not one tweet per "
+                                               "line; pass --input-format conll (or --input-format text)")
+            if tagger._fast is not None and fmt in ("text", "conll") and output_format in ("text", "conll"):
+                tag_file(tagger, src, fmt, output_format, min_confidence, encoding, workers, out, limits,
+                         progress)
+                continue
+            sentences = read(src, fmt, labelled=False, default="text", encoding=encoding,
+                             on_bytes=progress.advance, **limits)
+            for i, tagged in enumerate(tagger.tag_sentences(sentences, min_confidence, batch_size), 1):
+                write(out, tagged)
+                progress.sentences += 1
+                if i % batch_size == 0:
+                    out.flush()
+
+
+@click.command(name="spark-tag")
+@click.argument("input_path", metavar="INPUT")
+@click.argument("output_path", metavar="OUTPUT")
+@click.option("-m", "--model", "model_path", required=True, help="Model file (broadcast once).")
+@click.option("--text-col", default="text", show_default=True, help="Column of texts to tag.")
+@click.option("--tokens-col", help="Tag this column of token arrays instead of texts.")
+@click.option("--output-col", default="entities", show_default=True)
+@click.option("--input-format", type=click.Choice(["jsonl", "parquet"]),
+              help="Default: parquet for *.parquet, else jsonl.")
+@click.option("--output-format", type=click.Choice(["jsonl", "parquet"]),
+              help="Default: jsonl for *.jsonl / *.json, else parquet.")
+@click.option("--master", help="Spark master, passed through (e.g. local[4], spark://host:7077).")
+def spark_tag(input_path: str, output_path: str, model_path: str, text_col: str, tokens_col: str | None,
+              output_col: str, input_format: str | None, output_format: str | None,
+              master: str | None) -> None:
+    """Tag a JSONL/Parquet table on Apache Spark (pip install 'crftag[spark]').
+
+    Adds a column of entity structs (text, type, start, end, token_start,
+    token_end, score) to every row; OUTPUT is a folder of part files.
+
+    \b
+    Examples:
+      crftag spark-tag tweets.jsonl tagged.parquet -m wnut16.crftag --master 'local[*]'
+      crftag spark-tag archive.parquet tagged.jsonl -m wnut16.crftag --text-col body
+    """
+    try:
+        import pyspark  # noqa: F401
+
+        from crftag.integrations.spark import read_table, session, tag_dataframe, write_table
+    except ImportError as exc:
+        raise CrftagError(f"spark-tag needs pyspark: pip install 'crftag[spark]' ({exc})") from None
+    if Path(output_path).exists():
+        raise CrftagError(f"{output_path}: already exists; Spark writes a new folder")
+    spark = session(master)
+    try:
+        df = read_table(spark, input_path, input_format)
+        write_table(tag_dataframe(df, model_path, text_col, tokens_col, output_col), output_path,
+                    output_format)
+    finally:
+        spark.stop()
+    click.echo(f"wrote {output_path}")

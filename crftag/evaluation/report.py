@@ -1,0 +1,246 @@
+"""Every report crftag prints, rendered in one place: text, markdown and JSON.
+
+The evaluation, analysis, statistics and benchmark modules compute plain data (a
+:class:`~crftag.evaluation.scores.Report`, dicts of numbers); this module turns that data
+into what a person reads. The command line only calls these functions and echoes them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from crftag.evaluation.scores import Report
+
+# -- crftag eval --------------------------------------------------------------------------------
+
+
+def conlleval_text(report: Report) -> str:
+    """The report exactly as the conlleval script prints it."""
+    c, o = report.counts, report.overall
+    lines = [
+        f"processed {c.tokens} tokens with {o['gold']} phrases; "
+        f"found: {o['guessed']} phrases; correct: {o['correct']}.",
+        f"accuracy: {report.token_accuracy:6.2f}%; precision: {o['precision']:6.2f}%; "
+        f"recall: {o['recall']:6.2f}%; FB1: {o['f1']:6.2f}",
+    ]
+    for t, s in report.per_type.items():
+        lines.append(f"{t:>17}: precision: {s['precision']:6.2f}%; recall: {s['recall']:6.2f}%; "
+                     f"FB1: {s['f1']:6.2f}  {s['guessed']}")
+    return "\n".join(lines) + "\n"
+
+
+def report_text(report: Report) -> str:
+    """conlleval's lines, then the no-types (segmentation) score and token-level macro F1."""
+    m, n = report.macro_non_o, report.notypes_overall
+    return (
+        conlleval_text(report)
+        + f"no types (segmentation): precision: {n['precision']:6.2f}%; "
+        f"recall: {n['recall']:6.2f}%; FB1: {n['f1']:6.2f}\n"
+        + f"token-level macro non-O ({m['labels']} labels): precision: {m['precision']:6.2f}%; "
+        f"recall: {m['recall']:6.2f}%; F1: {m['f1']:6.2f}\n"
+    )
+
+
+def report_markdown(report: Report) -> str:
+    rows = ["| type | precision | recall | F1 | gold | found | correct |",
+            "|---|---:|---:|---:|---:|---:|---:|"]
+    for t, s in [*report.per_type.items(), ("**overall**", report.overall),
+                 ("no types", report.notypes_overall)]:
+        rows.append(f"| {t} | {s['precision']:.2f} | {s['recall']:.2f} | {s['f1']:.2f} | "
+                    f"{s['gold']} | {s['guessed']} | {s['correct']} |")
+    rows.append("")
+    rows.append(f"Token accuracy {report.token_accuracy:.2f}%; token-level macro non-O F1 "
+                f"{report.macro_non_o['f1']:.2f}.")
+    return "\n".join(rows) + "\n"
+
+
+def render_report(report: Report, fmt: str, extras: dict | None = None) -> str:
+    """``crftag eval``'s output in ``fmt`` (text, markdown or json), with its optional analyses."""
+    extras = extras or {}
+    if fmt == "json":
+        return json.dumps({**report.to_dict(), **extras}, indent=1) + "\n"
+    body = report_markdown(report) if fmt == "markdown" else report_text(report)
+    return body + extras_text(extras)
+
+
+def _grid(rows: Sequence[str], cols: Sequence[str], counts) -> list[str]:
+    width = max(6, *(len(c) + 1 for c in cols))
+    head = max(len(r) for r in rows) + 1
+    out = [" " * head + "".join(f"{c:>{width}}" for c in cols)]
+    out += [f"{r:<{head}}" + "".join(f"{k:>{width}}" for k in row)
+            for r, row in zip(rows, counts, strict=True)]
+    return out
+
+
+def extras_text(extras: dict) -> str:
+    """Plain-text sections for :func:`crftag.evaluation.analysis.eval_extras`."""
+    lines: list[str] = []
+    if "bootstrap" in extras:
+        b = extras["bootstrap"]
+        lines.append(f"entity F1 {b['f1']:.2f}, {100 * b['level']:.0f}% bootstrap interval "
+                     f"[{b['low']:.2f}, {b['high']:.2f}] ({b['resamples']} resamples of sentences, "
+                     f"seed {b['seed']})")
+    if "paired_bootstrap" in extras:
+        p = extras["paired_bootstrap"]
+        lines.append(f"paired bootstrap: this model F1 {p['f1_a']:.2f} vs {extras['compared_with']} "
+                     f"{p['f1_b']:.2f}, difference {p['delta']:+.2f}, p = {p['p_value']:.4f} "
+                     f"({p['resamples']} resamples)")
+    if "token_auc" in extras:
+        a = extras["token_auc"]
+        lines.append(f"token-level one-vs-rest ({extras['token_scores']}), macro over {a['labels']} labels: "
+                     f"ROC-AUC {a['roc_auc_macro']:.4f}, PR-AUC {a['pr_auc_macro']:.4f}; "
+                     f"non-O labels: ROC-AUC {a['roc_auc_macro_non_o']:.4f}, "
+                     f"PR-AUC {a['pr_auc_macro_non_o']:.4f}")
+    if "type_confusion" in extras:
+        c = extras["type_confusion"]
+        lines += ["", "entity-type confusion (rows: gold, columns: predicted; exact spans):",
+                  *_grid(c["rows"], c["cols"], c["counts"])]
+    if "label_confusion" in extras:
+        c = extras["label_confusion"]
+        lines += ["", "BIO label confusion (rows: gold, columns: predicted; tokens):",
+                  *_grid(c["labels"], c["labels"], c["counts"])]
+    for kind in ("false_positives", "false_negatives"):
+        if kind in extras.get("errors", {}):
+            lines += ["", f"most frequent {kind.replace('_', ' ')}:"]
+            lines += [f"  {e['count']:>3} x {e['text']!r} ({e['type']}): {e['context']}"
+                      for e in extras["errors"][kind]]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+# -- crftag stats -------------------------------------------------------------------------------
+
+
+def stats_text(stats: dict) -> str:
+    """A plain-text report of :func:`crftag.evaluation.stats.corpus_stats`."""
+    lines = [f"sentences: {stats['sentences']}  tokens: {stats['tokens']}  "
+             f"sentences with entities: {stats['sentences_with_entities']}  "
+             f"entities: {stats['entities_total']}"]
+    ln = stats["length"]
+    lines.append(f"sentence length: min {ln['min']}  median {ln['median']}  mean {ln['mean']:.2f}  "
+                 f"max {ln['max']}")
+    if "oov" in stats:
+        o = stats["oov"]
+        lines.append(f"out of vocabulary (vs {o['reference_vocabulary']} reference words): "
+                     f"{o['token_rate']:.2f}% of tokens, {o['type_rate']:.2f}% of distinct words")
+    lines.append("\nentities per type:")
+    lines += [f"  {t:<14} {n:>6}" for t, n in stats["entities"].items()]
+    lines.append("\nlabels:")
+    total = stats["tokens"] or 1
+    lines += [f"  {t:<16} {n:>7}  {100 * n / total:6.2f}%" for t, n in stats["labels"].items()]
+    lines.append("\nsentence lengths:")
+    peak = max((b["sentences"] for b in stats["length_histogram"]), default=1) or 1
+    lines += [f"  {b['from']:>3}-{b['to']:<3} {b['sentences']:>6}  {'#' * round(40 * b['sentences'] / peak)}"
+              for b in stats["length_histogram"]]
+    tr = stats["transitions"]
+    lines.append("\ntag transitions (row: from, column: to):")
+    width = max(len(n) for n in tr["to"] + tr["from"]) + 1
+    lines.append(" " * width + "".join(f"{n:>{width}}" for n in tr["to"]))
+    for name, row in zip(tr["from"], tr["counts"], strict=True):
+        lines.append(f"{name:<{width}}" + "".join(f"{k:>{width}}" for k in row))
+    return "\n".join(lines) + "\n"
+
+
+# -- crftag search / stability ------------------------------------------------------------------
+
+
+def search_markdown(ranked: Sequence[dict], space: dict) -> str:
+    """The ranked candidates of :func:`crftag.tools.search.search`, best first."""
+    keys = sorted(space)
+    lines = ["| rank | features | " + " | ".join(keys) + " | dev P | dev R | dev F1 | train s |",
+             "|---|---|" + "---|" * len(keys) + "---:|---:|---:|---:|"]
+    for i, r in enumerate(ranked, 1):
+        cells = [str(r["params"][k]) for k in keys]
+        lines.append(f"| {i} | {r['features']} | " + " | ".join(cells) + f" | {r['dev_precision']:.2f} | "
+                     f"{r['dev_recall']:.2f} | {r['dev_f1']:.2f} | {r['train_s']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def stability_text(result: dict, backend: str, vary: str, threshold: float) -> str:
+    """Each run's dev F1, their spread, and a flag when it exceeds ``threshold``."""
+    lines = [f"run {r['run']}: dev F1 {r['dev_f1']:.2f} ({r['train_s']:.1f}s)" for r in result["runs"]]
+    lines.append(f"{backend}, vary {vary}, {len(result['runs'])} runs: mean {result['mean']:.2f}, "
+                 f"std {result['std']:.2f}, min {result['min']:.2f}, max {result['max']:.2f}")
+    if result["flagged"]:
+        lines.append(f"UNSTABLE: std {result['std']:.2f} exceeds {threshold:.2f} F1 points")
+    return "\n".join(lines) + "\n"
+
+
+# -- crftag info / backends / train -------------------------------------------------------------
+
+
+def model_info_text(details: dict[str, Any]) -> str:
+    """``crftag info``: one ``key: value`` line per field of :meth:`crftag.Tagger.info`."""
+    lines = []
+    for key, value in details.items():
+        if key == "dev_scores":
+            o = value["overall"]
+            value = f"precision {o['precision']:.2f}  recall {o['recall']:.2f}  F1 {o['f1']:.2f}"
+        elif key == "lexicon":
+            lists = value.get("gazetteer_lists") or []
+            sources = ", ".join(f"{ref} ({len(files)} file{'s' * (len(files) != 1)})"
+                                for ref, files in value.get("sources", {}).items())
+            value = (f"clusters for {value.get('cluster_groups') or 'none'}; {len(lists)} gazetteer "
+                     f"lists; from {sources or 'nothing'} (sha256 of each file: --json)")
+        elif isinstance(value, (dict, list)):
+            value = json.dumps(value)
+        lines.append(f"{key}: {value}")
+    return "\n".join(lines) + "\n"
+
+
+def training_summary(meta: dict[str, Any], backend: str, model_path: str, elapsed: float) -> str:
+    """What ``crftag train`` says when it is done: data, time, SGD's alpha grid, dev scores."""
+    tr = meta["training"]
+    lines = [f"trained {backend} on {tr['sentences']} sentences ({tr['tokens']} tokens) in {elapsed:.1f}s; "
+             f"model written to {model_path}"]
+    fit = meta.get("fit_info") or {}
+    if fit.get("alpha_search_dev_f1"):
+        grid = ", ".join(f"{a}: {f:.2f}" for a, f in fit["alpha_search_dev_f1"].items())
+        lines.append(f"alpha grid (dev F1): {grid}; chosen alpha={fit['alpha']:g}")
+    if "dev_scores" in meta:
+        o = meta["dev_scores"]["overall"]
+        lines.append(f"dev: precision {o['precision']:.2f}  recall {o['recall']:.2f}  F1 {o['f1']:.2f}")
+    return "\n".join(lines) + "\n"
+
+
+# -- crftag bench -------------------------------------------------------------------------------
+
+
+def bench_markdown(result: dict) -> str:
+    """The overall table of :func:`crftag.tools.bench.run_bench`, then per-type dev F1."""
+    rows = result["rows"]
+    base = next((r["tokens_per_s"] for r in rows if r["backend"] == "crf"), None)
+    splits = ["dev", *(["test"] if result["test"] else [])]
+    head = ["backend", *[f"{s} F1" for s in splits], "dev no-types F1", "train s", "tokens/s",
+            *(["vs crf"] if base else []), "p50 us", "p99 us", "model MB", "peak MB"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["backend"], *[f"{r[s]['f1']:.2f}" for s in splits], f"{r['dev']['notypes_f1']:.2f}",
+                 f"{r['train_s']:.1f}", f"{r['tokens_per_s']:,.0f}",
+                 *([f"{r['tokens_per_s'] / base:.3g}x"] if base else []),
+                 f"{r['p50_us']:.0f}", f"{r['p99_us']:.0f}", f"{r['model_mb']:.1f}",
+                 f"{r['peak_rss_mb']:.0f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    types = sorted({t for r in rows for t in r["dev"]["per_type_f1"]})
+    if rows:
+        lines += ["", "Dev F1 per type:", "", "| type | " + " | ".join(r["backend"] for r in rows) + " |",
+                  "|" + "---|" * (len(rows) + 1)]
+        lines += ["| " + " | ".join([t, *[f"{r['dev']['per_type_f1'].get(t, 0.0):.2f}" for r in rows]])
+                  + " |" for t in types]
+    for name, why in result["not_run"].items():
+        lines.append(f"\nnot run: {name} ({why})")
+    return "\n".join(lines) + "\n"
+
+
+def corpus_summary_markdown(results: dict[str, dict]) -> str:
+    """Dev F1 of each backend on each corpus (``crftag bench --corpus``)."""
+    corpora = list(results)
+    backends = list(dict.fromkeys(r["backend"] for res in results.values() for r in res["rows"]))
+    f1 = {(c, r["backend"]): r["dev"]["f1"] for c, res in results.items() for r in res["rows"]}
+    lines = ["| backend | " + " | ".join(f"{c} dev F1" for c in corpora) + " |",
+             "|---|" + "---:|" * len(corpora)]
+    for b in backends:
+        lines.append(f"| {b} | " + " | ".join(f"{f1[(c, b)]:.2f}" if (c, b) in f1 else "not run"
+                                               for c in corpora) + " |")
+    return "\n".join(lines) + "\n"
