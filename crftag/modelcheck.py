@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -277,11 +277,17 @@ def _derived_sizes(fs: Any, lexicon: Mapping[str, Any], arrays: Mapping[str, np.
                                      f"(at most {MAX_DERIVED_BYTES:,})")
 
 
-def validate_model(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray], source: str = "<model>") -> Any:
+ArraysCheck = Callable[[list[str], Mapping[str, np.ndarray]], "set[str] | None"]
+
+
+def validate_model(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray], source: str = "<model>",
+                   check_arrays: ArraysCheck | None = None) -> Any:
     """Check a loaded model's metadata and arrays; return its :class:`FeatureSet`.
 
-    Raises :class:`Invalid` (or :class:`crftag.errors.DataError` for a feature set that is not
-    valid at all) naming the first problem found."""
+    ``check_arrays`` is the backend's (:meth:`crftag.backends.Backend.check_arrays`): it checks
+    the model's own arrays and names them, and every other array (beyond the lexicon's) is then
+    refused. Raises :class:`Invalid` (or :class:`crftag.errors.DataError` for a feature set that
+    is not valid at all) naming the first problem found."""
     from crftag.errors import DataError
     from crftag.features.featureset import FeatureSet
 
@@ -301,18 +307,20 @@ def validate_model(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray], so
                                        "feature set")
     used = check_lexicon_arrays(lexicon, arrays)
     _derived_sizes(fs, lexicon, arrays, len(labels))
-    backend = meta["backend"]
-    if backend in ("crf", "sgd") or any(name in arrays for name in LINEAR_ARRAYS):
-        used |= check_linear(labels, arrays)
-    elif backend in ("bilstm-crf", "transformer"):
-        prefix = {"bilstm-crf": "bl_", "transformer": "tf_"}[backend]
-        for name, arr in arrays.items():
-            if name.startswith(prefix):
-                if arr.dtype.kind == "f":
-                    _need(bool(np.all(np.isfinite(arr))), f"array {name!r} holds non-finite values")
-                used.add(name)
-    if backend in ("crf", "sgd", "bilstm-crf", "transformer"):
-        extra = sorted(set(arrays) - used)
+    own = check_arrays(list(labels), arrays) if check_arrays is not None else None
+    if own is not None:
+        extra = sorted(set(arrays) - used - own)
         if extra:
-            raise Invalid(f"unexpected array {extra[0]!r} for a {backend} model")
+            raise Invalid(f"unexpected array {extra[0]!r} for a {meta['backend']} model")
     return fs
+
+
+def check_prefixed(arrays: Mapping[str, np.ndarray], prefix: str) -> set[str]:
+    """A neural model's arrays (named ``prefix...``): finite where they are floats; their names."""
+    names = set()
+    for name, arr in arrays.items():
+        if name.startswith(prefix):
+            if arr.dtype.kind == "f":
+                _need(bool(np.all(np.isfinite(arr))), f"array {name!r} holds non-finite values")
+            names.add(name)
+    return names

@@ -105,6 +105,7 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
     if seed and "seed" in backend_cls.param_names():
         params.setdefault("seed", seed)
     estimator = backend_cls(**params)
+    estimator.check_params()
     if bags < 1:
         raise CrftagError(f"bags must be at least 1, not {bags}")
     if bags > 1 and empty_fraction == 1:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,7 @@ from crftag.io.readers import read_conll
 from crftag.resources.registry import default_registry
 
 FIXTURES = Path(__file__).parent / "fixtures"
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 @pytest.fixture(scope="session")
@@ -103,3 +107,40 @@ def fuzz_model(tmp_path_factory, tiny) -> Path:
     path = tmp / "fuzz.crftag"
     train(tiny, features=str(fs), max_iterations=30).save(path)
     return path
+
+
+@pytest.fixture
+def readme_plugin(tmp_path, monkeypatch):
+    """Install the README's plugin example as a distribution with an entry point."""
+    text = README.read_text()
+    code = text.split("<!-- plugin-example -->", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    name, target = re.search(r'^(naive-bayes) = "([^"]+)"$', text, re.M).groups()
+    (tmp_path / "crftag_nb.py").write_text(textwrap.dedent(code))
+    info = tmp_path / "crftag_nb-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: crftag-nb\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[crftag.backends]\n{name} = {target}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield
+    sys.modules.pop("crftag_nb", None)
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_folder(tiny, tmp_path_factory):
+    """A 1-layer BERT with a WordPiece vocabulary of the fixture's words, saved as a model folder."""
+    torch = pytest.importorskip("torch", reason="needs torch (crftag[transformer])")
+    transformers = pytest.importorskip("transformers", reason="needs transformers (crftag[transformer])")
+    BertConfig, BertModel, BertTokenizerFast = (transformers.BertConfig, transformers.BertModel,
+                                                transformers.BertTokenizerFast)
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    words = sorted({w.lower() for s in tiny for w in s.tokens})
+    chars = sorted({c for w in words for c in w})
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words, *chars, *(f"##{c}" for c in chars)]
+    (folder / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n")
+    BertTokenizerFast(str(folder / "vocab.txt"), do_lower_case=True).save_pretrained(folder)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(dict.fromkeys(vocab)), hidden_size=32, num_hidden_layers=1,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)
+    BertModel(config).save_pretrained(folder)
+    return folder

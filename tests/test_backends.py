@@ -8,7 +8,7 @@ import pytest
 import sklearn_crfsuite
 
 from crftag import Tagger, train
-from crftag.backends import coerce_params, get_backend
+from crftag.backends import get_backend, parse_params
 from crftag.backends.crf import _to_linear_model
 from crftag.bio import allowed_starts, allowed_transitions
 from crftag.errors import CrftagError
@@ -106,14 +106,14 @@ def test_sgd_is_deterministic(tiny):
 
 def test_params_are_typed_and_checked():
     crf = get_backend("crf")
-    assert coerce_params(crf, {"c1": "0.5", "max_iterations": "7", "algorithm": "ap"}) == {
+    assert parse_params(crf, {"c1": "0.5", "max_iterations": "7", "algorithm": "ap"}) == {
         "c1": 0.5, "max_iterations": 7, "algorithm": "ap"}
-    assert coerce_params(get_backend("sgd"), {"alpha": "1e-4", "class_weight": "none"}) == {
+    assert parse_params(get_backend("sgd"), {"alpha": "1e-4", "class_weight": "none"}) == {
         "alpha": 1e-4, "class_weight": None}
     with pytest.raises(CrftagError, match="has no parameter 'bogus'"):
-        coerce_params(crf, {"bogus": "1"})
+        parse_params(crf, {"bogus": "1"})
     with pytest.raises(CrftagError, match="cannot read 'x' as int"):
-        coerce_params(crf, {"max_iterations": "x"})
+        parse_params(crf, {"max_iterations": "x"})
     with pytest.raises(CrftagError, match="unknown backend"):
         get_backend("nope")
 

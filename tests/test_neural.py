@@ -10,7 +10,6 @@ torch = pytest.importorskip("torch", reason="the bilstm-crf backend needs torch 
 from crftag import Tagger, train  # noqa: E402
 from crftag.errors import CrftagError  # noqa: E402
 from crftag.evaluation.scores import evaluate  # noqa: E402
-from crftag.io.modelfile import load_model  # noqa: E402
 
 TINY = {"word_dim": 16, "char_dim": 8, "char_filters": 8, "hidden": 16, "feature_buckets": 4096,
         "feature_dim": 8, "dropout": 0.1, "word_dropout": 0.0, "lr": 0.02, "batch_size": 4,
@@ -35,29 +34,6 @@ def test_entities_have_confidences_and_offsets(tiny_bilstm):
     text = "Obama visits Paris with @UN tomorrow"
     for ent in tiny_bilstm.tag(text):
         assert text[ent.start:ent.end] == ent.text and 0.0 <= ent.score <= 1.0
-
-
-def test_saved_as_arrays_and_reloads_identically(tiny, tiny_bilstm, tmp_path):
-    path = tmp_path / "bl.crftag"
-    tiny_bilstm.save(path)
-    meta, arrays = load_model(path)  # allow_pickle=False inside: arrays only
-    assert meta["backend"] == "bilstm-crf" and "bl_lstm__weight_ih_l0" in arrays
-    loaded = Tagger.load(path)
-    tokens = [s.tokens for s in tiny]
-    assert loaded.tag_tokens_batch(tokens) == tiny_bilstm.tag_tokens_batch(tokens)
-    a, b = loaded.tag("Obama in Paris"), tiny_bilstm.tag("Obama in Paris")
-    assert [(e.start, e.type) for e in a] == [(e.start, e.type) for e in b]
-    assert all(x.score == pytest.approx(y.score, abs=1e-9) for x, y in zip(a, b, strict=True))
-
-
-def test_same_seed_same_model(tiny):
-    def weights(seed):
-        t = train(tiny, backend="bilstm-crf", features="surface", max_epochs=2, seed=seed, **TINY)
-        return t.model.to_arrays()
-
-    first, again, other = weights(5), weights(5), weights(6)
-    assert all(np.array_equal(first[k], again[k]) for k in first)
-    assert not np.array_equal(first["bl_out__weight"], other["bl_out__weight"])
 
 
 def test_without_hand_crafted_features(tiny):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 import sys
-import textwrap
-from pathlib import Path
 
 import pytest
 
@@ -13,8 +11,6 @@ from crftag import Tagger, train
 from crftag.backends import get_backend, list_backends
 from crftag.cli.app import main
 from crftag.errors import CrftagError
-
-README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def test_builtin_backends_are_entry_points():
@@ -53,22 +49,6 @@ def test_core_import_does_not_import_torch():
            "import sys; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
-
-
-@pytest.fixture
-def readme_plugin(tmp_path, monkeypatch):
-    """Install the README's plugin example as a distribution with an entry point."""
-    text = README.read_text()
-    code = text.split("<!-- plugin-example -->", 1)[1].split("```python", 1)[1].split("```", 1)[0]
-    name, target = re.search(r'^(naive-bayes) = "([^"]+)"$', text, re.M).groups()
-    (tmp_path / "crftag_nb.py").write_text(textwrap.dedent(code))
-    info = tmp_path / "crftag_nb-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: crftag-nb\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(f"[crftag.backends]\n{name} = {target}\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield
-    sys.modules.pop("crftag_nb", None)
 
 
 def test_readme_plugin_example_registers_trains_and_loads(readme_plugin, tiny, tmp_path):

@@ -17,10 +17,9 @@ when that package is missing.
 from __future__ import annotations
 
 import importlib.util
-import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -33,7 +32,13 @@ if TYPE_CHECKING:
 
 
 class TaggingModel(Protocol):
-    """What a trained backend gives the :class:`~crftag.Tagger`."""
+    """What a trained backend gives the :class:`~crftag.Tagger`.
+
+    Optional capabilities, looked up by generic code instead of asking which backend made the
+    model: ``token_probabilities(X)`` (per sentence, tokens x labels; token-level AUC in
+    ``crftag eval --auc``) with ``token_scores``, a few words saying what they are. A
+    :class:`~crftag.linear.model.LinearChainModel` also tags through the compiled fast path.
+    """
 
     labels: list[str]
 
@@ -48,8 +53,84 @@ class TaggingModel(Protocol):
         """Everything needed to rebuild the model, as named arrays."""
 
 
+@dataclass(frozen=True)
+class Param:
+    """One backend parameter, declared once: its type, default and help drive ``-p KEY=VALUE``
+    parsing, the check before training, and ``crftag backends --params``.
+
+    ``type`` is ``bool``, ``int``, ``float``, ``str``, or ``tuple`` (of floats; comma-separated
+    on the command line). ``choices`` and ``minimum``/``maximum`` bound the value; ``optional``
+    lets it be None (``none`` on the command line).
+    """
+
+    type: type
+    default: Any
+    help: str
+    choices: tuple[Any, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    optional: bool = False
+
+    def describe(self) -> str:
+        """The accepted values in a few words (``float >= 0``, ``one of lbfgs, ap``)."""
+        if self.choices:
+            kind = "one of " + ", ".join(map(str, self.choices))
+        else:
+            kind = "floats, comma-separated" if self.type is tuple else self.type.__name__
+            if self.minimum is not None and self.maximum is not None:
+                kind += f" in {self.minimum:g}..{self.maximum:g}"
+            elif self.minimum is not None:
+                kind += f" >= {self.minimum:g}"
+            elif self.maximum is not None:
+                kind += f" <= {self.maximum:g}"
+        return kind + (", or none" if self.optional else "")
+
+    def parse(self, name: str, text: str) -> Any:
+        """A value from the command line's text, checked."""
+        if self.optional and text.lower() in ("none", "null"):
+            return None
+        try:
+            if self.type is bool:
+                if text.lower() not in _BOOLS:
+                    raise ValueError(text)
+                value: Any = _BOOLS[text.lower()]
+            elif self.type is tuple:
+                value = tuple(float(v) for v in text.split(","))
+            else:
+                value = self.type(text)
+        except ValueError:
+            raise CrftagError(f"parameter {name}: cannot read {text!r} as {self.describe()}") from None
+        return self.check(name, value)
+
+    def check(self, name: str, value: Any) -> Any:
+        """``value`` if it is valid for this parameter (an int where a float is asked is taken
+        as that float; a list where a tuple is asked as that tuple), else a one-line error."""
+        if value is None and self.optional:
+            return None
+        if self.type is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if self.type is tuple and isinstance(value, list):
+            value = tuple(value)
+        ok = isinstance(value, self.type) and not (self.type is not bool and isinstance(value, bool))
+        if self.type is tuple and ok:
+            ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        if ok and self.choices:
+            ok = value in self.choices
+        if ok and self.type in (int, float):
+            ok = (self.minimum is None or value >= self.minimum) and \
+                 (self.maximum is None or value <= self.maximum) and value == value  # NaN fails
+        if not ok:
+            raise CrftagError(f"parameter {name}: {value!r} is not {self.describe()}")
+        return value
+
+
+_BOOLS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
 class Backend(ABC):
-    """A trainer. Subclasses declare their parameters as ``__init__`` keywords.
+    """A trainer, scikit-learn style: parameters declared once in ``params`` (name ->
+    :class:`Param`) and set by ``__init__``; ``fit`` returns the trained model, and nothing
+    learnt is kept on the estimator but what ``fit_info`` reports.
 
     ``requires`` names optional packages the backend imports (lazily, inside its
     methods): when one is missing the backend is listed but unavailable.
@@ -57,8 +138,17 @@ class Backend(ABC):
     """
 
     name: ClassVar[str]
+    params: ClassVar[dict[str, Param]] = {}
     requires: ClassVar[tuple[str, ...]] = ()
     extra: ClassVar[str | None] = None
+
+    def __init__(self, **values: Any):
+        unknown = sorted(set(values) - set(self.params))
+        if unknown:
+            raise CrftagError(f"backend {self.name!r} has no parameter {unknown[0]!r}; "
+                              f"parameters: {', '.join(self.params) or 'none'}")
+        for key, param in self.params.items():
+            setattr(self, key, values.get(key, param.default))
 
     @abstractmethod
     def fit(self, X: Featurized, y: Sequence[list[str]], X_dev: Featurized | None = None,
@@ -68,7 +158,21 @@ class Backend(ABC):
     @classmethod
     @abstractmethod
     def load(cls, labels: list[str], arrays: dict[str, np.ndarray]) -> TaggingModel:
-        """Rebuild a trained model from its stored arrays."""
+        """Rebuild a trained model from its stored arrays (already checked by
+        :meth:`check_arrays`)."""
+
+    @classmethod
+    def check_arrays(cls, labels: list[str], arrays: Mapping[str, np.ndarray]) -> set[str] | None:
+        """Check a model file's arrays before :meth:`load` sees them (raise
+        :class:`crftag.modelcheck.Invalid`) and return the names this backend reads; any other
+        array in the file is then refused. None: the backend declares nothing, and its
+        ``load`` must validate what it reads. By default, a file holding a linear model's
+        arrays (as :class:`~crftag.linear.model.LinearChainModel` writes them) gets their checks."""
+        from crftag.modelcheck import LINEAR_ARRAYS, check_linear
+
+        if any(name in arrays for name in LINEAR_ARRAYS):
+            return check_linear(labels, arrays)
+        return None
 
     def fit_info(self) -> dict[str, Any]:
         """Facts about the last fit worth recording in the model file (e.g. a chosen alpha)."""
@@ -76,10 +180,16 @@ class Backend(ABC):
 
     @classmethod
     def param_names(cls) -> list[str]:
-        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+        return list(cls.params)
 
     def get_params(self) -> dict[str, Any]:
-        return {p: getattr(self, p) for p in self.param_names()}
+        return {p: getattr(self, p) for p in self.params}
+
+    def check_params(self) -> None:
+        """Every parameter against its declaration (one-line :class:`CrftagError` naming it);
+        :func:`crftag.train` calls this before training."""
+        for key, param in self.params.items():
+            setattr(self, key, param.check(key, getattr(self, key)))
 
 
 ENTRY_POINT_GROUP = "crftag.backends"
@@ -93,6 +203,7 @@ class BackendInfo:
     target: str  # "module:attribute"
     distribution: str
     reason: str | None = None  # why it is unavailable; None when it is available
+    params: dict[str, Param] = field(default_factory=dict)  # empty when the class cannot be imported
 
     @property
     def available(self) -> bool:
@@ -114,6 +225,7 @@ def _inspect(ep: Any) -> tuple[type[Backend] | None, BackendInfo]:
     if not (isinstance(cls, type) and issubclass(cls, Backend)):
         info.reason = f"{ep.value} is not a crftag Backend subclass"
         return None, info
+    info.params = dict(cls.params)
     missing = [m for m in cls.requires if importlib.util.find_spec(m) is None]
     if missing:
         hint = f" (pip install 'crftag[{cls.extra}]')" if cls.extra else ""
@@ -138,41 +250,12 @@ def get_backend(name: str) -> type[Backend]:
     return cls
 
 
-def coerce_params(backend: type[Backend], raw: dict[str, str]) -> dict[str, Any]:
-    """Turn ``KEY=VALUE`` strings from the command line into typed backend parameters."""
-    sig = inspect.signature(backend.__init__).parameters
+def parse_params(backend: type[Backend], raw: dict[str, str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings from the command line as typed, checked backend parameters."""
     params: dict[str, Any] = {}
     for key, value in raw.items():
-        if key not in sig or key == "self":
+        if key not in backend.params:
             raise CrftagError(f"backend {backend.name!r} has no parameter {key!r}; "
-                              f"parameters: {', '.join(backend.param_names())}")
-        default = sig[key].default
-        params[key] = _coerce(key, value, default)
+                              f"parameters: {', '.join(backend.params) or 'none'}")
+        params[key] = backend.params[key].parse(key, value)
     return params
-
-
-def _coerce(key: str, value: str, default: Any) -> Any:
-    if value.lower() in ("none", "null"):
-        return None
-    try:
-        if isinstance(default, bool):
-            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(value)
-            return value.lower() in ("true", "1", "yes")
-        if isinstance(default, int):
-            return int(value)
-        if isinstance(default, float) or (default is None and _looks_numeric(value)):
-            return float(value)
-        if isinstance(default, tuple):
-            return tuple(float(v) for v in value.split(","))
-    except ValueError:
-        raise CrftagError(f"parameter {key}: cannot read {value!r} as {type(default).__name__}") from None
-    return value
-
-
-def _looks_numeric(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True

@@ -7,12 +7,12 @@ or loads a model, so ``crftag`` itself never needs torch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
-from crftag.backends import Backend, TaggingModel
+from crftag.backends import Backend, Param, TaggingModel
 from crftag.features.featurize import Featurized
 
 
@@ -30,28 +30,27 @@ class BiLSTMCRFBackend(Backend):
     requires = ("torch",)
     extra = "neural"
 
-    def __init__(self, word_dim: int = 100, char_dim: int = 30, char_filters: int = 50,
-                 hidden: int = 100, use_features: bool = True, feature_buckets: int = 2 ** 18,
-                 feature_dim: int = 32, dropout: float = 0.5, word_dropout: float = 0.05,
-                 lr: float = 2e-3, batch_size: int = 32, max_epochs: int = 30, patience: int = 4,
-                 embeddings: str | None = None, device: str = "auto", seed: int = 0):
-        self.word_dim = word_dim
-        self.char_dim = char_dim
-        self.char_filters = char_filters
-        self.hidden = hidden
-        self.use_features = use_features
-        self.feature_buckets = feature_buckets
-        self.feature_dim = feature_dim
-        self.dropout = dropout
-        self.word_dropout = word_dropout
-        self.lr = lr
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.patience = patience
-        self.embeddings = embeddings
-        self.device = device
-        self.seed = seed
-        self.info_: dict[str, Any] = {}
+    params: ClassVar[dict[str, Param]] = {
+        "word_dim": Param(int, 100, "word embedding size (the vectors' size with embeddings)", minimum=1),
+        "char_dim": Param(int, 30, "character embedding size", minimum=1),
+        "char_filters": Param(int, 50, "filters of the character CNN", minimum=1),
+        "hidden": Param(int, 100, "LSTM units per direction", minimum=1),
+        "use_features": Param(bool, True, "add crftag's hand-crafted feature keys as embeddings"),
+        "feature_buckets": Param(int, 2 ** 18, "hash buckets for the feature keys", minimum=1),
+        "feature_dim": Param(int, 32, "feature embedding size", minimum=1),
+        "dropout": Param(float, 0.5, "dropout before and after the LSTM", minimum=0, maximum=1),
+        "word_dropout": Param(float, 0.05, "share of words replaced by <unk> in training", minimum=0,
+                              maximum=1),
+        "lr": Param(float, 2e-3, "Adam learning rate", minimum=0),
+        "batch_size": Param(int, 32, "sentences per step", minimum=1),
+        "max_epochs": Param(int, 30, "most passes over the training data", minimum=1),
+        "patience": Param(int, 4, "epochs without a better dev F1 before stopping", minimum=1),
+        "embeddings": Param(str, None, "word2vec/GloVe text file to start the word embeddings from",
+                            optional=True),
+        "device": Param(str, "auto", "where to train (auto: a CUDA GPU when torch sees one)",
+                        choices=("auto", "cpu", "cuda")),
+        "seed": Param(int, 0, "random seed (initialisation, order, dropout)"),
+    }
 
     def fit(self, X: Featurized, y: Sequence[list[str]], X_dev: Featurized | None = None,
             y_dev: Sequence[list[str]] | None = None, progress: bool = False) -> TaggingModel:
@@ -61,7 +60,15 @@ class BiLSTMCRFBackend(Backend):
         return model
 
     def fit_info(self) -> dict[str, Any]:
-        return self.info_
+        return getattr(self, "info_", {})
+
+    @classmethod
+    def check_arrays(cls, labels: list[str], arrays: Mapping[str, np.ndarray]) -> set[str]:
+        """The network's weights and vocabularies (``bl_...``), finite; shapes are checked
+        against the network at load (:func:`crftag.backends.torch_common.shape_check`)."""
+        from crftag.modelcheck import check_prefixed
+
+        return check_prefixed(arrays, "bl_")
 
     @classmethod
     def load(cls, labels: list[str], arrays: dict[str, np.ndarray]) -> TaggingModel:

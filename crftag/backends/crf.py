@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 import numpy as np
 
-from crftag.backends import Backend
+from crftag.backends import Backend, Param
 from crftag.backends.crfsuite_model import read_crfsuite_model
-from crftag.errors import CrftagError
 from crftag.features.featurize import Featurized
 from crftag.linear.model import LinearChainModel, to_csr
 from crftag.progress import progress_bar
@@ -32,23 +32,18 @@ class CRFBackend(Backend):
     """
 
     name = "crf"
-
-    def __init__(self, algorithm: str = "lbfgs", c1: float = 0.02, c2: float = 0.1,
-                 max_iterations: int = 60, all_possible_transitions: bool = True,
-                 min_freq: float = 0.0):
-        self.algorithm = algorithm
-        self.c1 = c1
-        self.c2 = c2
-        self.max_iterations = max_iterations
-        self.all_possible_transitions = all_possible_transitions
-        self.min_freq = min_freq
+    params: ClassVar[dict[str, Param]] = {
+        "algorithm": Param(str, "lbfgs", "CRFsuite's training algorithm", choices=ALGORITHMS),
+        "c1": Param(float, 0.02, "L1 penalty (lbfgs)", minimum=0),
+        "c2": Param(float, 0.1, "L2 penalty (lbfgs, l2sgd)", minimum=0),
+        "max_iterations": Param(int, 60, "training iterations (passes for ap, pa, arow)", minimum=1),
+        "all_possible_transitions": Param(bool, True, "learn weights for label pairs unseen in training"),
+        "min_freq": Param(float, 0.0, "drop features seen fewer times than this", minimum=0),
+    }
 
     def _estimator(self, model_file: str, trainer_cls: type):
         import sklearn_crfsuite  # training only: tagging never needs it
 
-        if self.algorithm not in ALGORITHMS:
-            raise CrftagError(f"unknown CRF algorithm {self.algorithm!r}; "
-                              f"choose from {', '.join(ALGORITHMS)}")
         penalties = {"lbfgs": {"c1": self.c1, "c2": self.c2}, "l2sgd": {"c2": self.c2}}
         return sklearn_crfsuite.CRF(
             algorithm=self.algorithm, max_iterations=self.max_iterations,
@@ -64,6 +59,12 @@ class CRFBackend(Backend):
             model_file = os.path.join(tmp, "model.crfsuite")
             self._estimator(model_file, _progress_trainer(bar)).fit(attributes, list(y))
             return _to_linear_model(model_file)
+
+    @classmethod
+    def check_arrays(cls, labels: list[str], arrays: Mapping[str, np.ndarray]) -> set[str]:
+        from crftag.modelcheck import check_linear
+
+        return check_linear(labels, arrays)
 
     @classmethod
     def load(cls, labels: list[str], arrays: dict[str, np.ndarray]) -> LinearChainModel:

@@ -12,12 +12,12 @@ best-scoring valid sequence of decision scores. The output is always valid BIO.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
-from crftag.backends import Backend
+from crftag.backends import Backend, Param
 from crftag.bio import allowed_starts, allowed_transitions
 from crftag.evaluation.scores import evaluate
 from crftag.features.featurize import Featurized
@@ -34,22 +34,39 @@ def bio_constraints(labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     return trans, start
 
 
+class TokenClassifierModel(LinearChainModel):
+    """The sgd backend's model: a linear model whose scores are a token classifier's decision
+    scores, so its token probabilities are the classifier's, not CRF marginals."""
+
+    token_scores = "classifier probabilities"
+
+    def token_probabilities(self, X: Featurized) -> list[np.ndarray]:
+        """Per token, the classifier's probabilities normalised over labels, as scikit-learn's
+        ``predict_proba`` gives them (one-vs-rest sigmoids; a binary model's softmax)."""
+        out = []
+        for i in range(len(X)):
+            emissions = self.emissions(X.keys, X.tokens(i))
+            if emissions.shape[1] == 2:  # binary: stored as -d/2, +d/2
+                p = np.exp(emissions - emissions.max(axis=1, keepdims=True))
+            else:
+                p = 1.0 / (1.0 + np.exp(-emissions))
+            out.append(p / p.sum(axis=1, keepdims=True))
+        return out
+
+
 class SGDBackend(Backend):
     """Token classifier with BIO-constrained decoding; ``alpha=None`` searches ``alphas`` on dev."""
 
     name = "sgd"
-
-    def __init__(self, alpha: float | None = None, alphas: tuple = DEFAULT_ALPHAS,
-                 class_weight: str | None = "balanced", max_iter: int = 30,
-                 seed: int = 0):
-        self.alpha = alpha
-        self.alphas = alphas
-        self.class_weight = class_weight
-        self.max_iter = max_iter
-        self.seed = seed
-        self.search_: dict[str, float] = {}
-        self.alpha_: float | None = None
-        self.not_converged_: list[float] = []
+    params: ClassVar[dict[str, Param]] = {
+        "alpha": Param(float, None, "regularisation strength; none: the best of alphas by dev F1",
+                       minimum=0, optional=True),
+        "alphas": Param(tuple, DEFAULT_ALPHAS, "the alpha grid searched on dev when alpha is none"),
+        "class_weight": Param(str, "balanced", "class weights (balanced: inverse to label frequency)",
+                              choices=("balanced",), optional=True),
+        "max_iter": Param(int, 30, "passes over the training tokens", minimum=1),
+        "seed": Param(int, 0, "random seed of the SGD passes"),
+    }
 
     def fit(self, X: Featurized, y: Sequence[list[str]], X_dev: Featurized | None = None,
             y_dev: Sequence[list[str]] | None = None, progress: bool = False) -> LinearChainModel:
@@ -101,14 +118,22 @@ class SGDBackend(Backend):
             coef = np.vstack([-coef[0] / 2, coef[0] / 2])
             intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
         trans, start = bio_constraints(labels)
-        return LinearChainModel.from_dense(labels, keys, np.ascontiguousarray(coef.T), trans,
+        return TokenClassifierModel.from_dense(labels, keys, np.ascontiguousarray(coef.T), trans,
                                            bias=intercept.astype(np.float64), start=start)
 
     def fit_info(self) -> dict[str, Any]:
+        if not hasattr(self, "alpha_"):
+            return {}
         return {"alpha": self.alpha_, "alpha_search_dev_f1": self.search_,
                 "not_converged_alphas": self.not_converged_}
 
     @classmethod
-    def load(cls, labels: list[str], arrays: dict[str, np.ndarray]) -> LinearChainModel:
-        return LinearChainModel.from_arrays(labels, arrays)
+    def check_arrays(cls, labels: list[str], arrays: Mapping[str, np.ndarray]) -> set[str]:
+        from crftag.modelcheck import check_linear
+
+        return check_linear(labels, arrays)
+
+    @classmethod
+    def load(cls, labels: list[str], arrays: dict[str, np.ndarray]) -> TokenClassifierModel:
+        return TokenClassifierModel.from_arrays(labels, arrays)
 

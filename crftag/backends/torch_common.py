@@ -84,6 +84,13 @@ class NeuralCRFModel:
                 out[i] = np.ascontiguousarray(em[b, :len(X.sentences[i])])
         return out
 
+    token_scores = "CRF marginals"
+
+    def token_probabilities(self, X: Featurized) -> list[np.ndarray]:
+        """Per sentence, the CRF layer's marginals (tokens x labels)."""
+        return [np.zeros((0, len(self.labels))) if em is None else self._decoder.marginals(em)
+                for em in self._emissions(X)]
+
     def analyse_batch(self, X: Featurized) -> list[tuple | None]:
         return [None if em is None else self._decoder.decode_emissions(em) for em in self._emissions(X)]
 

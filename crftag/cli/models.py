@@ -36,25 +36,21 @@ def info(model_path: str, as_json: bool) -> None:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def backends(as_json: bool) -> None:
+@click.option("--params", "with_params", is_flag=True,
+              help="Also each backend's parameters: accepted values, default, what they do.")
+def backends(as_json: bool, with_params: bool) -> None:
     """List the installed backends (entry points in group crftag.backends) and whether they run.
 
     \b
-    Example:
+    Examples:
       crftag backends
+      crftag backends --params
     """
     from crftag.backends import list_backends
+    from crftag.evaluation.report import backends_json, backends_text
 
     found = list_backends()
-    if as_json:
-        click.echo(json.dumps([{"name": b.name, "available": b.available, "target": b.target,
-                                "distribution": b.distribution, "reason": b.reason} for b in found],
-                              indent=1))
-        return
-    width = max((len(b.name) for b in found), default=4)
-    for b in found:
-        status = "available" if b.available else f"unavailable: {b.reason}"
-        click.echo(f"{b.name:<{width}}  {status}  [{b.target} from {b.distribution}]")
+    click.echo(backends_json(found, with_params) if as_json else backends_text(found, with_params), nl=False)
 
 
 @click.command()
@@ -87,12 +83,12 @@ def bench(names: str, train_data: str, dev_data: str, test_data: str | None, fea
       crftag bench --backends crf --corpus wnut16,wnut17,btc,gmb
       crftag bench -p bilstm-crf.device=cuda -p bilstm-crf.max_epochs=20
     """
-    from crftag.backends import coerce_params, get_backend, list_backends
+    from crftag.backends import get_backend, list_backends, parse_params
     from crftag.tools.bench import run_bench
 
     wanted = [n.strip() for n in names.split(",") if n.strip()]
     available = {b.name for b in list_backends() if b.available}
-    typed = {name: coerce_params(get_backend(name), raw) for name, raw in params.items()
+    typed = {name: parse_params(get_backend(name), raw) for name, raw in params.items()
              if name in available}
     unknown = set(params) - set(wanted)
     if unknown:

@@ -50,14 +50,14 @@ def train(train_files: tuple[str, ...], dev_file: str | None, backend: str, feat
       crftag train ner_dataset.csv --features minimal -o gmb.crftag
       crftag train wnut16:train --dev wnut16:dev --backend bilstm-crf --device cpu -o bl.crftag
     """
-    from crftag.backends import coerce_params, get_backend
+    from crftag.backends import get_backend, parse_params
     from crftag.io.atomic import check_output
     from crftag.train import train as train_tagger
 
     inputs = [f for f in (*train_files, dev_file) if f is not None]
     check_output(model_path, inputs)  # before the work: a bad -o is found now, not after training
     backend_cls = get_backend(backend)
-    typed = coerce_params(backend_cls, params)
+    typed = parse_params(backend_cls, params)
     if device is not None:
         if "device" not in backend_cls.param_names():
             raise CrftagError(f"backend {backend!r} has no device to choose (it runs on the CPU)")
@@ -106,7 +106,7 @@ def search(train_files: tuple[str, ...], dev_file: str, backend: str, grid: dict
       crftag search wnut16:train --dev wnut16:dev --backend sgd --features twitter,surface
       crftag search wnut16:train --dev wnut16:dev --grid algorithm=lbfgs,ap,pa --random 2 --seed 1
     """
-    from crftag.backends import coerce_params, get_backend
+    from crftag.backends import get_backend, parse_params
     from crftag.io.atomic import atomic_write, check_output
     from crftag.tools.search import DEFAULT_SPACES
     from crftag.tools.search import search as run_search
@@ -116,7 +116,7 @@ def search(train_files: tuple[str, ...], dev_file: str, backend: str, grid: dict
             check_output(out, [*train_files, dev_file])
     cls = get_backend(backend)
     if grid:
-        space = {k: [coerce_params(cls, {k: v})[k] for v in values] for k, values in grid.items()}
+        space = {k: [parse_params(cls, {k: v})[k] for v in values] for k, values in grid.items()}
     elif backend in DEFAULT_SPACES:
         space = DEFAULT_SPACES[backend]
     else:
@@ -159,10 +159,10 @@ def stability(train_files: tuple[str, ...], dev_file: str, backend: str, feature
       crftag stability wnut16:train --dev wnut16:dev --runs 5 -j 2
       crftag stability wnut16:train --dev wnut16:dev --backend sgd --vary seed
     """
-    from crftag.backends import coerce_params, get_backend
+    from crftag.backends import get_backend, parse_params
     from crftag.tools.search import stability as run_stability
 
-    typed = coerce_params(get_backend(backend), params)
+    typed = parse_params(get_backend(backend), params)
     train_arg = list(train_files) if len(train_files) > 1 else train_files[0]
     result = run_stability(train_arg, dev_file, backend, features, typed, runs, vary, n_jobs, threshold,
                            progress=True)

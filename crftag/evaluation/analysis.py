@@ -158,31 +158,15 @@ def token_auc(gold: Sequence[Sequence[str]], probabilities: Sequence[np.ndarray]
 
 
 def token_probabilities(tagger, sentences: Sequence[Sequence[str]]) -> list[np.ndarray]:
-    """Per token, a probability per label (``tagger.labels`` order), for token-level AUC.
-
-    For ``sgd`` (tokens classified independently) the classifier's own
-    one-vs-rest probabilities, normalised as scikit-learn's ``predict_proba``
-    does; for a linear-chain CRF its marginals. Other backends have none.
-    """
+    """Per token, a probability per label (``tagger.labels`` order), for token-level AUC: what
+    the model's ``token_probabilities`` gives (CRF marginals, a classifier's probabilities);
+    a model without that capability has none."""
     from crftag.errors import CrftagError
-    from crftag.linear.model import LinearChainModel
 
-    model = tagger.model
-    if not isinstance(model, LinearChainModel):
+    scores = getattr(tagger.model, "token_probabilities", None)
+    if scores is None:
         raise CrftagError(f"backend {tagger.backend!r} gives no per-token probabilities")
-    feats = tagger.featurizer.featurize_batch(sentences)
-    out = []
-    for i in range(len(feats)):
-        emissions = model.emissions(feats.keys, feats.tokens(i))
-        if tagger.backend == "sgd" and emissions.shape[1] == 2:  # binary: stored as -d/2, +d/2
-            p = np.exp(emissions - emissions.max(axis=1, keepdims=True))
-            out.append(p / p.sum(axis=1, keepdims=True))
-        elif tagger.backend == "sgd":
-            p = 1.0 / (1.0 + np.exp(-emissions))
-            out.append(p / p.sum(axis=1, keepdims=True))
-        else:
-            out.append(model.marginals(emissions))
-    return out
+    return scores(tagger.featurizer.featurize_batch(sentences))
 
 
 def eval_extras(gold: Sequence[Sentence], pred: list[list[str]], tagger: Any, confusion: bool = False,
@@ -200,7 +184,7 @@ def eval_extras(gold: Sequence[Sentence], pred: list[list[str]], tagger: Any, co
         extras["paired_bootstrap"] = paired_bootstrap(tags, pred, other[1], n=n_boot or 1000, seed=seed)
     if auc:
         probs = token_probabilities(tagger, [s.tokens for s in gold])
-        extras["token_scores"] = "classifier probabilities" if tagger.backend == "sgd" else "CRF marginals"
+        extras["token_scores"] = getattr(tagger.model, "token_scores", "token probabilities")
         extras["token_auc"] = token_auc(tags, probs, tagger.labels)
     if confusion:
         rows, cols, m = type_confusion(tags, pred)

@@ -204,6 +204,43 @@ def training_summary(meta: dict[str, Any], backend: str, model_path: str, elapse
     return "\n".join(lines) + "\n"
 
 
+def backends_text(found: Sequence[Any], with_params: bool = False) -> str:
+    """``crftag backends``: one line per installed backend (and its parameters)."""
+    width = max((len(b.name) for b in found), default=4)
+    lines = []
+    for b in found:
+        status = "available" if b.available else f"unavailable: {b.reason}"
+        lines.append(f"{b.name:<{width}}  {status}  [{b.target} from {b.distribution}]")
+        if with_params:
+            key_width = max((len(k) for k in b.params), default=0)
+            lines += [f"    {k:<{key_width}}  {p.describe()}; default {_default(p.default)}: {p.help}"
+                      for k, p in b.params.items()]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def backends_json(found: Sequence[Any], with_params: bool = False) -> str:
+    """``crftag backends --json``."""
+    rows = []
+    for b in found:
+        row = {"name": b.name, "available": b.available, "target": b.target,
+               "distribution": b.distribution, "reason": b.reason}
+        if with_params:
+            row["params"] = {k: {"type": p.type.__name__, "default": p.default, "accepts": p.describe(),
+                                 "help": p.help} for k, p in b.params.items()}
+        rows.append(row)
+    return json.dumps(rows, indent=1) + "\n"
+
+
+def _default(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple):
+        return ",".join(f"{v:g}" for v in value)
+    return str(value)
+
+
 # -- crftag bench -------------------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ so its output is always valid BIO.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from numba import njit
@@ -78,6 +78,9 @@ def to_csr(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int):
 
 class LinearChainModel:
     """Linear emission scores plus first-order transitions, decoded by Viterbi."""
+
+    #: what :meth:`token_probabilities` gives (reports say which kind of scores they rank)
+    token_scores: ClassVar[str] = "CRF marginals"
 
     def __init__(self, labels: Sequence[str], feature_keys: np.ndarray, row_ptr: np.ndarray,
                  cols: np.ndarray, vals: np.ndarray, transitions: np.ndarray,
@@ -162,6 +165,12 @@ class LinearChainModel:
         alpha, beta, _ = forward_backward(emissions, self.chain.exp_transitions, self.chain.start)
         return alpha * beta
 
+    def token_probabilities(self, X: Featurized) -> list[np.ndarray]:
+        """Per sentence, a probability per label for each token (tokens x labels): the CRF's
+        marginals. Used for token-level ROC/PR-AUC."""
+        return [self.marginals(self.emissions(X.keys, X.tokens(i))) if len(X.tokens(i)) > 1
+                else np.zeros((0, len(self.labels))) for i in range(len(X))]
+
     # -- storage: arrays only ---------------------------------------------------
     def to_arrays(self) -> dict[str, np.ndarray]:
         arrays = {"feature_keys": self.feature_keys, "row_ptr": self.row_ptr, "cols": self.cols,
@@ -203,5 +212,5 @@ def average(models: Sequence[LinearChainModel]) -> LinearChainModel:
         start += m.chain.start[order]
     k = len(models)
     has_start = any(m.start is not None for m in models)
-    return LinearChainModel.from_dense(labels, keys, weights / k, transitions / k, bias=bias / k,
+    return type(models[0]).from_dense(labels, keys, weights / k, transitions / k, bias=bias / k,
                                        start=start / k if has_start else None)
