@@ -20,8 +20,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py
+from common import first_tokens
 
 from crftag.features.featureset import load_feature_set
 from crftag.features.featurize import Featurizer, ReferenceFeaturizer
@@ -62,12 +66,7 @@ def main() -> None:
             seconds[batch] = min(seconds[batch], time.perf_counter() - t0)
 
     ref = ReferenceFeaturizer(fs, lexicon)
-    sample, count = [], 0
-    for s in base:
-        if count >= args.baseline_tokens:
-            break
-        sample.append(s)
-        count += len(s)
+    sample, count = first_tokens(base, args.baseline_tokens)
     t0 = time.perf_counter()
     for s in sample:
         ref.featurize(s, with_keys=False)

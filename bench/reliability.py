@@ -45,20 +45,15 @@ import threading
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py
+from common import rss_mb
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # this checkout's crftag, whatever the venv installed
 PEAK = ("import sys\nfrom crftag.cli.entry import main\ntry:\n    main(sys.argv[1:])\nfinally:\n"
         "    print(next(int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM:')),"
         " file=sys.stderr)")  # VmHWM, not ru_maxrss: that one is inherited from the parent through exec
 SECTIONS = ("threads", "stream", "fuzz", "attacks", "tokenizer", "lines", "signals", "downloads")
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def child_env() -> dict:
@@ -392,23 +387,16 @@ def main() -> None:
         texts = [" ".join(s.tokens) for s in read_conll(reg.fetch("wnut16:dev"))]
         result: dict = {"cores": os.cpu_count(), "quick": args.quick, "sections": only,
                         "model_sha256": hashlib.sha256(model.read_bytes()).hexdigest()}
+        run = {"threads": lambda: threads_section(args, model, texts),
+               "stream": lambda: stream_section(args, model, texts),
+               "fuzz": lambda: fuzz_section(args, model, tmp),
+               "attacks": lambda: attacks_section(args, tmp),
+               "tokenizer": lambda: tokenizer_section(args, model),
+               "lines": lambda: lines_section(args, model, tmp),
+               "signals": lambda: signals_section(args, model),
+               "downloads": lambda: downloads_section(args, tmp)}
         for section in only:
-            if section == "threads":
-                result["threads"] = threads_section(args, model, texts)
-            elif section == "stream":
-                result["stream"] = stream_section(args, model, texts)
-            elif section == "fuzz":
-                result["fuzz"] = fuzz_section(args, model, tmp)
-            elif section == "attacks":
-                result["attacks"] = attacks_section(args, tmp)
-            elif section == "tokenizer":
-                result["tokenizer"] = tokenizer_section(args, model)
-            elif section == "lines":
-                result["lines"] = lines_section(args, model, tmp)
-            elif section == "signals":
-                result["signals"] = signals_section(args, model)
-            elif section == "downloads":
-                result["downloads"] = downloads_section(args, tmp)
+            result[section] = run[section]()
     finally:  # the model, the fuzzed copies and a 100 MB line: not left in /tmp
         shutil.rmtree(tmp, ignore_errors=True)
     out = Path(args.out)

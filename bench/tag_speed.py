@@ -45,15 +45,10 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py
+from common import first_tokens, rss_mb
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def novel_tweets(templates: list[list[str]], n: int, seed: int, share: float = 1 / 3,
@@ -173,12 +168,7 @@ def main() -> None:
                                all_possible_transitions=params["all_possible_transitions"])
     print("training the sklearn-crfsuite baseline on the same features ...", flush=True)
     crf.fit([ref.featurize(s.tokens, with_keys=False) for s in train_sents], [s.tags for s in train_sents])
-    sample, count = [], 0
-    for s in dev:
-        if count >= args.baseline_tokens:
-            break
-        sample.append(s)
-        count += len(s)
+    sample, count = first_tokens(dev, args.baseline_tokens)
     base_pred: list = []
     base_tps = count / timed(lambda: base_pred.extend(crf.predict([ref.featurize(s, with_keys=False)
                                                                    for s in sample])))

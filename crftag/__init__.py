@@ -23,9 +23,9 @@ from crftag.types import Entity
 
 if TYPE_CHECKING:
     from crftag.tagger import Tagger
-    from crftag.train import train
+    from crftag.training import train
 
-_LAZY = {"Tagger": "crftag.tagger", "train": "crftag.train"}
+_LAZY = {"Tagger": "crftag.tagger", "train": "crftag.training"}
 
 __all__ = [
     "CrftagError",

@@ -76,7 +76,7 @@ class TrainingBar:
     """``crftag train``'s bar, on standard error from the start of the command: while the data,
     resources and features are prepared it shows the time spent; when the backend starts its
     iterations (epochs, grid cells) it counts them, with an ETA from their own pace only (the
-    preparation does not inflate it). Passed to :func:`crftag.train.train` as ``progress``; a
+    preparation does not inflate it). Passed to :func:`crftag.train` as ``progress``; a
     backend's :func:`progress_bar` picks it up. Silent when standard error is not a terminal."""
 
     def __init__(self, label: str = "training"):

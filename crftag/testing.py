@@ -80,6 +80,13 @@ def check_declaration(backend: type[Backend]) -> None:
             text = str(p.default).lower() if p.type is bool else str(p.default)
             _check(p.parse(name, text) == p.default, backend,
                    f"parameter {name!r}: its default does not survive -p {name}={text}")
+    for name, values in backend.search_space.items():
+        _check(name in backend.params, backend, f"search_space names {name!r}, which is not a parameter")
+        for value in values:
+            try:
+                backend.params[name].check(name, value)
+            except CrftagError as exc:
+                raise _fail(backend, f"search_space holds an invalid value ({exc})") from None
     estimator = backend()
     _check(estimator.get_params() == {k: p.default for k, p in backend.params.items()}, backend,
            "get_params() of a default instance must be the declared defaults")

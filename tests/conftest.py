@@ -144,3 +144,43 @@ def tiny_bert_folder(tiny, tmp_path_factory):
                         num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)
     BertModel(config).save_pretrained(folder)
     return folder
+
+
+def run_cli(argv: list[str], strict_stdout: bool = False) -> tuple[int, str, str]:
+    """Run the command line in this process: (exit status, standard output, standard error).
+    With ``strict_stdout`` standard output is a strict UTF-8 stream over bytes (what a pipe is),
+    not a StringIO (which takes anything, lone surrogates included)."""
+    import contextlib
+    import io
+
+    from crftag.cli.app import main
+
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="\n") if strict_stdout \
+        else io.StringIO()
+    err = io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(argv)
+        except SystemExit as exc:
+            code = exc.code or 0
+    out.flush()
+    stdout = raw.getvalue().decode("utf-8") if strict_stdout else out.getvalue()
+    return code, stdout, err.getvalue()
+
+
+def assert_one_line_error(r, *fragments: str) -> None:
+    """A completed ``crftag`` process failed as user errors must: status 2, one line, no traceback."""
+    assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    for f in fragments:
+        assert f in r.stderr, r.stderr
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory, tiny_crf) -> Path:
+    """:func:`tiny_crf` saved as a model file."""
+    path = tmp_path_factory.mktemp("tiny-model") / "m.crftag"
+    tiny_crf.save(path)
+    return path

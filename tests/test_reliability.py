@@ -13,12 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crftag import train
-from crftag.cli.app import main
-from crftag.errors import CrftagError, DataError
+from crftag.errors import DataError
 from crftag.io.readers import read_conll
 from crftag.text.tokenize import tokenize
 from crftag.types import Sentence
@@ -143,90 +142,27 @@ def test_cli_tag_on_arbitrary_bytes(tiny_crf, tmp_path, byte_files, output_forma
         err = r.stderr.decode()
         assert r.returncode == 2 and "invalid UTF-8 at byte offset" in err and err.count("\n") == 1, err
     for p in invalid:
-        code, err = _run_main_bytes(["tag", "-m", str(model), "--output-format", output_format,
-                                     "--input-format", "text", str(p)])
+        code, _, err = run_cli(["tag", "-m", str(model), "--output-format", output_format,
+                                "--input-format", "text", str(p)], strict_stdout=True)
         assert code == 2 and "invalid UTF-8 at byte offset" in err and err.count("\n") == 1, err
 
 
-def _run_main_bytes(argv):
-    """Run the CLI in this process with standard output a strict UTF-8 stream over bytes (what a
-    pipe is), not a StringIO (which takes anything)."""
-    import contextlib
-    import io
-
-    raw = io.BytesIO()
-    out = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="\n")
-    err = io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(argv)
-        except SystemExit as exc:
-            code = exc.code or 0
-    return code, err.getvalue()
 
 
-class _Result:
-    def __init__(self, code, stdout):
-        self.code, self.stdout = code, stdout
 
 
-def _run_main(argv):
-    import contextlib
-    import io
-
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(argv)
-        except SystemExit as exc:
-            code = exc.code or 0
-    return _Result(code, out.getvalue()), err.getvalue()
 
 
 # -- training input faults ----------------------------------------------------------------------
 
-def test_invalid_utf8_training_file_and_explicit_encoding(tmp_path):
-    p = tmp_path / "latin.conll"
-    p.write_bytes("Caf\u00e9\tB-facility\nParis\tB-geo-loc\n\nok\tO\n".encode("latin-1"))
-    out, err = _run_main(["train", str(p), "--features", "surface", "-o", str(tmp_path / "m.crftag")])
-    assert out.code == 2 and not (tmp_path / "m.crftag").exists()
-    assert err == f"{p}:1: invalid UTF-8 at byte offset 3 (for another encoding, pass --encoding)\n"
-    out, err = _run_main(["train", str(p), "--features", "surface", "--encoding", "latin-1", "-q",
-                          "-o", str(tmp_path / "m.crftag")])
-    assert out.code == 0 and (tmp_path / "m.crftag").exists()
-    out, err = _run_main(["train", str(p), "--encoding", "klingon", "-o", str(tmp_path / "x.crftag")])
-    assert out.code == 2 and err == f"{p}: unknown encoding 'klingon'\n"
 
 
-def test_empty_training_file(tmp_path):
-    p = tmp_path / "empty.conll"
-    p.write_text("")
-    out, err = _run_main(["train", str(p), "-o", str(tmp_path / "m.crftag")])
-    assert out.code == 2 and err == f"{p}: no sentences found\n"
 
 
-def test_dev_labels_unseen_in_training_are_scored_not_fatal(tiny):
-    dev = [Sentence(["Star", "Wars", "rocks"], ["B-movie", "I-movie", "O"]),
-           Sentence(["Mars", "bars"], ["B-snack", "O"])]  # "snack" never occurs in training
-    tagger = train(tiny, dev=dev, backend="crf", features="surface")
-    per_type = tagger.meta["dev_scores"]["per_type"]
-    assert per_type["snack"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "gold": 1, "guessed": 0,
-                                 "correct": 0}
 
 
-def test_one_giant_sentence_trains_and_tags(tmp_path, tiny):
-    tokens = [t for s in tiny for t in s.tokens] * 700
-    tags = [t for s in tiny for t in s.tags] * 700
-    tagger = train([Sentence(tokens, tags)], features="surface", max_iterations=5)
-    assert len(tagger.tag_tokens(tokens)) == len(tokens) > 50_000
 
 
-@pytest.mark.parametrize("backend", ["crf", "sgd"])
-def test_training_data_without_entities_is_an_error(backend):
-    with pytest.raises(CrftagError, match="no entities in the training data: nothing to learn"):
-        train([Sentence(["a", "b"], ["O", "O"])], backend=backend, features="surface")
 
 
 # -- signals --------------------------------------------------------------------------------------

@@ -139,6 +139,8 @@ class Backend(ABC):
 
     name: ClassVar[str]
     params: ClassVar[dict[str, Param]] = {}
+    #: what ``crftag search`` tries without ``--grid`` (parameter -> values); empty: no default
+    search_space: ClassVar[dict[str, list]] = {}
     requires: ClassVar[tuple[str, ...]] = ()
     extra: ClassVar[str | None] = None
 

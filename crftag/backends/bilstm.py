@@ -7,16 +7,17 @@ or loads a model, so ``crftag`` itself never needs torch.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
 
-from crftag.backends import Backend, Param, TaggingModel
+from crftag.backends import Param, TaggingModel
+from crftag.backends.neural import NeuralBackend
 from crftag.features.featurize import Featurized
 
 
-class BiLSTMCRFBackend(Backend):
+class BiLSTMCRFBackend(NeuralBackend):
     """Word embeddings + char CNN (+ crftag's hashed features when ``use_features``) -> BiLSTM -> CRF.
 
     Early stopping: after each epoch the model is scored on dev (entity F1) and
@@ -27,7 +28,7 @@ class BiLSTMCRFBackend(Backend):
     """
 
     name = "bilstm-crf"
-    requires = ("torch",)
+    array_prefix = "bl_"
     extra = "neural"
 
     params: ClassVar[dict[str, Param]] = {
@@ -58,17 +59,6 @@ class BiLSTMCRFBackend(Backend):
 
         model, self.info_ = train_network(X, y, X_dev, y_dev, progress=progress, **self.get_params())
         return model
-
-    def fit_info(self) -> dict[str, Any]:
-        return getattr(self, "info_", {})
-
-    @classmethod
-    def check_arrays(cls, labels: list[str], arrays: Mapping[str, np.ndarray]) -> set[str]:
-        """The network's weights and vocabularies (``bl_...``), finite; shapes are checked
-        against the network at load (:func:`crftag.backends.torch_common.shape_check`)."""
-        from crftag.modelcheck import check_prefixed
-
-        return check_prefixed(arrays, "bl_")
 
     @classmethod
     def load(cls, labels: list[str], arrays: dict[str, np.ndarray]) -> TaggingModel:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import ClassVar
 
 import numpy as np
 
-from crftag.backends import Backend, Param
+from crftag.backends import Param
 from crftag.backends.crfsuite_model import read_crfsuite_model
+from crftag.backends.linear import LinearBackend
 from crftag.features.featurize import Featurized
 from crftag.linear.model import LinearChainModel, to_csr
 from crftag.progress import progress_bar
@@ -23,7 +24,7 @@ from crftag.progress import progress_bar
 ALGORITHMS = ("lbfgs", "l2sgd", "ap", "pa", "arow")
 
 
-class CRFBackend(Backend):
+class CRFBackend(LinearBackend):
     """Linear-chain CRF. ``c1``/``c2`` are the L1/L2 penalties (L-BFGS; ``c2`` for l2sgd).
 
     The defaults are the best cell of ``bench/crf_grid.py`` on WNUT16 dev with the
@@ -40,6 +41,8 @@ class CRFBackend(Backend):
         "all_possible_transitions": Param(bool, True, "learn weights for label pairs unseen in training"),
         "min_freq": Param(float, 0.0, "drop features seen fewer times than this", minimum=0),
     }
+    search_space: ClassVar[dict[str, list]] = {"algorithm": ["lbfgs"], "c1": [0.0, 0.02, 0.1],
+                                               "c2": [0.01, 0.1, 0.5]}
 
     def _estimator(self, model_file: str, trainer_cls: type):
         import sklearn_crfsuite  # training only: tagging never needs it
@@ -59,16 +62,6 @@ class CRFBackend(Backend):
             model_file = os.path.join(tmp, "model.crfsuite")
             self._estimator(model_file, _progress_trainer(bar)).fit(attributes, list(y))
             return _to_linear_model(model_file)
-
-    @classmethod
-    def check_arrays(cls, labels: list[str], arrays: Mapping[str, np.ndarray]) -> set[str]:
-        from crftag.modelcheck import check_linear
-
-        return check_linear(labels, arrays)
-
-    @classmethod
-    def load(cls, labels: list[str], arrays: dict[str, np.ndarray]) -> LinearChainModel:
-        return LinearChainModel.from_arrays(labels, arrays)
 
 
 def _progress_trainer(bar) -> type:

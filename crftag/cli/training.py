@@ -52,7 +52,7 @@ def train(train_files: tuple[str, ...], dev_file: str | None, backend: str, feat
     """
     from crftag.backends import get_backend, parse_params
     from crftag.io.atomic import check_output
-    from crftag.train import train as train_tagger
+    from crftag.training import train as train_tagger
 
     inputs = [f for f in (*train_files, dev_file) if f is not None]
     check_output(model_path, inputs)  # before the work: a bad -o is found now, not after training
@@ -108,7 +108,6 @@ def search(train_files: tuple[str, ...], dev_file: str, backend: str, grid: dict
     """
     from crftag.backends import get_backend, parse_params
     from crftag.io.atomic import atomic_write, check_output
-    from crftag.tools.search import DEFAULT_SPACES
     from crftag.tools.search import search as run_search
 
     for out in (model_path, json_path):  # before the trainings: a bad output is found now
@@ -117,8 +116,8 @@ def search(train_files: tuple[str, ...], dev_file: str, backend: str, grid: dict
     cls = get_backend(backend)
     if grid:
         space = {k: [parse_params(cls, {k: v})[k] for v in values] for k, values in grid.items()}
-    elif backend in DEFAULT_SPACES:
-        space = DEFAULT_SPACES[backend]
+    elif cls.search_space:
+        space = cls.search_space
     else:
         raise CrftagError(f"no default search space for backend {backend!r}; give --grid KEY=V1,V2")
     train_arg = list(train_files) if len(train_files) > 1 else train_files[0]

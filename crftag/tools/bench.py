@@ -31,7 +31,7 @@ def measure(backend: str, train: str, dev: str, test: str | None, features: str,
     from crftag import Tagger
     from crftag.evaluation.scores import evaluate
     from crftag.resources.corpora import load_labelled
-    from crftag.train import train as train_tagger
+    from crftag.training import train as train_tagger
 
     t0 = time.perf_counter()
     tagger = train_tagger(train, dev=dev, backend=backend, features=features, seed=seed, **params)

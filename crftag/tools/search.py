@@ -21,11 +21,6 @@ import numpy as np
 from crftag.errors import CrftagError
 from crftag.io.atomic import atomic_write
 
-DEFAULT_SPACES: dict[str, dict[str, list]] = {
-    "crf": {"algorithm": ["lbfgs"], "c1": [0.0, 0.02, 0.1], "c2": [0.01, 0.1, 0.5]},
-    "sgd": {"alpha": [1e-6, 1e-5, 1e-4, 1e-3], "class_weight": ["balanced", None]},
-}
-
 
 def parameter_grid(space: dict[str, Sequence]) -> list[dict[str, Any]]:
     """Every combination of the listed values (keys in sorted order, values as given)."""
@@ -45,7 +40,7 @@ def candidates(space: dict[str, Sequence], features: Sequence[str], n_random: in
 
 def _train_and_score(job: dict) -> dict:
     """One training (in a worker): dev scores, time, and the model written to job["model"]."""
-    from crftag.train import train
+    from crftag.training import train
 
     params = dict(job["params"])
     seed = params.pop("seed", job["seed"])  # a searched backend seed is train()'s seed

@@ -15,6 +15,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import modelfuzz
 import numpy as np
 import pytest
 
@@ -22,9 +23,6 @@ from crftag import Tagger
 from crftag.errors import ModelError
 from crftag.io.modelfile import FORMAT_VERSION
 from crftag.modelcheck import MAX_WINDOW
-
-sys.path.insert(0, str(Path(__file__).parent))
-import modelfuzz
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent

@@ -192,7 +192,7 @@ def test_fetch_cli_with_a_bad_home_is_one_line(tmp_path):
     r = subprocess.run([sys.executable, "-m", "crftag", "fetch", "wnut16:dev"], capture_output=True,
                        text=True, timeout=120, env={"CRFTAG_HOME": str(home), "PATH": "/usr/bin:/bin",
                                                     "CRFTAG_MIRROR": str(tmp_path / "no-mirror"),
-                                                    "PYTHONPATH": str(Path(__file__).parent.parent),
+                                                    "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
                                                     "http_proxy": "http://127.0.0.1:9",
                                                     "https_proxy": "http://127.0.0.1:9"})
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr

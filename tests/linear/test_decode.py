@@ -170,20 +170,3 @@ def test_forward_backward_is_stable_on_long_sentences_with_large_scores():
     assert marginals[0, 2] == 0.0 and marginals[0, 4] == 0.0
 
 
-def test_averaged_model_is_the_mean_of_the_weights():
-    from crftag.linear.model import average
-
-    rng = np.random.default_rng(3)
-    keys = np.arange(1, 9, dtype=np.uint64)
-    w1, w2 = rng.normal(size=(8, len(LABELS))), rng.normal(size=(5, len(LABELS)))
-    t1, t2 = rng.normal(size=(len(LABELS),) * 2), rng.normal(size=(len(LABELS),) * 2)
-    a = LinearChainModel.from_dense(LABELS, keys, w1, t1)
-    order = [2, 0, 4, 1, 3]  # the second model lists its labels in another order
-    b = LinearChainModel.from_dense([LABELS[i] for i in order], keys[3:], w2[:, order],
-                                    t2[np.ix_(order, order)])
-    avg = average([a, b])
-    expected = w1.copy()
-    expected[3:] += w2
-    np.testing.assert_allclose(avg.emissions(keys, np.arange(9)), expected / 2)
-    np.testing.assert_allclose(avg.transitions, (t1 + t2) / 2)
-    assert average([a, a]).emissions(keys, np.arange(9)).tolist() == a.emissions(keys, np.arange(9)).tolist()

@@ -17,10 +17,7 @@ from crftag.evaluation.analysis import (
     token_auc,
     type_confusion,
 )
-from crftag.evaluation.report import stats_text as render_text
 from crftag.evaluation.scores import evaluate
-from crftag.evaluation.stats import corpus_stats
-from crftag.resources.split import stratified_split
 from crftag.types import Sentence
 
 CORPUS = [Sentence(["Obama", "in", "Paris"], ["B-person", "O", "B-geo-loc"]),
@@ -28,29 +25,6 @@ CORPUS = [Sentence(["Obama", "in", "Paris"], ["B-person", "O", "B-geo-loc"]),
           Sentence(["ok"], ["O"])]
 
 
-def test_corpus_stats_by_hand():
-    st = corpus_stats(CORPUS, reference=[Sentence(["Obama", "was", "here"], ["B-person", "O", "O"])],
-                      bin_width=2)
-    counts = (st["sentences"], st["tokens"], st["sentences_with_entities"], st["entities_total"])
-    assert counts == (3, 7, 2, 3)
-    assert st["entities"] == {"geo-loc": 2, "person": 1}
-    assert st["labels"] == {"O": 3, "B-geo-loc": 2, "B-person": 1, "I-geo-loc": 1}
-    assert st["length"] == {"min": 1, "max": 3, "mean": 7 / 3, "median": 3}
-    assert st["length_histogram"] == [{"from": 1, "to": 2, "sentences": 1},
-                                      {"from": 3, "to": 4, "sentences": 2}]
-    tr = st["transitions"]
-    assert tr["from"] == ["<s>", "O", "B-geo-loc", "I-geo-loc", "B-person"]
-    assert tr["to"] == ["O", "B-geo-loc", "I-geo-loc", "B-person", "</s>"]
-    expected = {("<s>", "B-person"): 1, ("<s>", "B-geo-loc"): 1, ("<s>", "O"): 1, ("B-person", "O"): 1,
-                ("O", "B-geo-loc"): 1, ("B-geo-loc", "</s>"): 1, ("B-geo-loc", "I-geo-loc"): 1,
-                ("I-geo-loc", "O"): 1, ("O", "</s>"): 2}
-    got = {(a, b): k for a, row in zip(tr["from"], tr["counts"], strict=True)
-           for b, k in zip(tr["to"], row, strict=True) if k}
-    assert got == expected
-    # 6 of 7 tokens and 6 of 7 distinct words are not in the reference ("Obama" is)
-    assert st["oov"] == {"token_rate": 100 * 6 / 7, "type_rate": 100 * 6 / 7, "reference_vocabulary": 3}
-    text = render_text(st)
-    assert "sentences: 3  tokens: 7" in text and "geo-loc" in text
 
 
 def test_type_and_label_confusion_by_hand():
@@ -131,16 +105,6 @@ def test_token_auc_matches_sklearn():
     assert token_auc(gold, perfect, labels)["roc_auc_macro"] == 1.0
 
 
-def test_stratified_split():
-    with_ent = [Sentence([f"e{i}"], ["B-person"]) for i in range(10)]
-    without = [Sentence([f"o{i}"], ["O"]) for i in range(10)]
-    sents = [s for pair in zip(with_ent, without, strict=True) for s in pair]
-    train, dev = stratified_split(sents, 0.2, seed=4)
-    assert len(dev) == 4 and sum(s.tags == ["B-person"] for s in dev) == 2
-    assert {id(s) for s in train} | {id(s) for s in dev} == {id(s) for s in sents}
-    assert not {id(s) for s in train} & {id(s) for s in dev}
-    assert [sents.index(s) for s in train] == sorted(sents.index(s) for s in train)  # order kept
-    assert stratified_split(sents, 0.2, seed=4) == (train, dev)
 
 
 def test_stats_and_eval_commands(tiny_path, tiny_crf, tmp_path, capsys):
@@ -162,51 +126,5 @@ def test_stats_and_eval_commands(tiny_path, tiny_crf, tmp_path, capsys):
         "label_confusion.png", "per_type_prf.png", "type_confusion.png"]
 
 
-def test_search_and_stability_commands(tiny_path, tmp_path, capsys):
-    common = [str(tiny_path), "--dev", str(tiny_path), "--features", "surface"]
-    main(["search", *common, "--backend", "sgd", "--grid", "alpha=0.001,0.01", "--grid",
-          "class_weight=balanced,none", "-j", "2", "-o", str(tmp_path / "best.crftag"),
-          "--json", str(tmp_path / "s.json")])
-    out = capsys.readouterr().out
-    assert out.count("| surface |") == 4 and (tmp_path / "best.crftag").exists()
-    ranked = json.loads((tmp_path / "s.json").read_text())["results"]
-    assert [r["dev_f1"] for r in ranked] == sorted((r["dev_f1"] for r in ranked), reverse=True)
-    main(["search", *common, "--backend", "sgd", "--grid", "alpha=0.001,0.01", "--grid",
-          "class_weight=balanced,none", "--json", str(tmp_path / "s1.json")])  # one worker: same table
-    capsys.readouterr()
-    def without_time(rows):
-        return [{k: v for k, v in r.items() if k != "train_s"} for r in rows]
-
-    assert without_time(json.loads((tmp_path / "s1.json").read_text())["results"]) == without_time(ranked)
-    with pytest.raises(SystemExit) as exc:  # any spread is above a negative threshold
-        main(["stability", *common, "--backend", "sgd", "-p", "alpha=0.001", "--runs", "2",
-              "--threshold", "-1"])
-    assert exc.value.code == 1 and "UNSTABLE" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("binary", [False, True])
-def test_sgd_token_probabilities_equal_predict_proba(tiny, monkeypatch, binary):
-    import scipy.sparse as sp
-    import sklearn.linear_model
-
-    from crftag import train
-    from crftag.evaluation.analysis import token_probabilities
-
-    made = []
-
-    class Recording(sklearn.linear_model.SGDClassifier):
-        def fit(self, *args, **kwargs):
-            made.append(self)
-            return super().fit(*args, **kwargs)
-
-    monkeypatch.setattr(sklearn.linear_model, "SGDClassifier", Recording)
-    data = [Sentence(s.tokens, ["B-person" if t.startswith("B") else "O" for t in s.tags]) for s in tiny] \
-        if binary else tiny
-    tagger = train(data, backend="sgd", features="surface", empty_fraction=1, alpha=1e-3)  # all rows
-    X = tagger.featurizer.featurize_batch([s.tokens for s in data])
-    keys, columns = np.unique(X.keys, return_inverse=True)
-    matrix = sp.csr_matrix((np.ones(len(columns)), columns.ravel(), X.token_ptr),
-                           shape=(len(X.token_ptr) - 1, len(keys)))
-    expected = made[-1].predict_proba(matrix)  # columns in clf.classes_ order = sorted label ids
-    got = np.vstack(token_probabilities(tagger, [s.tokens for s in data]))
-    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)

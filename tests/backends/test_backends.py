@@ -14,6 +14,7 @@ from crftag.bio import allowed_starts, allowed_transitions
 from crftag.errors import CrftagError
 from crftag.features.featureset import load_feature_set
 from crftag.features.featurize import Featurizer
+from crftag.types import Sentence
 
 
 def _featurize(sentences):
@@ -152,3 +153,31 @@ def test_wnut16_crf_and_sgd_dev_scores(wnut16_train, wnut16_dev, twitter_resourc
     print(f"dev F1 ({features}): crf {crf_f1:.2f}, sgd {sgd_f1:.2f}")
     assert crf_f1 >= bar
     assert sgd_f1 < crf_f1
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_sgd_token_probabilities_equal_predict_proba(tiny, monkeypatch, binary):
+    import scipy.sparse as sp
+    import sklearn.linear_model
+
+    from crftag import train
+    from crftag.evaluation.analysis import token_probabilities
+
+    made = []
+
+    class Recording(sklearn.linear_model.SGDClassifier):
+        def fit(self, *args, **kwargs):
+            made.append(self)
+            return super().fit(*args, **kwargs)
+
+    monkeypatch.setattr(sklearn.linear_model, "SGDClassifier", Recording)
+    data = [Sentence(s.tokens, ["B-person" if t.startswith("B") else "O" for t in s.tags]) for s in tiny] \
+        if binary else tiny
+    tagger = train(data, backend="sgd", features="surface", empty_fraction=1, alpha=1e-3)  # all rows
+    X = tagger.featurizer.featurize_batch([s.tokens for s in data])
+    keys, columns = np.unique(X.keys, return_inverse=True)
+    matrix = sp.csr_matrix((np.ones(len(columns)), columns.ravel(), X.token_ptr),
+                           shape=(len(X.token_ptr) - 1, len(keys)))
+    expected = made[-1].predict_proba(matrix)  # columns in clf.classes_ order = sorted label ids
+    got = np.vstack(token_probabilities(tagger, [s.tokens for s in data]))
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)

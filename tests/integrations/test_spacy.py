@@ -18,7 +18,7 @@ from crftag import Entity, Tagger  # noqa: E402
 from crftag.integrations.spacy_component import MODEL_FILE  # noqa: E402
 from crftag.io.readers import read_conll  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RAW = ["I'm at Starbucks(NYC) with Obama/Clinton", "Go #Lakers!! @TaylorSwift13's show in L.A. tonight",
        "Barack Obama visited Paris today http://t.co/x :)", "", "   ",
        "\U0001f600 Obama \u200d in London\u2028"]

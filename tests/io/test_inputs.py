@@ -12,11 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import assert_one_line_error
 
 from crftag.errors import DataError
 from crftag.io.readers import read
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # crftag tag in a child, printing its peak resident size (KB) on stderr's last line
 PEAK = ("import sys\nfrom crftag.cli.entry import main\ntry:\n    main(sys.argv[1:])\nfinally:\n"
         "    print(next(int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM:')),"
@@ -38,17 +39,8 @@ def crftag_peak(*args, stdin=None):
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory, tiny_crf):
-    path = tmp_path_factory.mktemp("in") / "m.crftag"
-    tiny_crf.save(path)
-    return path
-
-
-def _one_line_error(r, *fragments):
-    assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
-    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
-    for f in fragments:
-        assert f in r.stderr, r.stderr
+def model(tiny_model_path):
+    return tiny_model_path
 
 
 # -- sizes -----------------------------------------------------------------------------------------
@@ -62,20 +54,22 @@ def test_a_line_over_the_limit_is_one_line_and_bounded(model, tmp_path, fmt):
         fh.write(("word " * 13_421_773)[:64 << 20] + "\n")
     t0 = time.perf_counter()
     r, peak = crftag_peak("tag", "-m", model, p, "--output-format", "jsonl")
-    _one_line_error(r, f"{p}:2: line longer than 1,048,576 bytes (raise the limit with --max-line-bytes)")
+    assert_one_line_error(r, f"{p}:2: line longer than 1,048,576 bytes "
+                             "(raise the limit with --max-line-bytes)")
     assert time.perf_counter() - t0 < 60 and peak < 300, peak  # about 150 MB: the interpreter and numba
 
 
 def test_too_many_tokens_is_one_line_and_the_limit_is_an_option(model, tmp_path):
     p = tmp_path / "long.txt"
     p.write_text("ok\n" + "a " * 150_000 + "\n")
-    _one_line_error(crftag("tag", "-m", model, p), f"{p}:2: sentence of 150,000 tokens, more than 100,000")
+    assert_one_line_error(crftag("tag", "-m", model, p),
+                          f"{p}:2: sentence of 150,000 tokens, more than 100,000")
     jl = tmp_path / "long.jsonl"
     jl.write_text(json.dumps({"tokens": ["a"] * 150_001}) + "\n")
-    _one_line_error(crftag("tag", "-m", model, jl), f"{jl}:1: sentence of 150,001 tokens")
+    assert_one_line_error(crftag("tag", "-m", model, jl), f"{jl}:1: sentence of 150,001 tokens")
     conll = tmp_path / "long.conll"
     conll.write_text("x\tO\n\n" + "a\tO\n" * 120_000)
-    _one_line_error(crftag("tag", "-m", model, conll, "-j", "1"), f"{conll}:3: sentence of")
+    assert_one_line_error(crftag("tag", "-m", model, conll, "-j", "1"), f"{conll}:3: sentence of")
     r = crftag("tag", "-m", model, p, "--max-tokens", "200000", "--output-format", "text")
     assert r.returncode == 0 and r.stdout.count("\n") == 2, r.stderr
 
@@ -109,7 +103,7 @@ def test_a_long_line_of_distinct_words_takes_bounded_memory(model, tmp_path):
 def test_hostile_jsonl_lines_are_one_line(model, tmp_path, line, message):
     p = tmp_path / "in.jsonl"
     p.write_text('{"text": "fine"}\n' + line + "\n")
-    _one_line_error(crftag("tag", "-m", model, p, "--output-format", "conll"), f"{p}:2: {message}")
+    assert_one_line_error(crftag("tag", "-m", model, p, "--output-format", "conll"), f"{p}:2: {message}")
 
 
 def test_lone_surrogates_are_written_as_valid_utf8(model, tmp_path):
@@ -152,9 +146,9 @@ def test_conll_read_as_text_is_stopped(model, tmp_path):
     p = tmp_path / "data.txt"
     p.write_text("Barack\tB-person\nObama\tI-person\nvisited\tO\n\nParis\tB-geo-loc\n")
     r = crftag("tag", "-m", model, p)
-    _one_line_error(r, f"{p}:1: looks like CoNLL", "--input-format conll")
+    assert_one_line_error(r, f"{p}:1: looks like CoNLL", "--input-format conll")
     r = crftag("tag", "-m", model, stdin=p.read_text())
-    _one_line_error(r, "-:1: looks like CoNLL")
+    assert_one_line_error(r, "-:1: looks like CoNLL")
     assert crftag("tag", "-m", model, p, "--input-format", "text").returncode == 0  # asked for: done
     r = crftag("tag", "-m", model, p, "--input-format", "conll", "--output-format", "text")
     assert r.returncode == 0 and r.stdout.count("\n") == 2

@@ -1,0 +1,86 @@
+"""train(): what it accepts, refuses and records, on hand-made data."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import run_cli
+
+from crftag import train
+from crftag.cli.app import main
+from crftag.errors import CrftagError
+from crftag.training import oversample_rare
+from crftag.types import Sentence
+
+
+def test_oversample_repeats_sentences_with_rare_types():
+    s = [Sentence(["a"], ["B-person"]), Sentence(["b"], ["B-person"]), Sentence(["c"], ["B-person"]),
+         Sentence(["d"], ["B-geo-loc"]), Sentence(["e"], ["B-geo-loc"]), Sentence(["f"], ["B-movie"]),
+         Sentence(["g"], ["O"])]
+    # mentions: person 3, geo-loc 2, movie 1 -> median 2 -> only movie is rare
+    out = oversample_rare(s, 3)
+    assert [x.tokens[0] for x in out] == ["a", "b", "c", "d", "e", "f", "g", "f", "f"]
+    assert oversample_rare(s, 1) == s
+    with pytest.raises(CrftagError, match="at least 1"):
+        oversample_rare(s, 0)
+
+
+def test_device_option_is_refused_by_backends_without_one(tiny_path, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", str(tiny_path), "--features", "surface", "--device", "cuda",
+              "-o", str(tmp_path / "m.crftag")])
+    assert exc.value.code == 2 and not (tmp_path / "m.crftag").exists()
+    assert capsys.readouterr().err.strip() == \
+        "crftag: backend 'crf' has no device to choose (it runs on the CPU)"
+
+
+def test_invalid_utf8_training_file_and_explicit_encoding(tmp_path):
+    p = tmp_path / "latin.conll"
+    p.write_bytes("Caf\u00e9\tB-facility\nParis\tB-geo-loc\n\nok\tO\n".encode("latin-1"))
+    code, _, err = run_cli(["train", str(p), "--features", "surface", "-o", str(tmp_path / "m.crftag")])
+    assert code == 2 and not (tmp_path / "m.crftag").exists()
+    assert err == f"{p}:1: invalid UTF-8 at byte offset 3 (for another encoding, pass --encoding)\n"
+    code, _, err = run_cli(["train", str(p), "--features", "surface", "--encoding", "latin-1", "-q",
+                          "-o", str(tmp_path / "m.crftag")])
+    assert code == 0 and (tmp_path / "m.crftag").exists()
+    code, _, err = run_cli(["train", str(p), "--encoding", "klingon", "-o", str(tmp_path / "x.crftag")])
+    assert code == 2 and err == f"{p}: unknown encoding 'klingon'\n"
+
+
+def test_empty_training_file(tmp_path):
+    p = tmp_path / "empty.conll"
+    p.write_text("")
+    code, _, err = run_cli(["train", str(p), "-o", str(tmp_path / "m.crftag")])
+    assert code == 2 and err == f"{p}: no sentences found\n"
+
+
+def test_dev_labels_unseen_in_training_are_scored_not_fatal(tiny):
+    dev = [Sentence(["Star", "Wars", "rocks"], ["B-movie", "I-movie", "O"]),
+           Sentence(["Mars", "bars"], ["B-snack", "O"])]  # "snack" never occurs in training
+    tagger = train(tiny, dev=dev, backend="crf", features="surface")
+    per_type = tagger.meta["dev_scores"]["per_type"]
+    assert per_type["snack"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "gold": 1, "guessed": 0,
+                                 "correct": 0}
+
+
+def test_one_giant_sentence_trains_and_tags(tmp_path, tiny):
+    tokens = [t for s in tiny for t in s.tokens] * 700
+    tags = [t for s in tiny for t in s.tags] * 700
+    tagger = train([Sentence(tokens, tags)], features="surface", max_iterations=5)
+    assert len(tagger.tag_tokens(tokens)) == len(tokens) > 50_000
+
+
+@pytest.mark.parametrize("backend", ["crf", "sgd"])
+def test_training_data_without_entities_is_an_error(backend):
+    with pytest.raises(CrftagError, match="no entities in the training data: nothing to learn"):
+        train([Sentence(["a", "b"], ["O", "O"])], backend=backend, features="surface")
+
+
+def test_crftag_train_is_the_function_whatever_was_imported_before():
+    """The module is crftag.training: importing it cannot replace crftag.train (the function)."""
+    import subprocess
+    import sys
+
+    code = ("import crftag.training, crftag.tools.search, crftag.cli.app\n"
+            "from crftag import train\nimport crftag\n"
+            "assert callable(train) and callable(crftag.train) and train is crftag.training.train")
+    subprocess.run([sys.executable, "-c", code], check=True)
