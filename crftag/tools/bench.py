@@ -28,9 +28,9 @@ from crftag.io.atomic import atomic_write
 def measure(backend: str, train: str, dev: str, test: str | None, features: str,
             params: dict[str, Any], model_dir: Path, tokens: int, calls: int, seed: int) -> dict:
     """Train one backend and measure it (runs in the child process)."""
-    from crftag import Tagger
     from crftag.evaluation.scores import evaluate
     from crftag.resources.corpora import load_labelled
+    from crftag.tagger import Tagger
     from crftag.training import train as train_tagger
 
     t0 = time.perf_counter()
