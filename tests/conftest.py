@@ -184,3 +184,14 @@ def tiny_model_path(tmp_path_factory, tiny_crf) -> Path:
     path = tmp_path_factory.mktemp("tiny-model") / "m.crftag"
     tiny_crf.save(path)
     return path
+
+
+def run_threads(work, n: int = 16) -> None:
+    """``work(k)`` on ``n`` threads at once, k = 0..n-1; returns when all are done."""
+    import threading
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()

@@ -8,12 +8,11 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import run_cli, run_threads
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -309,11 +308,7 @@ def test_sixteen_threads_share_one_tagger(fuzz_model, wnut16_dev):
             if shared.tag(texts[i % len(texts)]) != expected[i % len(texts)]:
                 failures.append(i)
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(worker, 16)
     assert failures == []
     assert shared._fast.generations > 100  # the cache turned over many times under the threads
 

@@ -310,13 +310,7 @@ def test_oversized_streamed_bodies_are_answered_not_dropped(server, tagger):
                     s.sendall(chunk)
                 except (BrokenPipeError, ConnectionResetError):
                     break
-            data = b""
-            while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < _length(data):
-                more = s.recv(65536)
-                if not more:
-                    break
-                data += more
-            return data
+            return _recv_response(s)
 
     big = b"x" * 65536
     declared = raw(b"POST /v1/tag HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
@@ -542,14 +536,20 @@ def test_sigterm_answers_requests_in_flight_then_exits_0(model_file, tagger, tmp
     assert "crftag serve: stopped on SIGTERM" in (tmp_path / "stderr").read_text()
 
 
-def _read_http(s: socket.socket) -> tuple[int, bytes]:
+def _recv_response(s: socket.socket) -> bytes:
+    """One HTTP response's bytes: the head, then as much body as Content-Length says (or until
+    the server closes)."""
     data = b""
     while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < _length(data):
         more = s.recv(65536)
         if not more:
             break
         data += more
-    head, body = data.split(b"\r\n\r\n", 1)
+    return data
+
+
+def _read_http(s: socket.socket) -> tuple[int, bytes]:
+    head, body = _recv_response(s).split(b"\r\n\r\n", 1)
     return int(head.split()[1]), body
 
 

@@ -1,8 +1,8 @@
 """The type-score cache: bounded generations, promotion instead of recomputation, threads."""
 
-import threading
 
 import pytest
+from conftest import run_threads
 
 from crftag import Tagger, train
 
@@ -69,11 +69,7 @@ def test_threads_on_a_cold_evicting_cache_equal_serial(model_path):
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(work, 16)
     assert not errors
     assert [results[i] for i in range(len(stream))] == expected
     assert shared._fast.generations > 5
