@@ -40,8 +40,9 @@ class Tagger:
         self.meta = dict(meta or {})
         self.lexicon = lexicon or Lexicon()
         self.featurizer = Featurizer(feature_set, self.lexicon)
-        # Linear models tag through per-token-type cached scores (crftag.linear.typecache).
-        self._fast = TypeScoreCache(self.featurizer, model, cache_types) \
+        # Linear models tag through per-token-type cached scores (crftag.linear.typecache); other
+        # models have no type cache and tag through their own predict/analyse.
+        self.type_cache = TypeScoreCache(self.featurizer, model, cache_types) \
             if isinstance(model, LinearChainModel) else None
         self._types = [split_tag(label)[1] for label in model.labels]  # entity type per label id
 
@@ -97,10 +98,10 @@ class Tagger:
 
     def tag_tokens_batch(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """BIO tags for many pre-tokenised sentences, without confidences (the fastest path)."""
-        if self._fast is None:
+        if self.type_cache is None:
             return [t.tags for t in self._tag_batch([Sentence(list(s)) for s in sentences], None)]
         tokens, sent_ptr = _flatten(sentences)
-        flat = self._fast.labels(tokens, sent_ptr).tolist()
+        flat = self.type_cache.labels(tokens, sent_ptr).tolist()
         labels = self.model.labels
         bounds = sent_ptr.tolist()
         return [[labels[y] for y in flat[a:b]] for a, b in itertools.pairwise(bounds)]
@@ -108,10 +109,10 @@ class Tagger:
     def tag(self, text: str, min_confidence: float | None = None) -> list[Entity]:
         """Entities in one text (a tweet), with character offsets into ``text`` and confidences."""
         tokens, spans = tokenize(text)
-        if self._fast is None or not tokens:
+        if self.type_cache is None or not tokens:
             return self.analyse(Sentence(tokens, text=text, spans=spans), min_confidence).entities
         # the latency path: one sentence, one compiled call, no tag strings built
-        decoded = self._fast.analyse(tokens, np.array([0, len(tokens)]))[0]
+        decoded = self.type_cache.analyse(tokens, np.array([0, len(tokens)]))[0]
         return self._entities(text, spans, decoded, min_confidence)
 
     def tag_batch(self, texts: Iterable[str], min_confidence: float | None = None) -> list[list[Entity]]:
@@ -136,10 +137,10 @@ class Tagger:
 
     def _tag_batch(self, sentences: list[Sentence], min_confidence: float | None) -> list[Tagged]:
         tokens = [s.tokens for s in sentences]
-        if self._fast is None:  # a model without the linear fast path: go through feature keys
+        if self.type_cache is None:  # a model without the linear fast path: go through feature keys
             decoded = self.model.analyse_batch(self.featurizer.featurize_batch(tokens))
         else:
-            decoded = self._fast.analyse(*_flatten(tokens))
+            decoded = self.type_cache.analyse(*_flatten(tokens))
         return [self._tagged(s, d, min_confidence) if d else Tagged(s, [], [])
                 for s, d in zip(sentences, decoded, strict=True)]
 

@@ -17,6 +17,7 @@ when that package is missing.
 from __future__ import annotations
 
 import importlib.util
+import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -103,17 +104,21 @@ class Param:
         return self.check(name, value)
 
     def check(self, name: str, value: Any) -> Any:
-        """``value`` if it is valid for this parameter (an int where a float is asked is taken
-        as that float; a list where a tuple is asked as that tuple), else a one-line error."""
+        """``value`` if it is valid for this parameter, as the declared type (any integer where an
+        int is asked, any real number where a float is asked, numpy's included; a list where a
+        tuple is asked), else a one-line error."""
         if value is None and self.optional:
             return None
-        if self.type is float and isinstance(value, int) and not isinstance(value, bool):
+        number = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+        if self.type is float and number:
             value = float(value)
-        if self.type is tuple and isinstance(value, list):
+        elif self.type is int and number and isinstance(value, numbers.Integral):
+            value = int(value)
+        elif self.type is tuple and isinstance(value, list):
             value = tuple(value)
         ok = isinstance(value, self.type) and not (self.type is not bool and isinstance(value, bool))
         if self.type is tuple and ok:
-            ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+            ok = all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value)
         if ok and self.choices:
             ok = value in self.choices
         if ok and self.type in (int, float):

@@ -93,7 +93,8 @@ def tag(model_path: str, inputs: tuple[str, ...], input_format: str | None, outp
                 if line is not None:
                     raise DataError(src, line, "looks like CoNLL ('token<TAB>tag' lines), not one tweet per "
                                                "line; pass --input-format conll (or --input-format text)")
-            if tagger._fast is not None and fmt in ("text", "conll") and output_format in ("text", "conll"):
+            bulk = tagger.type_cache is not None and {fmt, output_format} <= {"text", "conll"}
+            if bulk:  # a linear model, text or CoNLL in and out: the bulk engine
                 tag_file(tagger, src, fmt, output_format, min_confidence, encoding, workers, out, limits,
                          progress)
                 continue

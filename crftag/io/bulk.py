@@ -343,7 +343,7 @@ class BlockTagger:
 
         Batches of ``BATCH_SENTENCES`` sentences: the new types a call scores are still in the
         core's cache when its sentences read them."""
-        fast, job = self.tagger._fast, self.job
+        fast, job = self.tagger.type_cache, self.job
         labels = np.empty(len(starts), dtype=np.int64)
         chunks: list[tuple[int, int]] = []
         ent_ptr = [0]

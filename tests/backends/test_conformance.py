@@ -96,3 +96,14 @@ def test_a_wrong_parameter_is_refused_before_training(tiny):
         train(tiny, backend="crf", features="surface", c1=-1.0)
     with pytest.raises(CrftagError, match="backend 'crf' has no parameter 'c3'"):
         train(tiny, backend="crf", features="surface", c3=1.0)
+
+
+def test_numpy_numbers_are_taken_as_the_declared_type():
+    import numpy as np
+
+    assert Param(int, 1, "n", minimum=1).check("n", np.int64(7)) == 7
+    assert type(Param(int, 1, "n").check("n", np.int64(7))) is int
+    assert type(Param(float, 0.5, "r").check("r", np.float32(0.25))) is float
+    for bad in (np.float64(1.5), np.bool_(True)):
+        with pytest.raises(CrftagError):
+            Param(int, 1, "n").check("n", bad)

@@ -29,8 +29,8 @@ def test_small_cache_gives_the_same_tags_as_a_large_one(model_path):
     small = Tagger.load(model_path, cache_types=16)
     expected = [big.tag_tokens(s) for s in stream]
     assert [small.tag_tokens(s) for s in stream] == expected
-    assert small._fast.generations > 10  # the young generation filled up again and again
-    assert big._fast.generations == 0
+    assert small.type_cache.generations > 10  # the young generation filled up again and again
+    assert big.type_cache.generations == 0
     texts = [" ".join(s) for s in stream]
     assert [small.tag(t) for t in texts] == [big.tag(t) for t in texts]
 
@@ -43,7 +43,7 @@ def test_a_batch_larger_than_the_cache_is_tagged_uncached(model_path):
 
 def test_types_of_the_old_generation_are_copied_not_rescored(model_path):
     tagger = Tagger.load(model_path, cache_types=12)
-    cache = tagger._fast
+    cache = tagger.type_cache
     tagger.tag_tokens(["Paris", "London"])
     tagger.tag_tokens([f"w{i}" for i in range(10)])  # the young generation is now full
     assert cache.generations == 0
@@ -72,15 +72,15 @@ def test_threads_on_a_cold_evicting_cache_equal_serial(model_path):
     run_threads(work, 16)
     assert not errors
     assert [results[i] for i in range(len(stream))] == expected
-    assert shared._fast.generations > 5
+    assert shared.type_cache.generations > 5
 
 
 def test_a_new_type_is_published_only_once_scored(model_path):
     tagger = Tagger.load(model_path)
-    look = tagger._fast._lookup(["zzz", "Paris"])
-    assert look.fresh == ["zzz", "Paris"] and "zzz" not in tagger._fast._young.slots
+    look = tagger.type_cache._lookup(["zzz", "Paris"])
+    assert look.fresh == ["zzz", "Paris"] and "zzz" not in tagger.type_cache._young.slots
     tagger.tag_tokens(["zzz"])
-    assert "zzz" in tagger._fast._young.slots
+    assert "zzz" in tagger.type_cache._young.slots
 
 
 def test_cache_capacity_must_be_positive(model_path):
@@ -90,7 +90,7 @@ def test_cache_capacity_must_be_positive(model_path):
 
 def test_a_retired_generation_is_reused_unless_a_call_still_reads_it(model_path):
     tagger = Tagger.load(model_path, cache_types=4)
-    cache = tagger._fast
+    cache = tagger.type_cache
     tagger.tag_tokens(["a", "b", "c"])
     first = cache._young.arrays
     tagger.tag_tokens(["d", "e", "f"])  # rotation 1: a fresh young generation
