@@ -9,7 +9,8 @@ weights; and the sizes of what the tagger will derive from the model (per-type s
 rows, constant-atom tables) within fixed budgets. A model that passes tags every input
 without reading out of bounds.
 
-The limits are module constants, listed in the README's Guarantees section.
+The limits are constants here (and, for meta.json, in :mod:`crftag.limits`), listed in the
+README's Guarantees section.
 """
 
 from __future__ import annotations
