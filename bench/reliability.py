@@ -128,7 +128,7 @@ def threads_section(args, model: Path, texts: list[str]) -> dict:
         t.join()
     samples.append((sum(done), round(rss_mb(), 1)))
     out = {"threads": args.threads, "calls": args.calls, "seconds": time.perf_counter() - t0,
-           "rss_mb": samples, "mismatches": sum(mismatches), "generations": tagger._fast.generations}
+           "rss_mb": samples, "mismatches": sum(mismatches), "generations": tagger.type_cache.generations}
     print(f"{args.threads} threads, one Tagger, {args.calls:,} calls in {out['seconds']:.1f} s: "
           f"{out['mismatches']} results differ from serial (cache generations: {out['generations']})")
     print("  RSS (MB) by calls: " + ", ".join(f"{c:,}: {m}" for c, m in samples))

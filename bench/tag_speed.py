@@ -143,7 +143,7 @@ def main() -> None:
     unseen, seen, novelty = [], [], []
     for _ in range(args.repeats):
         tagger = fresh()
-        known = set(tagger._fast._young.slots) | set(tagger._fast._old.slots)
+        known = set(tagger.type_cache._young.slots) | set(tagger.type_cache._old.slots)
         new_types, occurrences = set(), 0
         for s in dev:
             for t in s:
@@ -282,7 +282,7 @@ def soak(tagger, templates: list, calls: int, progress_bar, out: Path) -> dict:
                 rows.append({"calls": i + 1, "tweets_per_s": n / (now - t_window),
                              "p99_us": float(np.percentile(times[:n], 99)) / 1000,
                              "max_us": float(times[:n].max()) / 1000, "rss_mb": round(rss_mb(), 1),
-                             "cache_generations": tagger._fast.generations})
+                             "cache_generations": tagger.type_cache.generations})
                 t_window = now
                 bar.update(n)
     gc.unfreeze()

@@ -310,7 +310,7 @@ def test_sixteen_threads_share_one_tagger(fuzz_model, wnut16_dev):
 
     run_threads(worker, 16)
     assert failures == []
-    assert shared._fast.generations > 100  # the cache turned over many times under the threads
+    assert shared.type_cache.generations > 100  # the cache turned over many times under the threads
 
 
 def test_tag_streams_stdin_line_by_line(tiny_crf, tmp_path):
