@@ -278,21 +278,20 @@ def _derived_sizes(fs: Any, lexicon: Mapping[str, Any], arrays: Mapping[str, np.
                                      f"(at most {MAX_DERIVED_BYTES:,})")
 
 
-ArraysCheck = Callable[[list[str], Mapping[str, np.ndarray]], "set[str] | None"]
+def validate_model(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray], source: str,
+                   backend_for: Callable[[str], Any]) -> tuple[Any, Any]:
+    """Check a loaded model's metadata and arrays; return its :class:`FeatureSet` and backend.
 
-
-def validate_model(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray], source: str = "<model>",
-                   check_arrays: ArraysCheck | None = None) -> Any:
-    """Check a loaded model's metadata and arrays; return its :class:`FeatureSet`.
-
-    ``check_arrays`` is the backend's (:meth:`crftag.backends.Backend.check_arrays`): it checks
-    the model's own arrays and names them, and every other array (beyond the lexicon's) is then
-    refused. Raises :class:`Invalid` (or :class:`crftag.errors.DataError` for a feature set that
-    is not valid at all) naming the first problem found."""
+    ``backend_for`` finds the backend class a model names (:func:`crftag.backends.get_backend`;
+    its :class:`~crftag.errors.CrftagError` for an unknown or unavailable backend passes through),
+    asked once the metadata is known to be well-formed. The backend's ``check_arrays`` checks the
+    model's own arrays and names them, and every other array (beyond the lexicon's) is then
+    refused. Raises :class:`Invalid` naming the first problem found."""
     from crftag.errors import DataError
     from crftag.features.featureset import FeatureSet
 
     check_meta(meta)
+    backend = backend_for(meta["backend"])
     try:
         fs = FeatureSet.from_dict(meta["feature_set"], source=source)
     except DataError as exc:
@@ -308,12 +307,12 @@ def validate_model(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray], so
                                        "feature set")
     used = check_lexicon_arrays(lexicon, arrays)
     _derived_sizes(fs, lexicon, arrays, len(labels))
-    own = check_arrays(list(labels), arrays) if check_arrays is not None else None
+    own = backend.check_arrays(list(labels), arrays)
     if own is not None:
         extra = sorted(set(arrays) - used - own)
         if extra:
             raise Invalid(f"unexpected array {extra[0]!r} for a {meta['backend']} model")
-    return fs
+    return fs, backend
 
 
 def check_prefixed(arrays: Mapping[str, np.ndarray], prefix: str) -> set[str]:

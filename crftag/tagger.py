@@ -23,7 +23,7 @@ from crftag.io.modelfile import load_model, save_model
 from crftag.io.readers import sentences_from_texts
 from crftag.linear.model import LinearChainModel
 from crftag.linear.typecache import DEFAULT_CACHE_TYPES, TypeScoreCache
-from crftag.modelcheck import Invalid, check_meta, validate_model
+from crftag.modelcheck import Invalid, validate_model
 from crftag.text.tokenize import tokenize
 from crftag.types import Entity, Sentence, Tagged
 
@@ -65,17 +65,11 @@ class Tagger:
             raise ValueError("the type cache needs a capacity of at least one type")
         meta, arrays = load_model(path, sha256)
         try:
-            check_meta(meta)
+            feature_set, backend = validate_model(meta, arrays, os.fspath(path), get_backend)
         except Invalid as exc:
             raise ModelError(path, f"invalid model: {exc}") from None
-        try:
-            backend = get_backend(meta["backend"])
-        except CrftagError as exc:
+        except CrftagError as exc:  # a backend that is not installed or cannot run here
             raise ModelError(path, str(exc)) from None
-        try:
-            feature_set = validate_model(meta, arrays, os.fspath(path), backend.check_arrays)
-        except Invalid as exc:
-            raise ModelError(path, f"invalid model: {exc}") from None
         try:
             lexicon = Lexicon.from_arrays(meta.get("lexicon", {}), arrays)
             model = backend.load(list(meta["labels"]), arrays)

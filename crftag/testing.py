@@ -173,10 +173,9 @@ def check_backend(backend: type[Backend], tmp_path: str | os.PathLike[str] | Non
     featurizer, X, y = tiny_batch()
     model = estimator.fit(X, y, X, y)
     check_model(backend, model, featurizer, y)
-    check_storage(backend, model, featurizer)
+    arrays = check_storage(backend, model, featurizer)
     _check(isinstance(estimator.fit_info(), dict), backend, "fit_info must give a dict")
     twin = backend(**params).fit(X, y, X, y).to_arrays()
-    arrays = model.to_arrays()
     _check(twin.keys() == arrays.keys() and all(np.array_equal(twin[k], arrays[k]) for k in arrays), backend,
            "two fits with the same data and parameters (seed included) must give the same arrays")
     registered = {b.name for b in list_backends() if b.available}

@@ -122,7 +122,7 @@ class SGDBackend(LinearBackend):
             coef = np.vstack([-coef[0] / 2, coef[0] / 2])
             intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
         trans, start = bio_constraints(labels)
-        return TokenClassifierModel.from_dense(labels, keys, np.ascontiguousarray(coef.T), trans,
+        return self.model_class.from_dense(labels, keys, np.ascontiguousarray(coef.T), trans,
                                            bias=intercept.astype(np.float64), start=start)
 
     def fit_info(self) -> dict[str, Any]:

@@ -92,10 +92,9 @@ def report_format_option(choices: Sequence[str] = REPORT_FORMATS) -> Decorator:
                         help="Report format (--format is the old spelling).")
 
 
-def param_option(help: str = "Backend parameter, e.g. -p c1=0.1 (repeatable; `crftag backends --params`).",
-                 ) -> Decorator:
-    return click.option("-p", "--param", "params", multiple=True, callback=key_values, metavar="KEY=VALUE",
-                        help=help)
+param_option: Decorator = click.option(
+    "-p", "--param", "params", multiple=True, callback=key_values, metavar="KEY=VALUE",
+    help="Backend parameter, e.g. -p c1=0.1 (repeatable; `crftag backends --params`).")
 
 
 # -- outputs ------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from crftag.errors import CrftagError
 @click.option("-o", "--output", "model_path", required=True, type=click.Path(dir_okay=False),
               help="Where to write the model file.")
 @input_format_option(old_spelling=True)
-@param_option()
+@param_option
 @click.option("--seed", default=0, show_default=True, help="Random seed (sgd, bilstm-crf; training order).")
 @click.option("--oversample", default=1, show_default=True, type=click.IntRange(min=1),
               help="Repeat sentences with rare entity types this many times in all.")
@@ -139,7 +139,7 @@ def search(train_files: tuple[str, ...], dev_file: str, backend: str, grid: dict
 @click.option("--dev", "dev_file", required=True, metavar="DEV_FILE")
 @click.option("--backend", default="crf", show_default=True)
 @click.option("--features", default="twitter", show_default=True, metavar="NAME_OR_PATH")
-@param_option()
+@param_option
 @click.option("--runs", default=5, show_default=True, help="Trainings (seeds 1..N).")
 @click.option("--vary", type=click.Choice(["both", "order", "seed"]), default="both", show_default=True,
               help="What each seed changes: the training order, the backend's seed, or both.")
