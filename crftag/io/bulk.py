@@ -42,6 +42,7 @@ BLOCK_BYTES = 1 << 20
 BATCH_SENTENCES = 256
 _TAB, _NL, _CR = 9, 10, 13
 _DOCSTART = np.array([ord(c) for c in "-DOCSTART-"], dtype=np.uint32)
+_IMGID = np.array([ord(c) for c in "IMGID:"], dtype=np.uint32)
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,8 @@ def parse_conll(cps, chars):
 
     A line's token is its first field, as :func:`crftag.io.readers.conll_fields` finds it:
     with a tab, the first tab-separated field, stripped; without, the first
-    whitespace-separated word. A blank line, or ``-DOCSTART-``, ends a sentence; a blank
+    whitespace-separated word. A blank line, ``-DOCSTART-`` or an ``IMGID:<id>`` line (see
+    :func:`crftag.io.readers.read_conll`) ends a sentence; a blank
     token followed by a tag is skipped. A sentence still open at the end of ``cps`` is not
     returned: ``consumed`` is where its first line starts (the caller keeps the rest for the
     next block).
@@ -148,7 +150,7 @@ def parse_conll(cps, chars):
         ts, te, debris = _first_field(cps, ls, le, chars)
         if debris:
             pass
-        elif te == ts or _is_docstart(cps, ts, te):
+        elif te == ts or _is_docstart(cps, ts, te) or _is_image_id(cps, ls, le, ts, te, chars):
             if n_tok > sent_ptr[n_sent]:
                 n_sent += 1
                 sent_ptr[n_sent] = n_tok
@@ -201,6 +203,21 @@ def _is_docstart(cps, a, b):
         return False
     for i in range(b - a):
         if cps[a + i] != _DOCSTART[i]:
+            return False
+    return True
+
+
+@njit(nogil=True, cache=True)
+def _is_image_id(cps, ls, le, a, b, chars):
+    """Whether the line ``cps[ls:le]`` is ``IMGID:<id>`` alone with no tab (its first field
+    ``a:b``): :func:`crftag.io.readers._image_id`."""
+    if a != ls or b - a < len(_IMGID):
+        return False
+    for i in range(len(_IMGID)):
+        if cps[a + i] != _IMGID[i]:
+            return False
+    for i in range(b, le):
+        if cps[i] == _TAB or not flags_of(chars, cps[i]) & SPACE:
             return False
     return True
 

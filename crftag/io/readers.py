@@ -5,7 +5,9 @@ Formats:
 * ``conll``: one token per line, token first and tag last, separated by a tab
   or spaces (middle columns ignored), a blank line between sentences. CRLF line
   ends, runs of blank lines, a line holding only a tab (WNUT17), ``-DOCSTART-``
-  lines and a last sentence without a final blank line are all accepted. With a
+  lines and a last sentence without a final blank line are all accepted, and so is a
+  line ``IMGID:<id>`` without a tab (Twitter-2015/2017 start each tweet with the id of its
+  image: a sentence boundary, not a token). With a
   tab, a token may hold spaces and its surrounding spaces are dropped; a blank
   token tagged ``O`` is skipped (the Broad Twitter Corpus has a few), a blank
   token tagged as an entity is an error.
@@ -159,7 +161,7 @@ def read_conll(path: str | os.PathLike[str], labelled: bool = True, encoding: st
     start = 0
     for lineno, line in _lines(name, encoding, **limits):
         token, tag = conll_fields(line)
-        if (token is None and tag is None) or token == "-DOCSTART-":  # a sentence ends
+        if (token is None and tag is None) or token == "-DOCSTART-" or _image_id(line):  # a sentence ends
             if tokens:
                 yield Sentence(tokens, tags if labelled else None, line=start)
                 tokens, tags = [], []
@@ -179,6 +181,11 @@ def read_conll(path: str | os.PathLike[str], labelled: bool = True, encoding: st
         tokens.append(token)
     if tokens:
         yield Sentence(tokens, tags if labelled else None, line=start)
+
+
+def _image_id(line: str) -> bool:
+    """A Twitter-2015/2017 ``IMGID:<id>`` line: the image a tweet came with, not a token."""
+    return line.startswith("IMGID:") and "\t" not in line and len(line.split()) == 1
 
 
 def conll_fields(line: str) -> tuple[str | None, str | None]:
@@ -341,7 +348,7 @@ def looks_like_conll(lines: list[str]) -> bool:
     two non-blank ones, every one of them tagged): CoNLL, about to be tagged line by line."""
     seen = 0
     for line in lines:
-        if not line.strip() or line.startswith("-DOCSTART-"):
+        if not line.strip() or line.startswith("-DOCSTART-") or _image_id(line):
             continue
         token, tag = conll_fields(line)
         if "\t" not in line or token is None or tag is None or not is_valid_tag(tag):

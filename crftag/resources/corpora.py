@@ -69,6 +69,10 @@ CORPORA: dict[str, Corpus] = {c.name: c for c in (
     Corpus("btc", "Broad Twitter Corpus, PER/LOC/ORG (dev: the second half of section H)",
            (Part("btc:a"), Part("btc:b"), Part("btc:e"), Part("btc:g"), Part("btc:h", "first-half")),
            (Part("btc:h", "second-half"),)),
+    Corpus("twitter2015", "Twitter-2015 NER (Zhang et al. 2018), PER/LOC/ORG/OTHER (dev: valid.txt)",
+           (Part("twitter2015:train"),), (Part("twitter2015:valid"),)),
+    Corpus("twitter2017", "Twitter-2017 NER (Lu et al. 2018), PER/LOC/ORG/OTHER (dev: valid.txt)",
+           (Part("twitter2017:train"),), (Part("twitter2017:valid"),)),
     Corpus("gmb", "GMB news sample, 8 types (80/20 stratified split, seed 0)",
            (Part("gmb:sample", "stratified-train"),), (Part("gmb:sample", "stratified-dev"),)),
 )}

@@ -12,7 +12,9 @@ from crftag.io.writers import WRITERS
 
 CONLL = ("\ufeff-DOCSTART-\tO\n\nBarack\tB-person\nObama\tI-person\nvisited\tO\nParis\tB-geo-loc\n\n"
          "  \t \n  New York  \tB-geo-loc\nrocks\tO\r\n\r\n\u00a0\n-DOCSTART- x\nI love\nLondon\n\n\n"
-         "@bob\tO\n#NBA\tO\n\tO\n \tO\nu R\tO\n😎 \tO\nhttp://t.co/x O\n\n  only spaces first\nlast\tO")
+         "@bob\tO\n#NBA\tO\n\tO\n \tO\nu R\tO\n😎 \tO\nhttp://t.co/x O\n\nIMGID:1015799\nGeorge\tB-PER\n"
+         "IMGID:O_31  \nZimmerman\tI-PER\nIMGID:\nx\tO\n IMGID:7\nIMGID:8\tO\nIMGID:9 x\n\n"
+         "  only spaces first\nlast\tO")
 TEXT = ("Barack Obama visited Paris today\n\nI love New York City!\r\n@bob watching the Lakers #NBA "
         "http://t.co/x\n\u00a0\nTaylor Swift in London tonight :)\nlast line without newline")
 

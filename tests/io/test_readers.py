@@ -136,11 +136,38 @@ def test_broad_twitter_corpus_debris(tmp_path):
         list(read_conll(bad))
 
 
+def test_image_id_lines_end_a_sentence(tmp_path):
+    """Twitter-2015/2017 put ``IMGID:<id>`` (no tab) before each tweet: a boundary, never a token.
+    A line that only looks like one (leading space, a tab, a second field) is a token line."""
+    from crftag.io.readers import read_conll, sniff_conll
+
+    path = tmp_path / "t15.txt"
+    path.write_text("IMGID:1015799\nGeorge\tB-PER\nZimmerman\tI-PER\nIMGID:O_31\nshot\tO\n\n"
+                    "IMGID:17_06_12920\r\n#\tO\nMLB\tB-ORG\n", encoding="utf-8")
+    sents = list(read_conll(path))
+    assert [s.tokens for s in sents] == [["George", "Zimmerman"], ["shot"], ["#", "MLB"]]
+    assert [s.tags for s in sents] == [["B-PER", "I-PER"], ["O"], ["O", "B-ORG"]]
+    assert [s.line for s in sents] == [2, 5, 8]
+    assert sniff_conll(path) is not None  # crftag tag recognises the file as CoNLL
+    look_alike = tmp_path / "not-ids.conll"
+    look_alike.write_text(" IMGID:7\tO\nIMGID:8\tO\nIMGID:9 O\n", encoding="utf-8")
+    assert [s.tokens for s in read_conll(look_alike)] == [["IMGID:7", "IMGID:8", "IMGID:9"]]
+
+
+#: sentences in each tuning file, as the corpora's papers and READMEs count them
+TUNING_FILES = {"wnut17:train": None, "wnut17:dev": 1009, "btc:a": None, "btc:b": None, "btc:e": None,
+                "btc:g": None, "btc:h": None, "twitter2015:train": 4000, "twitter2015:valid": 1000,
+                "twitter2017:train": 3373, "twitter2017:valid": 723}
+
+
 @pytest.mark.data
-@pytest.mark.parametrize("name", ["wnut17:train", "wnut17:dev", "btc:a", "btc:b", "btc:e", "btc:g", "btc:h"])
+@pytest.mark.parametrize("name", list(TUNING_FILES))
 def test_every_tuning_corpus_reads(name):
     from crftag.io.readers import read_conll
     from tests.conftest import registry_file
 
     sents = list(read_conll(registry_file(name)))
     assert sents and all(len(s.tokens) == len(s.tags) and all(s.tokens) for s in sents)
+    assert not any(t.startswith("IMGID:") for s in sents for t in s.tokens)
+    if TUNING_FILES[name] is not None:
+        assert len(sents) == TUNING_FILES[name]

@@ -7,7 +7,7 @@ from crftag.resources.corpora import CORPORA, load_labelled, read_split, split_p
 
 
 def test_unknown_names_and_bad_references():
-    with pytest.raises(CrftagError, match="unknown corpus 'nope'; known: wnut16, wnut17, btc, gmb"):
+    with pytest.raises(CrftagError, match="unknown corpus 'nope'; known: wnut16, wnut17, btc, twitter2015, twitter2017, gmb"):
         read_split("corpus:nope/train")
     with pytest.raises(CrftagError, match="corpus:btc/test: a corpus split is written"):
         read_split("corpus:btc/test")
@@ -29,6 +29,10 @@ def test_splits_are_the_documented_ones(wnut16_train):
     assert not {id(s) for s in gmb_train} & {id(s) for s in gmb_dev}
     assert len(gmb_dev) == pytest.approx(0.2 * (len(gmb_train) + len(gmb_dev)), abs=2)
     assert len(read_split("corpus:wnut16/train")) == len(load_labelled(wnut16_train)) == 2394
+    for name, sizes in {"twitter2015": (4000, 1000), "twitter2017": (3373, 723)}.items():
+        train_split, dev_split = read_split(f"corpus:{name}/train"), read_split(f"corpus:{name}/dev")
+        assert (len(train_split), len(dev_split)) == sizes
+        assert {t for s in train_split for t in s.tags} >= {"B-PER", "I-PER", "B-LOC", "B-ORG"}
     parts = split_provenance("corpus:btc/train")
     assert [(p["resource"], p["cut"]) for p in parts][-1] == ("btc:h", "first-half")
     assert all(len(p["sha256"]) == 64 for p in parts)

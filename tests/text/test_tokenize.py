@@ -234,7 +234,7 @@ def test_character_classes_agree_with_re():
 
 
 CORPORA = ["wnut16:train", "wnut16:dev", "wnut17:train", "wnut17:dev", "btc:a", "btc:b", "btc:e", "btc:g",
-           "btc:h"]
+           "btc:h", "twitter2015:train", "twitter2015:valid", "twitter2017:train", "twitter2017:valid"]
 
 
 @pytest.mark.data
