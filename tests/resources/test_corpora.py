@@ -7,7 +7,8 @@ from crftag.resources.corpora import CORPORA, load_labelled, read_split, split_p
 
 
 def test_unknown_names_and_bad_references():
-    with pytest.raises(CrftagError, match="unknown corpus 'nope'; known: wnut16, wnut17, btc, twitter2015, twitter2017, gmb"):
+    known = "wnut16, wnut17, btc, twitter2015, twitter2017, gmb"
+    with pytest.raises(CrftagError, match=f"unknown corpus 'nope'; known: {known}"):
         read_split("corpus:nope/train")
     with pytest.raises(CrftagError, match="corpus:btc/test: a corpus split is written"):
         read_split("corpus:btc/test")
