@@ -92,6 +92,16 @@ def _strings(value: Any, what: str, unique: bool = False, limit: int | None = No
 
 # -- metadata ----------------------------------------------------------------------------------
 
+def _bio_labels(value: Any, what: str) -> list[str]:
+    """A non-empty list of distinct BIO labels."""
+    labels = _strings(value, what, unique=True, limit=MAX_LABELS)
+    _need(len(labels) > 0, f"{what} is empty")
+    for label in labels:
+        _need(len(label) <= MAX_LABEL_CHARS and _LABEL_RE.fullmatch(label) is not None,
+              f"label {label[:40]!r} is not a BIO tag (O, B-TYPE, I-TYPE)")
+    return labels
+
+
 def check_meta(meta: Any) -> None:
     """The metadata's schema: types of every field crftag reads, and its depth."""
     _need(isinstance(meta, dict), "meta.json must hold a JSON object")
@@ -104,11 +114,7 @@ def check_meta(meta: Any) -> None:
           "'checksums' must map member names to sha256 hex digests")
     _need(isinstance(meta.get("backend"), str) and meta["backend"], "'backend' must be a non-empty string")
     _need(isinstance(meta.get("feature_set"), dict), "'feature_set' must be an object")
-    labels = _strings(meta.get("labels"), "'labels'", unique=True, limit=MAX_LABELS)
-    _need(len(labels) > 0, "'labels' is empty")
-    for label in labels:
-        _need(len(label) <= MAX_LABEL_CHARS and _LABEL_RE.fullmatch(label) is not None,
-              f"label {label[:40]!r} is not a BIO tag (O, B-TYPE, I-TYPE)")
+    _bio_labels(meta.get("labels"), "'labels'")
     lexicon = meta.get("lexicon", {})
     _need(isinstance(lexicon, dict), "'lexicon' must be an object")
     _strings(lexicon.get("cluster_groups", []), "'lexicon.cluster_groups'", unique=True, limit=MAX_GROUPS)
@@ -185,33 +191,71 @@ def _bounded(arr: np.ndarray, name: str, limit: float, minus_inf: bool = False) 
           f"beyond +-{limit:g}")
 
 
-def check_linear(labels: list[str], arrays: Mapping[str, np.ndarray]) -> set[str]:
-    """A linear-chain model's arrays (see :class:`crftag.linear.model.LinearChainModel`); their names."""
+def check_linear(labels: list[str], arrays: Mapping[str, np.ndarray], prefix: str = "") -> set[str]:
+    """A linear-chain model's arrays (see :class:`crftag.linear.model.LinearChainModel`), named
+    ``prefix`` + their usual names (a first pass's: ``stk0_feature_keys``...); their names."""
     n_lab = len(labels)
-    keys = _array(arrays, "feature_keys", np.uint64, 1)
-    row_ptr = _array(arrays, "row_ptr", np.int64, 1)
-    cols = _array(arrays, "cols", np.int32, 1)
-    vals = _array(arrays, "vals", np.float64, 1)
-    bias = _array(arrays, "bias", np.float64, 1)
-    transitions = _array(arrays, "transitions", np.float64, 2)
-    _strictly_increasing(keys, "feature_keys")
-    _need(len(cols) == len(vals), "arrays 'cols' and 'vals' differ in length")
-    _offsets(row_ptr, len(keys), "row_ptr", len(vals))
+    p = prefix
+    keys = _array(arrays, p + "feature_keys", np.uint64, 1)
+    row_ptr = _array(arrays, p + "row_ptr", np.int64, 1)
+    cols = _array(arrays, p + "cols", np.int32, 1)
+    vals = _array(arrays, p + "vals", np.float64, 1)
+    bias = _array(arrays, p + "bias", np.float64, 1)
+    transitions = _array(arrays, p + "transitions", np.float64, 2)
+    _strictly_increasing(keys, p + "feature_keys")
+    _need(len(cols) == len(vals), f"arrays '{p}cols' and '{p}vals' differ in length")
+    _offsets(row_ptr, len(keys), p + "row_ptr", len(vals))
     _need(len(cols) == 0 or (int(cols.min()) >= 0 and int(cols.max()) < n_lab),
-          f"array 'cols' holds label indices outside 0..{n_lab - 1}")
-    _bounded(vals, "vals", MAX_ABS_WEIGHT)
-    _need(bias.shape == (n_lab,), f"array 'bias' has shape {bias.shape}, expected ({n_lab},)")
-    _bounded(bias, "bias", MAX_ABS_WEIGHT)
+          f"array '{p}cols' holds label indices outside 0..{n_lab - 1}")
+    _bounded(vals, p + "vals", MAX_ABS_WEIGHT)
+    _need(bias.shape == (n_lab,), f"array '{p}bias' has shape {bias.shape}, expected ({n_lab},)")
+    _bounded(bias, p + "bias", MAX_ABS_WEIGHT)
     _need(transitions.shape == (n_lab, n_lab),
-          f"array 'transitions' has shape {transitions.shape}, expected ({n_lab}, {n_lab})")
-    _bounded(transitions, "transitions", MAX_ABS_TRANSITION, minus_inf=True)
-    names = set(LINEAR_ARRAYS)
-    if "start" in arrays:
-        start = _array(arrays, "start", np.float64, 1)
-        _need(start.shape == (n_lab,), f"array 'start' has shape {start.shape}, expected ({n_lab},)")
-        _bounded(start, "start", MAX_ABS_TRANSITION, minus_inf=True)
-        _need(bool(np.isfinite(start).any()), "array 'start' forbids every label")
-        names.add("start")
+          f"array '{p}transitions' has shape {transitions.shape}, expected ({n_lab}, {n_lab})")
+    _bounded(transitions, p + "transitions", MAX_ABS_TRANSITION, minus_inf=True)
+    names = {p + name for name in LINEAR_ARRAYS}
+    if p + "start" in arrays:
+        start = _array(arrays, p + "start", np.float64, 1)
+        _need(start.shape == (n_lab,), f"array '{p}start' has shape {start.shape}, expected ({n_lab},)")
+        _bounded(start, p + "start", MAX_ABS_TRANSITION, minus_inf=True)
+        _need(bool(np.isfinite(start).any()), f"array '{p}start' forbids every label")
+        names.add(p + "start")
+    return names
+
+
+def check_stack(fs: Any, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> set[str]:
+    """The first passes of a model whose feature set has stack groups (:mod:`crftag.stacking`):
+    one ``meta["stack"]["passes"]`` entry per group, in order, with BIO labels, and each one's
+    linear-model arrays under ``stk<i>_``; the tables the tagging pass derives from them within
+    budget. Their array names."""
+    groups = fs.stacks()
+    stack = meta.get("stack")
+    if not groups:
+        _need(stack is None, "'stack' is given but the feature set has no stack groups")
+        return set()
+    _need(isinstance(stack, dict) and isinstance(stack.get("passes"), list),
+          "'stack.passes' must be a list (the feature set has stack groups)")
+    passes = stack["passes"]
+    _need(len(passes) == len(groups),
+          f"'stack.passes' has {len(passes)} entries for {len(groups)} stack groups")
+    names: set[str] = set()
+    n_main = len(meta["labels"])
+    widths = []
+    for i, (entry, (group, params)) in enumerate(zip(passes, groups.items(), strict=True)):
+        _need(isinstance(entry, dict) and entry.get("group") == group
+              and isinstance(entry.get("record", {}), dict),
+              f"'stack.passes[{i}]' is not the first pass of group {group!r}")
+        labels = _bio_labels(entry.get("labels"), f"'stack.passes[{i}].labels'")
+        _need(len(params["bins"]) <= MAX_LENGTHS, f"groups.{group}.bins has more than {MAX_LENGTHS} edges")
+        names |= check_linear(labels, arrays, f"stk{i}_")
+        widths.append(len(labels))
+        derived = len(params["window"]) * len(labels) * (len(params["bins"]) + 2) * n_main * 8
+        _need(derived <= MAX_DERIVED_BYTES, f"the first pass of group {group!r} would derive tables of "
+                                            f"{derived:,} bytes (at most {MAX_DERIVED_BYTES:,})")
+    n_off = max(len({o for p in fs.groups.values() for o in p["window"]}), 1)
+    row = n_off * (n_main + sum(widths)) * 8
+    _need(row <= MAX_TYPE_ROW_BYTES, f"the model and its first passes make a per-type score row of "
+                                     f"{row:,} bytes (at most {MAX_TYPE_ROW_BYTES:,})")
     return names
 
 
@@ -305,7 +349,7 @@ def validate_model(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray], so
     for group in lexicon.get("cluster_groups", []) or []:
         _need(group in cluster_groups, f"lexicon cluster group {group!r} is not a cluster group of the "
                                        "feature set")
-    used = check_lexicon_arrays(lexicon, arrays)
+    used = check_lexicon_arrays(lexicon, arrays) | check_stack(fs, meta, arrays)
     _derived_sizes(fs, lexicon, arrays, len(labels))
     own = backend.check_arrays(list(labels), arrays)
     if own is not None:

@@ -15,15 +15,16 @@ import numpy as np
 from crftag._version import __version__
 from crftag.backends import TaggingModel, get_backend
 from crftag.bio import split_tag
+from crftag.engine.typecache import DEFAULT_CACHE_TYPES, TypeScoreCache
 from crftag.errors import CrftagError, ModelError
 from crftag.features.featureset import FeatureSet
-from crftag.features.featurize import Featurizer
+from crftag.features.featurize import Featurized, Featurizer
 from crftag.features.lexicon import Lexicon
 from crftag.io.modelfile import load_model, save_model
 from crftag.io.readers import sentences_from_texts
 from crftag.linear.model import LinearChainModel
-from crftag.linear.typecache import DEFAULT_CACHE_TYPES, TypeScoreCache
 from crftag.modelcheck import Invalid, validate_model
+from crftag.stacking.model import Stack
 from crftag.text.tokenize import tokenize
 from crftag.types import Entity, Sentence, Tagged
 
@@ -33,16 +34,22 @@ class Tagger:
 
     def __init__(self, model: TaggingModel, feature_set: FeatureSet, backend: str,
                  meta: dict[str, Any] | None = None, lexicon: Lexicon | None = None,
-                 cache_types: int = DEFAULT_CACHE_TYPES):
+                 cache_types: int = DEFAULT_CACHE_TYPES, stack: Stack | None = None):
         self.model = model
         self.feature_set = feature_set
         self.backend = backend
         self.meta = dict(meta or {})
         self.lexicon = lexicon or Lexicon()
         self.featurizer = Featurizer(feature_set, self.lexicon)
-        # Linear models tag through per-token-type cached scores (crftag.linear.typecache); other
+        self.stack = stack or Stack([])  # the first passes of the feature set's stack groups
+        if len(self.stack) != len(feature_set.stacks()):
+            raise CrftagError(f"feature set {feature_set.name!r} has {len(feature_set.stacks())} stack "
+                              f"groups but {len(self.stack)} first passes were given")
+        if len(self.stack) and not isinstance(model, LinearChainModel):
+            raise CrftagError("stack groups need a linear model (crf, sgd)")
+        # Linear models tag through per-token-type cached scores (crftag.engine.typecache); other
         # models have no type cache and tag through their own predict/analyse.
-        self.type_cache = TypeScoreCache(self.featurizer, model, cache_types) \
+        self.type_cache = TypeScoreCache(self.featurizer, model, cache_types, self.stack) \
             if isinstance(model, LinearChainModel) else None
         self._types = [split_tag(label)[1] for label in model.labels]  # entity type per label id
 
@@ -73,7 +80,8 @@ class Tagger:
         try:
             lexicon = Lexicon.from_arrays(meta.get("lexicon", {}), arrays)
             model = backend.load(list(meta["labels"]), arrays)
-            return cls(model, feature_set, meta["backend"], meta, lexicon, cache_types)
+            stack = Stack.from_arrays(feature_set.stacks(), meta.get("stack", {}), arrays)
+            return cls(model, feature_set, meta["backend"], meta, lexicon, cache_types, stack)
         except Exception as exc:
             raise ModelError(path, f"inconsistent model contents ({type(exc).__name__}: "
                                    f"{str(exc)[:300]})") from None
@@ -83,7 +91,11 @@ class Tagger:
         meta = {**self.meta, "crftag_version": __version__, "backend": self.backend,
                 "labels": self.labels, "feature_set": self.feature_set.to_dict(),
                 "lexicon": self.lexicon.meta()}
-        save_model(path, meta, {**self.model.to_arrays(), **self.lexicon.to_arrays()})
+        meta.pop("stack", None)
+        if len(self.stack):
+            meta["stack"] = self.stack.meta()
+        save_model(path, meta, {**self.model.to_arrays(), **self.lexicon.to_arrays(),
+                                **self.stack.to_arrays()})
 
     # -- tagging ----------------------------------------------------------------
     def tag_tokens(self, tokens: Sequence[str]) -> list[str]:
@@ -132,7 +144,7 @@ class Tagger:
     def _tag_batch(self, sentences: list[Sentence], min_confidence: float | None) -> list[Tagged]:
         tokens = [s.tokens for s in sentences]
         if self.type_cache is None:  # a model without the linear fast path: go through feature keys
-            decoded = self.model.analyse_batch(self.featurizer.featurize_batch(tokens))
+            decoded = self.model.analyse_batch(self.featurize(tokens))
         else:
             decoded = self.type_cache.analyse(*_flatten(tokens))
         return [self._tagged(s, d, min_confidence) if d else Tagged(s, [], [])
@@ -162,10 +174,16 @@ class Tagger:
                                    token_start=i, token_end=j, score=score))
         return ents
 
+    def featurize(self, sentences: Sequence[Sequence[str]]) -> Featurized:
+        """The feature keys of a batch as the model sees them, stack features included (the plain
+        path: for backends without a type cache, and for checking the compiled one)."""
+        X = self.featurizer.featurize_batch(sentences)
+        return self.stack.featurize(X) if len(self.stack) else X
+
     def info(self) -> dict[str, Any]:
         """What the model is: backend, feature set, labels, training data and scores."""
         keys = ("crftag_version", "backend", "backend_params", "fit_info", "training",
-                "dev_scores", "seed", "lexicon")
+                "dev_scores", "seed", "lexicon", "stack")
         return {"labels": self.labels, "feature_set": self.feature_set.name,
                 **{k: self.meta[k] for k in keys if k in self.meta}}
 

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import os
 import random
-import statistics
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from crftag.backends import get_backend
-from crftag.bio import split_tag
+from crftag.backends.linear import LinearBackend
 from crftag.errors import CrftagError
 from crftag.evaluation.scores import evaluate
 from crftag.features.featureset import FeatureSet, load_feature_set
 from crftag.features.featurize import Featurizer
 from crftag.features.lexicon import build_lexicon
-from crftag.io.readers import read_labelled
 from crftag.linear.model import average
-from crftag.resources.corpora import is_split_ref, read_split, split_provenance
-from crftag.resources.registry import resolve_data, sha256_file
+from crftag.resources.corpora import load_with_provenance
+from crftag.sampling import keep_empty, oversample_rare
+from crftag.stacking.firstpass import fit_stack
+from crftag.stacking.model import Stack
 from crftag.tagger import Tagger
 from crftag.types import Sentence
 
@@ -37,48 +36,10 @@ def _load(data: DataArg | Sequence[DataArg], fmt: str | None,
     sentences: list[Sentence] = []
     record = []
     for item in data:
-        if is_split_ref(item):
-            sents = read_split(item)
-            sentences.extend(sents)
-            record.append({"source": item, "sentences": len(sents), "parts": split_provenance(item)})
-            continue
-        path = resolve_data(item)
-        sents = read_labelled([path], fmt, encoding)
+        sents, rec = load_with_provenance(item, fmt, encoding)
         sentences.extend(sents)
-        record.append({"source": os.fspath(item), "sha256": sha256_file(path), "sentences": len(sents)})
+        record.append(rec)
     return sentences, record
-
-
-def oversample_rare(sentences: Sequence[Sentence], factor: int) -> list[Sentence]:
-    """Repeat each sentence that mentions a rare entity type ``factor`` times in all.
-
-    A type is rare when it has fewer mentions than the median type. This is the
-    notebooks' remedy for types with a few dozen examples; ``factor`` 1 changes nothing.
-    """
-    if factor < 1:
-        raise CrftagError(f"oversample factor must be at least 1, not {factor}")
-    mentions = Counter(split_tag(t)[1] for s in sentences for t in s.tags if t.startswith("B-"))
-    if factor == 1 or not mentions:
-        return list(sentences)
-    median = statistics.median(mentions.values())
-    rare = {k for k, n in mentions.items() if n < median}
-    extra = [s for s in sentences if any(t.startswith("B-") and split_tag(t)[1] in rare
-                                         for t in s.tags)]
-    return [*sentences, *(extra * (factor - 1))]
-
-
-def keep_empty(sentences: Sequence[Sentence], fraction: float, seed: int = 0) -> list[Sentence]:
-    """Keep ``fraction`` of the sentences without an entity (chosen with ``seed``), all the others.
-
-    Most tweets name nothing (62% of WNUT16 train): dropping some of them is the cheap way
-    to trade precision for recall, which this task rewards (one 2016 system gained 6.8 points
-    of segmentation recall so). ``fraction`` 1 changes nothing; order is kept."""
-    if not 0 < fraction <= 1:
-        raise CrftagError(f"the fraction of entity-less sentences kept must be in (0, 1], not {fraction}")
-    if fraction == 1:
-        return list(sentences)
-    rng = random.Random(seed)
-    return [s for s in sentences if any(t != "O" for t in s.tags) or rng.random() < fraction]
 
 
 def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
@@ -123,7 +84,14 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
 
     lexicon = build_lexicon(feature_set)
     featurizer = Featurizer(feature_set, lexicon)
-    X_dev = featurizer.featurize_batch([s.tokens for s in dev_sents]) if dev_sents else None
+    stack, stack_outputs = Stack([]), []
+    if feature_set.stacks():
+        if not issubclass(backend_cls, LinearBackend):
+            raise CrftagError(f"feature set {feature_set.name!r} has stack groups, which need a linear "
+                              f"backend (crf, sgd), not {backend_cls.name}")
+        stack, stack_outputs = fit_stack(feature_set, lexicon, train_sents, dev_sents, seed, progress)
+    position = {id(s): i for i, s in enumerate(train_sents)}
+    X_dev = stack.featurize(featurizer.featurize_batch([s.tokens for s in dev_sents])) if dev_sents else None
     y_dev = [s.tags for s in dev_sents] or None
     models = []
     for bag in range(bags):
@@ -131,6 +99,8 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
         if order_seed:  # the order the training sentences are presented in
             random.Random(order_seed).shuffle(sample)
         X = featurizer.featurize_batch([s.tokens for s in sample])
+        if len(stack):  # each training sentence's first-pass features, jackknifed where asked
+            X = stack.add_features(X, [stack_outputs[position[id(s)]] for s in sample])
         models.append(estimator.fit(X, [s.tags for s in sample], X_dev, y_dev, progress=progress))
     model = models[0] if bags == 1 else average(models)
     meta: dict[str, Any] = {
@@ -147,4 +117,4 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
         report = evaluate(y_dev, model.predict_batch(X_dev))
         meta["dev_scores"] = {"overall": report.overall, "per_type": report.per_type,
                               "notypes": report.notypes_overall}
-    return Tagger(model, feature_set, backend, meta, lexicon)
+    return Tagger(model, feature_set, backend, meta, lexicon, stack=stack)

@@ -62,7 +62,7 @@ def tiny_crf(tiny):
 
 FEATURES = """
 name = "fuzz"
-description = "every kind of array a model can hold: clusters, gazetteers, a conjunction"
+description = "every kind of array a model can hold: clusters, gazetteers, a conjunction, a first pass"
 [groups.bias]
 [groups.lower]
 window = [-1, 0, 1]
@@ -78,6 +78,11 @@ window = [-1, 0, 1]
 [groups.gazetteer]
 resources = ["{gaz}"]
 window = [-1, 0, 1]
+[groups.first]
+kind = "stack"
+corpora = ["{pool}"]
+bins = [0.6, 0.9]
+window = [-1, 0, 1]
 [[conjunctions]]
 group = "lower"
 offsets = [-1, 0]
@@ -86,8 +91,9 @@ offsets = [-1, 0]
 
 @pytest.fixture(scope="session")
 def fuzz_model(tmp_path_factory, tiny) -> Path:
-    """A small CRF that holds Brown clusters, three gazetteer lists and a conjunction: every kind
-    of array a model file can carry (the model fuzzer's subject; a cold tagger for threads)."""
+    """A small CRF that holds Brown clusters, three gazetteer lists, a conjunction and a first pass
+    (stack group): every kind of array a model file can carry (the model fuzzer's subject; a
+    cold tagger for threads)."""
     import numpy as np
 
     from crftag import train
@@ -103,7 +109,7 @@ def fuzz_model(tmp_path_factory, tiny) -> Path:
     (gaz / "city").write_text("new york\nparis\nlondon\nlos angeles\n")
     (gaz / "team").write_text("lakers\nknicks\n")
     fs = tmp / "fuzz.toml"
-    fs.write_text(FEATURES.format(brown=tmp / "paths", gaz=gaz))
+    fs.write_text(FEATURES.format(brown=tmp / "paths", gaz=gaz, pool=FIXTURES / "stack_pool.conll"))
     path = tmp / "fuzz.crftag"
     train(tiny, features=str(fs), max_iterations=30).save(path)
     return path

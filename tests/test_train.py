@@ -8,7 +8,7 @@ from conftest import run_cli
 from crftag import train
 from crftag.cli.app import main
 from crftag.errors import CrftagError
-from crftag.training import oversample_rare
+from crftag.sampling import oversample_rare
 from crftag.types import Sentence
 
 

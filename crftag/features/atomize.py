@@ -72,7 +72,7 @@ FeatureTables = bundle(
     marks the end): key, row and bytes of a candidate cost two cache misses, not five.
     Constant atoms (``const``, ``cl_atoms``) are numbered by ``const_id``/``cl_id`` (one id per
     distinct atom of a group; ``id_group``/``id_hash`` describe id ``i``), so that a model can
-    keep their summed weights per id (:class:`crftag.linear.typecache.TypeScoreCache`).""",
+    keep their summed weights per id (:class:`crftag.engine.typecache.TypeScoreCache`).""",
     kind=(np.int64, 1), state=(np.uint64, 2), const=(np.uint64, 2), len_ptr=(np.int64, 1),
     lens=(np.int64, 1), len_state=(np.uint64, 1), scheme=(np.int64, 1), table=(np.uint64, 1),
     width=(np.int64, 1), atom_base=(np.int64, 1), placeholder=(np.int64, 2), cl_atoms=(np.uint64, 1),

@@ -13,6 +13,7 @@ to a ``.toml`` file works too. The resolved set is stored in every model file.
 from __future__ import annotations
 
 import difflib
+import itertools
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -56,6 +57,16 @@ def _check(value: Any, opt: Option, where: str, source: str) -> Any:
         if opt.type == "ints" and not all(v > 0 for v in value):
             raise DataError(source, None, f"{where} must be positive integers")
         return list(value)
+    if opt.type == "int":
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise DataError(source, None, f"{where} must be an integer from 0")
+        return value
+    if opt.type == "probabilities":
+        if (not isinstance(value, list)
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+                or not all(0 < v < 1 for v in value) or any(b <= a for a, b in itertools.pairwise(value))):
+            raise DataError(source, None, f"{where} must be increasing numbers between 0 and 1")
+        return [float(v) for v in value]
     if opt.type == "strings":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise DataError(source, None, f"{where} must be a list of strings")
@@ -105,6 +116,13 @@ class FeatureSet:
         for key, kind in (("name", str), ("description", str), ("boundaries", bool)):
             if key in data and not isinstance(data[key], kind):
                 raise DataError(source, None, f"{key} must be a {'boolean' if kind is bool else 'string'}")
+        if len(clean) == len({n: p for n, p in clean.items() if KINDS[p["kind"]].stage == "stack"}):
+            raise DataError(source, None, "a feature set needs a group the featuriser makes, "
+                            "besides its stack groups")
+        for c in conj:
+            if KINDS[clean[c["group"]]["kind"]].stage != "featurize":
+                raise DataError(source, None, f"conjunction of group {c['group']!r}: a stack group has "
+                                "no atoms to pair")
         return cls(name=str(data.get("name", Path(source).stem)),
                    description=str(data.get("description", "")),
                    groups=clean, boundaries=bool(data.get("boundaries", True)), conjunctions=conj)
@@ -112,6 +130,19 @@ class FeatureSet:
     def to_dict(self) -> dict:
         return {"name": self.name, "description": self.description, "boundaries": self.boundaries,
                 "groups": self.groups, "conjunctions": self.conjunctions}
+
+    def stacks(self) -> dict[str, dict]:
+        """The groups made by first-pass taggers (kind ``stack``, :mod:`crftag.stacking`)."""
+        return {name: p for name, p in self.groups.items() if KINDS[p["kind"]].stage == "stack"}
+
+    def featurized(self) -> FeatureSet:
+        """This set without its stack groups: what the featuriser (and each first pass) computes."""
+        stacks = self.stacks()
+        if not stacks:
+            return self
+        return FeatureSet(self.name, self.description,
+                          {n: p for n, p in self.groups.items() if n not in stacks},
+                          self.boundaries, self.conjunctions)
 
     def describe(self) -> str:
         """A readable expansion: each group, its window and parameters."""

@@ -184,10 +184,12 @@ class Featurizer:
 
     Each call computes the atoms of the batch's distinct token types in one compiled
     pass (:mod:`crftag.features.atomize`), salts them per window offset, then builds every
-    token's features (window copies, gazetteer matches, conjunctions) in another.
+    token's features (window copies, gazetteer matches, conjunctions) in another. A set's
+    stack groups are not its business (:mod:`crftag.stacking` makes them).
     """
 
     def __init__(self, feature_set: FeatureSet, lexicon: Lexicon | None = None):
+        feature_set = feature_set.featurized()
         self.feature_set = feature_set
         self.lexicon = lexicon or Lexicon()
         self.tables = build_tables(feature_set, self.lexicon)
@@ -377,6 +379,7 @@ class ReferenceFeaturizer:
 
     def __init__(self, feature_set: FeatureSet, lexicon: Lexicon | None = None):
         lex = lexicon or Lexicon()
+        feature_set = feature_set.featurized()
         self.feature_set = feature_set
         self.groups = list(feature_set.groups.items())
         self.offsets = sorted({o for _, p in self.groups for o in p["window"]})

@@ -14,8 +14,9 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Option:
-    """One option of a kind: ``type`` is ``"ints"`` (positive integers), ``"strings"`` or
-    ``"string"``; ``choices`` restricts a string; an option without a default is required."""
+    """One option of a kind: ``type`` is ``"ints"`` (positive integers), ``"int"`` (one integer
+    from 0), ``"probabilities"`` (increasing numbers in (0, 1)), ``"strings"`` or ``"string"``;
+    ``choices`` restricts a string; an option without a default is required."""
 
     type: str
     help: str
@@ -32,13 +33,16 @@ class Kind:
     """A feature kind. ``resource`` is what lexicon building loads for it: ``"clusters"`` (a
     word-to-cluster table from the ``resource`` option), ``"gazetteer"`` (lists from the
     ``resources`` option), or None. Token-level kinds give atoms per token; the others
-    (gazetteer matches) depend on a token's neighbours."""
+    (gazetteer matches) depend on a token's neighbours. ``stage`` is where a kind's features
+    are made: ``"featurize"`` (the featuriser and its compiled atomiser) or ``"stack"`` (the
+    first-pass taggers of :mod:`crftag.stacking`, whose outputs become features)."""
 
     name: str
     help: str
     options: dict[str, Option] = field(default_factory=dict)
     resource: str | None = None
     token_level: bool = True
+    stage: str = "featurize"
 
 
 _NORMALIZE = ("lower", "twitterner")
@@ -74,6 +78,19 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
           "encoding": Option("string", "positions marked: B/I, or B/I/L/U (last token, a one-token match)",
                              "bi", ("bi", "bilou"))},
          resource="gazetteer", token_level=False),
+    Kind("stack", "the label (and its bucketed marginal) a first-pass CRF trained on other corpora gives "
+                  "each token (crftag.stacking)",
+         {"corpora": Option("strings", "the first pass's training data: corpus splits, registry names or "
+                                       "paths (sentences of the target's own training and dev data are "
+                                       "left out)"),
+          "scheme": Option("string", "its labels: the corpora's own types, or bare B/I/O", "types",
+                           ("types", "notypes")),
+          "bins": Option("probabilities", "edges of the marginal buckets (empty: the label alone)",
+                         [0.5, 0.8, 0.95]),
+          "folds": Option("int", "0: train the first pass on the corpora alone; K > 1: also on the "
+                                 "target's training data, whose own features are then jackknifed "
+                                 "(K first passes, each without one fold)", 0)},
+         token_level=False, stage="stack"),
 )}
 
 #: Keys every group may have.
@@ -83,3 +100,8 @@ COMMON = {"kind": Option("string", "the group's kind (default: the group's name)
 
 def token_kinds() -> list[str]:
     return [k.name for k in KINDS.values() if k.token_level]
+
+
+def featurized_kinds() -> list[str]:
+    """The kinds the featuriser makes (the others belong to later stages)."""
+    return [k.name for k in KINDS.values() if k.stage == "featurize"]

@@ -124,6 +124,21 @@ def load_labelled(ref: str | os.PathLike[str], fmt: str | None = None,
     return read_labelled([path], fmt or known, encoding)
 
 
+def load_with_provenance(ref: str | os.PathLike[str], fmt: str | None = None,
+                         encoding: str = "utf-8") -> tuple[list[Sentence], dict]:
+    """:func:`load_labelled`, and the record a model keeps of it: the reference, how many sentences,
+    and the sha256 of what was read (each part's, for a corpus split)."""
+    from crftag.io.readers import read_labelled
+    from crftag.resources.registry import resolve_data, sha256_file
+
+    if is_split_ref(ref):
+        sents = read_split(str(ref))
+        return sents, {"source": str(ref), "sentences": len(sents), "parts": split_provenance(str(ref))}
+    path = resolve_data(ref)
+    sents = read_labelled([path], fmt, encoding)
+    return sents, {"source": os.fspath(ref), "sha256": sha256_file(path), "sentences": len(sents)}
+
+
 def source_paths(ref: str | os.PathLike[str]) -> list[str]:
     """The local files a data argument reads (a corpus split: its parts'; standard input: none),
     so that a command can refuse an output that is one of them before it starts."""

@@ -36,6 +36,8 @@ from crftag.features.featurize import Featurizer, TypeAtoms, conj_key, gaz_marks
 from crftag.features.hashing import py_splitmix64, splitmix64
 from crftag.linear.decode import find_chunks, score_chunks, viterbi_into
 from crftag.linear.model import LinearChainModel, add_key, add_row
+from crftag.stacking.kernel import stack_into
+from crftag.stacking.model import Stack, WideModel
 from crftag.text.chartable import code_points, first_missing
 
 #: Token types kept per cache generation (two generations are kept).
@@ -65,19 +67,22 @@ class ModelTablesType(types.StructRef):
 
 class ModelTables(structref.StructRefProxy):
     """Everything a tagging kernel reads of one model, by name: the featuriser's ``tables``,
-    ``window`` and gazetteer (``gaz``), the model's ``edges``, ``weights`` and ``chain``.
+    ``window`` and gazetteer (``gaz``), the model's ``edges``, ``weights`` and ``chain``, and its
+    first passes (``stacks``: :mod:`crftag.stacking.kernel`; ``weights`` and ``edges`` are then
+    wide, the model's labels first).
 
     The fields are the named tuples of arrays the kernels use; holding them in one numba
     StructRef means a call passes one pointer instead of unboxing some 40 arrays (about 11 us
     a call, more than tagging a tweet costs)."""
 
 
-structref.define_proxy(ModelTables, ModelTablesType, ["tables", "window", "gaz", "edges", "weights", "chain"])
+structref.define_proxy(ModelTables, ModelTablesType,
+                       ["tables", "window", "gaz", "edges", "weights", "chain", "stacks"])
 
 
 @njit(cache=True)
-def model_tables(tables, window, gaz, edges, weights, chain):
-    return ModelTables(tables, window, gaz, edges, weights, chain)
+def model_tables(tables, window, gaz, edges, weights, chain, stacks):
+    return ModelTables(tables, window, gaz, edges, weights, chain, stacks)
 
 
 @njit(nogil=True, cache=True)
@@ -153,19 +158,24 @@ def _emissions(ids, a, b, cached, window, gaz, edges, weights, out, work):
 Workspace = bundle(
     "Workspace",
     """Scratch arrays of a batch kernel, allocated once for its longest sentence: emission scores,
-    Viterbi back-pointers and scores, gazetteer marks and scan state.""",
+    Viterbi back-pointers and scores, gazetteer marks and scan state; with first passes, the wide
+    scores and a first pass's labels and marginals (empty without).""",
     emissions=(np.float64, 2), back=(np.int64, 2), score=(np.float64, 1), best_score=(np.float64, 1),
-    marks=(np.uint64, 2), best=(np.int64, 1), next_free=(np.int64, 1))
+    marks=(np.uint64, 2), best=(np.int64, 1), next_free=(np.int64, 1), wide=(np.float64, 2),
+    path=(np.int64, 1), probs=(np.float64, 1))
 
 
 @njit(nogil=True, cache=True)
-def _workspace(sent_ptr, n_lab):
+def _workspace(sent_ptr, n_lab, n_wide, stacked):
     longest = 1
     for s in range(len(sent_ptr) - 1):
         longest = max(longest, sent_ptr[s + 1] - sent_ptr[s])
+    n_stack = longest if stacked else 0
     return Workspace(np.empty((longest, n_lab)), np.empty((longest, n_lab), dtype=np.int64),
                      np.empty(n_lab), np.empty(n_lab), np.zeros((4, longest), dtype=np.uint64),
-                     np.zeros(64, dtype=np.int64), np.zeros(64, dtype=np.int64))
+                     np.zeros(64, dtype=np.int64), np.zeros(64, dtype=np.int64),
+                     np.empty((n_stack, n_wide if stacked else 0)), np.empty(n_stack, dtype=np.int64),
+                     np.empty(n_stack))
 
 
 # what tag_batch computes
@@ -203,12 +213,18 @@ def tag_batch(ids, sent_ptr, cached, m, fresh, fresh_slots, chars, mode):
     starts = np.empty(n_tok, dtype=np.int64)
     ends = np.empty(n_tok, dtype=np.int64)
     probs = np.full(n_tok if mode != LABELS else 0, np.nan)
-    w = _workspace(sent_ptr, len(weights.bias))
+    stacks = m.stacks
+    stacked = len(stacks.col) > 0
+    w = _workspace(sent_ptr, len(chain.start), len(weights.bias), stacked)
     n = 0
     for s in range(n_sent):
         a, b = sent_ptr[s], sent_ptr[s + 1]
         if b > a:
-            _emissions(ids, a, b, cached, window, gaz, edges, weights, w.emissions, w)
+            if stacked:  # the wide scores, then the model's own plus its first passes' features
+                _emissions(ids, a, b, cached, window, gaz, edges, weights, w.wide, w)
+                stack_into(w.wide, b - a, stacks, w.emissions, w.path, w.probs)
+            else:
+                _emissions(ids, a, b, cached, window, gaz, edges, weights, w.emissions, w)
             path = labels[a:b]
             viterbi_into(w.emissions, chain.transitions, chain.start, chain.dominance, b - a, path, w.back,
                          w.score, w.best_score)
@@ -283,17 +299,19 @@ class TypeScoreCache:
     ``capacity`` types each."""
 
     def __init__(self, featurizer: Featurizer, model: LinearChainModel,
-                 capacity: int = DEFAULT_CACHE_TYPES):
+                 capacity: int = DEFAULT_CACHE_TYPES, stack: Stack | None = None):
         if capacity < 1:
             raise ValueError("the type cache needs a capacity of at least one type")
         self.featurizer = featurizer
         self.model = model
         self.capacity = capacity
         window = featurizer.window
-        self._shape = (len(window.offsets), len(model.labels), len(window.conj_group))
-        self.edges = _edge_scores(featurizer, model)
+        # with first passes, a type's row holds the model's labels and then each first pass's
+        wide, stacks = (stack or Stack([])).wide(model)
+        self._shape = (len(window.offsets), len(wide.labels), len(window.conj_group))
+        self.edges = _edge_scores(featurizer, wide)
         self.tables = model_tables(featurizer.tables, featurizer.window, featurizer.gazetteer, self.edges,
-                                   model.weights, model.chain)
+                                   wide.weights, model.chain, stacks)
         self._lock = threading.Lock()
         self._young = _Generation(capacity, *self._shape)
         self._old = _Generation(0, *self._shape)
@@ -415,7 +433,7 @@ _NO_TYPES = TokenTypes(np.zeros(0, np.uint32), np.zeros(1, np.int64), np.zeros(0
                        np.zeros(1, np.int64))
 
 
-def _edge_scores(featurizer: Featurizer, model: LinearChainModel) -> EdgeScores:
+def _edge_scores(featurizer: Featurizer, model: LinearChainModel | WideModel) -> EdgeScores:
     window = featurizer.window
     n_off, n_lab = len(window.offsets), len(model.labels)
     row = model.feature_row
