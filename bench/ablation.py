@@ -1,24 +1,41 @@
-"""Feature and training ablations across corpora: one row per variant, dev F1 per corpus.
+"""Feature and training ablations across corpora, chosen by pooled cross-validation.
 
-    python bench/ablation.py [--corpora wnut16,wnut17,btc,gmb] [--variants "all" | "NAME; NAME"]
-                             [--jobs 2] [--folds 0] [--out bench/results]
+    python bench/ablation.py [--corpora wnut16,wnut17,btc,twitter2015,twitter2017]
+                             [--variants "NAME; NAME"] [--baseline NAME] [--cv 5] [--dev]
+                             [--speed-rounds 3] [--jobs 2] [--out bench/results]
 
-Each variant (a feature set, backend parameters, training options) is trained on
-each corpus's train split and scored on its dev split (entity F1, conlleval);
-with ``--folds K`` it is also scored by K-fold cross-validation on the train split
-(sentences assigned to folds at random, seed 0), for differences too small for one
-dev set. The table gives F1 per corpus and their mean over the tweet corpora
-(WNUT16, WNUT17, BTC), WNUT16's per-type F1 for the types the later WNUT16 test
-split is rich in, train seconds and model size; bench/results/ablation.json keeps
-everything (per type, precision and recall).
+Each variant (a feature set, backend parameters, training options) is scored on each
+corpus by K-fold cross-validation over its train and dev splits pooled (``--cv K``;
+sentences dealt to folds by a permutation with seed 0, the same folds for every
+variant): entity F1 (conlleval) per fold, their mean and standard error per corpus,
+and the mean over corpora with its standard error. Against ``--baseline`` each
+variant also gets the paired difference (per fold, same folds) with its standard
+error, and the selection rule: a variant may replace the baseline only when the mean
+over corpora rises by more than twice the standard error of that difference and no
+corpus drops by more than half a point. ``--dev`` adds the train-on-train,
+score-on-dev figure per corpus, for information only.
+
+Unseen-text speed: the fold-0 model of the first corpus, in a fresh tagger warmed on
+the sentences it was trained on, tags its held-out fold (text it has not seen), in
+rounds that alternate the variants; tokens/s is the median, and the ratio is to the
+baseline measured in the same run.
+
+Every fold's figures are kept in ``--out``/ablation.json (per type, precision and
+recall, train seconds) under the variant's name and a hash of its definition; a
+later run skips what is there, so a screen (one corpus, ``--cv 3``) and the full
+table build on each other. ``--redo`` runs everything again.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
+import math
 import os
+import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,8 +43,14 @@ from pathlib import Path
 import numpy as np
 from joblib import Parallel, delayed
 
-TWEET_CORPORA = ("wnut16", "wnut17", "btc")
-WATCHED = ("company", "product", "musicartist", "sportsteam")
+sys.path.insert(0, str(Path(__file__).parent))
+from tag_speed import batches, timed
+
+TWEET_CORPORA = ("wnut16", "wnut17", "btc", "twitter2015", "twitter2017")
+#: per-type F1 shown beside the table: the types the later test splits are rich in
+WATCHED = {"wnut16": ("company", "product", "musicartist", "sportsteam"),
+           "wnut17": ("corporation", "creative-work", "product")}
+DEFAULT_BASELINE = "twitter, half the entity-less tweets (default now)"
 
 
 def variants() -> dict[str, dict]:
@@ -57,7 +80,20 @@ def variants() -> dict[str, dict]:
     wordfreq = {"kind": "table", "resource": "wordfreq:en-bands", "window": near}
     minilm = {f"minilm{k}": {"kind": "table", "resource": f"minilm:k{k}", "window": near}
               for k in (64, 256, 1024)}
+    def stack(**groups: list[str]) -> dict:
+        return {name: {"kind": "stack", "corpora": [f"corpus:{c}/{split}" for c in corpora
+                                                     for split in ("train", "dev")], "window": near}
+                for name, corpora in groups.items()}
+
+    half = {"empty_fraction": 0.5}
     return {
+        "twitter + first passes of BTC and Twitter-2015/2017, half the entity-less tweets": {
+            "features": plus(default, **stack(stack_btc=["btc"], stack_tw=["twitter2015", "twitter2017"])),
+            "train": half},
+        "twitter + first passes of BTC, Twitter-2015/2017 and WNUT16, half the entity-less tweets": {
+            "features": plus(default, **stack(stack_btc=["btc"], stack_tw=["twitter2015", "twitter2017"],
+                                              stack_wnut=["wnut16"])),
+            "train": half},
         "surface": {"features": surface},
         "surface + Brown (ARK)": {"features": plus(surface, brown=default["groups"]["brown"])},
         "surface + gazetteers": {"features": plus(surface, gazetteer=default["groups"]["gazetteer"])},
@@ -88,79 +124,241 @@ def variants() -> dict[str, dict]:
     }
 
 
-def run_one(name: str, spec: dict, corpus: str, folds: int) -> dict:
-    from crftag import Tagger, train
+def spec_hash(spec: dict) -> str:
+    """A short digest of a variant's definition: a renamed variant keeps its runs, a changed one does not."""
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def pooled(corpus: str) -> list:
+    """A corpus's train and dev sentences, pooled (the material of its cross-validation)."""
+    from crftag.resources.corpora import get_corpus
+
+    c = get_corpus(corpus)
+    return c.read("train") + c.read("dev")
+
+
+def fold_of(n: int, folds: int) -> np.ndarray:
+    """Fold of each of ``n`` sentences: a seeded permutation dealt round-robin, the same for every variant."""
+    return np.random.default_rng(0).permutation(n) % folds
+
+
+def _options(spec: dict) -> dict:
+    # every entity-less tweet unless a variant says otherwise: rows measured before the
+    # default became a half stay comparable
+    return {"empty_fraction": 1.0, **spec.get("params", {}), **spec.get("train", {})}
+
+
+def _scores(report) -> dict:
+    return {**{k: report.overall[k] for k in ("precision", "recall", "f1")},
+            "per_type": {t: v["f1"] for t, v in report.per_type.items()}}
+
+
+def run_fold(name: str, spec: dict, corpus: str, folds: int, k: int, model_path: str | None) -> dict:
+    """Train on every fold of the pooled corpus but ``k``, score on fold ``k`` (``k`` -1: train on
+    the train split, score on dev)."""
+    from crftag import train
     from crftag.evaluation.scores import evaluate
     from crftag.features.featureset import FeatureSet
     from crftag.resources.corpora import get_corpus
 
-    c = get_corpus(corpus)
     fs = FeatureSet.from_dict(spec["features"], source=name)
-    train_sents, dev_sents = c.read("train"), c.read("dev")
-    # every entity-less tweet unless a variant says otherwise: the rows measured before the
-    # default became a half stay comparable
-    opts = {"empty_fraction": 1.0, **spec.get("params", {}), **spec.get("train", {})}
+    if k < 0:
+        c = get_corpus(corpus)
+        fit, held = c.read("train"), c.read("dev")
+    else:
+        sents = pooled(corpus)
+        assign = fold_of(len(sents), folds)
+        fit = [s for s, a in zip(sents, assign, strict=True) if a != k]
+        held = [s for s, a in zip(sents, assign, strict=True) if a == k]
     t0 = time.perf_counter()
-    tagger = train(train_sents, features=fs, **opts)
+    # the held-out sentences are the dev data: a stack group's first pass leaves them out
+    tagger = train(fit, dev=held, features=fs, **_options(spec))
     train_s = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "m.crftag"
+        path = Path(model_path or Path(tmp) / "m.crftag")
         tagger.save(path)
         model_mb = path.stat().st_size / 1e6
-        tagger = Tagger.load(path)
-    report = evaluate([s.tags for s in dev_sents], tagger.tag_tokens_batch([s.tokens for s in dev_sents]))
-    row = {"variant": name, "corpus": corpus, "train_s": train_s, "model_mb": model_mb,
-           "dev": {**{k: report.overall[k] for k in ("precision", "recall", "f1")},
-                   "per_type": {t: v["f1"] for t, v in report.per_type.items()}}}
-    if folds:
-        rng = np.random.default_rng(0)
-        assign = rng.permutation(len(train_sents)) % folds
-        gold, pred = [], []
-        for k in range(folds):
-            fit = [s for s, a in zip(train_sents, assign, strict=True) if a != k]
-            held = [s for s, a in zip(train_sents, assign, strict=True) if a == k]
-            gold += [s.tags for s in held]
-            pred += train(fit, features=fs, **opts).tag_tokens_batch([s.tokens for s in held])
-        row["cv_f1"] = evaluate(gold, pred).overall["f1"]
-    return row
+    pred = tagger.tag_tokens_batch([s.tokens for s in held])
+    return {"variant": name, "spec": spec_hash(spec), "corpus": corpus, "folds": folds, "fold": k,
+            "train_s": train_s, "model_mb": model_mb, "sentences": len(fit),
+            **_scores(evaluate([s.tags for s in held], pred))}
+
+
+def run_key(name: str, spec: dict, corpus: str, folds: int, k: int) -> str:
+    return f"{name}|{spec_hash(spec)}|{corpus}|" + ("dev" if k < 0 else f"cv{folds}|{k}")
+
+
+def mean_se(values: list[float]) -> tuple[float, float]:
+    """Mean and standard error (sample standard deviation / sqrt(n))."""
+    m = statistics.fmean(values)
+    return m, (statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else float("nan"))
+
+
+def summarise(runs: dict, names: list[str], table: dict, corpora: list[str], folds: int,
+              baseline: str | None) -> list[dict]:
+    """Per variant: per corpus mean and standard error over folds, the mean over corpora and its
+    standard error, the paired difference to the baseline and the selection rule's verdict."""
+    def f1s(name: str, corpus: str) -> list[float] | None:
+        got = [runs.get(run_key(name, table[name], corpus, folds, k)) for k in range(folds)]
+        return None if any(r is None for r in got) else [r["f1"] for r in got]
+
+    rows = []
+    for name in names:
+        row: dict = {"variant": name, "corpora": {}}
+        for c in corpora:
+            f = f1s(name, c)
+            if f is not None:
+                m, se = mean_se(f)
+                row["corpora"][c] = {"mean": m, "se": se, "folds": f}
+            dev = runs.get(run_key(name, table[name], c, folds, -1))
+            if dev is not None:
+                row["corpora"].setdefault(c, {})["dev"] = dev["f1"]
+                row["corpora"][c]["dev_per_type"] = dev["per_type"]
+        complete = [c for c in corpora if "mean" in row["corpora"].get(c, {})]
+        if len(complete) == len(corpora):
+            means = [row["corpora"][c]["mean"] for c in corpora]
+            ses = [row["corpora"][c]["se"] for c in corpora]
+            row["mean"] = statistics.fmean(means)
+            row["se"] = math.sqrt(sum(s * s for s in ses)) / len(ses)  # corpora are independent
+            if baseline and baseline != name and all(f1s(baseline, c) for c in corpora):
+                diffs = {c: [a - b for a, b in zip(f1s(name, c), f1s(baseline, c), strict=True)]
+                         for c in corpora}
+                per = {c: mean_se(d) for c, d in diffs.items()}
+                delta = statistics.fmean(m for m, _ in per.values())
+                delta_se = math.sqrt(sum(se * se for _, se in per.values())) / len(per)
+                worst = min(per, key=lambda c: per[c][0])
+                row["delta"] = {"mean": delta, "se": delta_se,
+                                "per_corpus": {c: m for c, (m, _) in per.items()}}
+                row["adopt"] = delta > 2 * delta_se and per[worst][0] >= -0.5
+                row["why"] = (f"mean {delta:+.2f} vs 2 x SE {2 * delta_se:.2f}; "
+                              f"worst corpus {worst} {per[worst][0]:+.2f}")
+        rows.append(row)
+    return rows
+
+
+def measure_speed(models: dict[str, Path], corpus: str, folds: int, rounds: int) -> dict[str, float]:
+    """Unseen-text tokens/s of each fold-0 model: a fresh tagger warmed on its own training folds
+    tags the held-out fold; rounds alternate the models; the median."""
+    from crftag import Tagger
+
+    sents = pooled(corpus)
+    assign = fold_of(len(sents), folds)
+    warm = [s.tokens for s, a in zip(sents, assign, strict=True) if a != 0]
+    held = [s.tokens for s, a in zip(sents, assign, strict=True) if a == 0]
+    n_tok = sum(map(len, held))
+    speeds: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(rounds):
+        for name, path in models.items():
+            tagger = Tagger.load(path)
+            for b in batches(warm):
+                tagger.tag_tokens_batch(b)
+            seconds = timed(lambda t=tagger: [t.tag_tokens_batch(b) for b in batches(held)])
+            speeds[name].append(n_tok / seconds)
+    return {name: statistics.median(v) for name, v in speeds.items()}
+
+
+def render(rows: list[dict], corpora: list[str], speed: dict, sizes: dict, baseline: str | None) -> str:
+    head = ["variant", *corpora, "mean", "vs baseline", "adopt", "unseen tok/s", "MB"]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 2) + "---:|"]
+    base_speed = speed.get(baseline) if baseline else None
+    for r in rows:
+        cells = []
+        for c in corpora:
+            x = r["corpora"].get(c, {})
+            cell = f"{x['mean']:.2f} ± {x['se']:.2f}" if "mean" in x else "-"
+            if "dev" in x:
+                cell += f" (dev {x['dev']:.2f})"
+            cells.append(cell)
+        mean = f"{r['mean']:.2f} ± {r['se']:.2f}" if "mean" in r else "-"
+        delta = f"{r['delta']['mean']:+.2f} ± {r['delta']['se']:.2f}" if "delta" in r else ""
+        adopt = ("yes" if r["adopt"] else "no") if "adopt" in r else ""
+        s = speed.get(r["variant"])
+        tps = (f"{s:,.0f}" + (f" ({s / base_speed:.2f}x)" if base_speed else "")) if s else "-"
+        mb = f"{sizes[r['variant']]:.1f}" if r["variant"] in sizes else "-"
+        lines.append("| " + " | ".join([r["variant"], *cells, mean, delta, adopt, tps, mb]) + " |")
+    return "\n".join(lines)
+
+
+def per_type_lines(rows: list[dict]) -> list[str]:
+    """Per-type F1 of the watched types, pooled over folds (mean of fold F1s)."""
+    out = []
+    for r in rows:
+        parts = []
+        for c, types in WATCHED.items():
+            x = r["corpora"].get(c)
+            if not x or "folds" not in x:
+                continue
+            parts.append(f"{c}: " + ", ".join(f"{t} {x['per_type_mean'].get(t, 0.0):.2f}" for t in types))
+        if parts:
+            out.append(f"  {r['variant']}: " + "; ".join(parts))
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--corpora", default="wnut16,wnut17,btc,gmb")
-    ap.add_argument("--variants", default="all")
+    ap.add_argument("--corpora", default=",".join(TWEET_CORPORA), help="Comma-separated corpus names.")
+    ap.add_argument("--variants", default=DEFAULT_BASELINE, help="'all', or names separated by ';'.")
+    ap.add_argument("--baseline", default=DEFAULT_BASELINE, help="The variant the others are compared with.")
+    ap.add_argument("--cv", type=int, default=5, help="Folds of the pooled cross-validation.")
+    ap.add_argument("--dev", action="store_true", help="Also train on train and score dev (information).")
+    ap.add_argument("--speed-rounds", type=int, default=3, help="Rounds of the speed measurement (0: none).")
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--folds", type=int, default=0)
+    ap.add_argument("--redo", action="store_true", help="Run again what ablation.json holds already.")
     ap.add_argument("--out", default="bench/results")
     args = ap.parse_args()
     table = variants()
     names = list(table) if args.variants == "all" else [v.strip() for v in args.variants.split(";")]
+    baseline = args.baseline if args.baseline in table else None
+    if baseline and baseline not in names:
+        names.insert(0, baseline)
     unknown = [n for n in names if n not in table]
     if unknown:
         raise SystemExit(f"unknown variants: {', '.join(unknown)}; known: {'; '.join(table)}")
     corpora = [c.strip() for c in args.corpora.split(",")]
-    jobs = [(n, c) for n in names for c in corpora]
-    rows = Parallel(n_jobs=args.jobs)(delayed(run_one)(n, table[n], c, args.folds) for n, c in jobs)
-    by = {(r["variant"], r["corpus"]): r for r in rows}
-    head = ["variant", *corpora, "mean (tweets)", *[f"WNUT16 {t}" for t in WATCHED], "train s", "model MB"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" + "---:|" * (len(head) - 1)]
-    for n in names:
-        cells = []
-        for c in corpora:
-            r = by[(n, c)]
-            cells.append(f"{r['dev']['f1']:.2f}" + (f" (cv {r['cv_f1']:.2f})" if "cv_f1" in r else ""))
-        tweets = [by[(n, c)]["dev"]["f1"] for c in corpora if c in TWEET_CORPORA]
-        wnut = by.get((n, "wnut16"))
-        watched = [f"{wnut['dev']['per_type'].get(t, 0.0):.2f}" if wnut else "-" for t in WATCHED]
-        lines.append("| " + " | ".join([n, *cells, f"{np.mean(tweets):.2f}" if tweets else "-", *watched,
-                                        f"{sum(by[(n, c)]['train_s'] for c in corpora):.0f}",
-                                        f"{by[(n, corpora[0])]['model_mb']:.1f}"]) + " |")
-    print("\n".join(lines))
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "ablation.json").write_text(json.dumps({"corpora": corpora, "folds": args.folds,
-                                                   "cores": os.cpu_count(), "rows": rows}, indent=1))
-    print(f"saved {out / 'ablation.json'}")
+    (out / "cv-models").mkdir(parents=True, exist_ok=True)
+    store_path = out / "ablation.json"
+    store = json.loads(store_path.read_text()) if store_path.exists() else {}
+    runs: dict = store.get("runs", {}) if isinstance(store.get("runs"), dict) else {}
+
+    def model_path(name: str) -> Path:
+        return out / "cv-models" / f"{spec_hash(table[name])}-{corpora[0]}-cv{args.cv}-0.crftag"
+
+    jobs = [(n, c, k) for n in names for c in corpora
+            for k in [*range(args.cv), *([-1] if args.dev else [])]]
+    todo = [(n, c, k) for n, c, k in jobs
+            if args.redo or run_key(n, table[n], c, args.cv, k) not in runs
+            or (c == corpora[0] and k == 0 and not model_path(n).exists())]
+    print(f"{len(jobs)} trainings, {len(jobs) - len(todo)} already in {store_path}", flush=True)
+    for r in Parallel(n_jobs=args.jobs, return_as="generator")(
+            delayed(run_fold)(n, table[n], c, args.cv, k,
+                              str(model_path(n)) if c == corpora[0] and k == 0 else None)
+            for n, c, k in todo):
+        runs[run_key(r["variant"], table[r["variant"]], r["corpus"], args.cv, r["fold"])] = r
+        store_path.write_text(json.dumps({"cores": os.cpu_count(), "runs": runs}, indent=1))
+        print(f"  {r['variant']} / {r['corpus']} / fold {r['fold']}: F1 {r['f1']:.2f} "
+              f"({r['train_s']:.0f} s)", flush=True)
+    rows = summarise(runs, names, table, corpora, args.cv, baseline)
+    for r in rows:
+        for c, x in r["corpora"].items():
+            if "folds" in x:
+                per = [runs[run_key(r["variant"], table[r["variant"]], c, args.cv, k)]["per_type"]
+                       for k in range(args.cv)]
+                x["per_type_mean"] = {t: statistics.fmean(p.get(t, 0.0) for p in per)
+                                      for t in sorted({t for p in per for t in p})}
+    speed = measure_speed({n: model_path(n) for n in names}, corpora[0], args.cv, args.speed_rounds) \
+        if args.speed_rounds else {}
+    sizes = {n: runs[run_key(n, table[n], corpora[0], args.cv, 0)]["model_mb"] for n in names}
+    print(f"\n{args.cv}-fold cross-validation over train+dev pooled; entity F1 mean ± standard error "
+          f"over folds; speed on {corpora[0]} fold 0 (unseen), {os.cpu_count()} cores")
+    print(render(rows, corpora, speed, sizes, baseline))
+    print("per-type F1 (mean over folds):")
+    print("\n".join(per_type_lines(rows)))
+    summary = out / "ablation-summary.json"
+    summary.write_text(json.dumps({"corpora": corpora, "cv": args.cv, "baseline": baseline,
+                                   "cores": os.cpu_count(), "rows": rows, "speed": speed, "sizes": sizes},
+                                  indent=1))
+    print(f"saved {store_path} and {summary}")
 
 
 if __name__ == "__main__":
