@@ -2,7 +2,8 @@
 
     python bench/ablation.py [--corpora wnut16,wnut17,btc,twitter2015,twitter2017]
                              [--variants "NAME; NAME"] [--baseline NAME] [--cv 5] [--dev]
-                             [--speed-rounds 3] [--jobs 2] [--out bench/results]
+                             [--speed-rounds 3] [--jobs 2] [--runs bench/ablation-runs.json]
+                             [--out bench/results]
 
 Each variant (a feature set, backend parameters, training options) is scored on each
 corpus by K-fold cross-validation over its train and dev splits pooled (``--cv K``;
@@ -20,10 +21,13 @@ the sentences it was trained on, tags its held-out fold (text it has not seen), 
 rounds that alternate the variants; tokens/s is the median, and the ratio is to the
 baseline measured in the same run.
 
-Every fold's figures are kept in ``--out``/ablation.json (per type, precision and
-recall, train seconds) under the variant's name and a hash of its definition; a
-later run skips what is there, so a screen (one corpus, ``--cv 3``) and the full
-table build on each other. ``--redo`` runs everything again.
+Every fold's figures are kept in ``--runs`` (bench/ablation-runs.json, committed:
+figures only, per type, precision and recall, train seconds) under the variant's
+name and a hash of its definition; a later run, in this session or the next,
+skips what is there, so a screen (one corpus, ``--cv 3``) and the full table build
+on each other. ``--redo`` runs everything again. ``--out`` gets the summary
+(ablation-summary.json) and the fold-0 models the speed is measured on (never
+committed: they embed the data).
 """
 
 from __future__ import annotations
@@ -304,6 +308,8 @@ def main() -> None:
     ap.add_argument("--speed-rounds", type=int, default=3, help="Rounds of the speed measurement (0: none).")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--redo", action="store_true", help="Run again what ablation.json holds already.")
+    ap.add_argument("--runs", default=str(Path(__file__).parent / "ablation-runs.json"),
+                    help="The figures of every fold run (read, then extended).")
     ap.add_argument("--out", default="bench/results")
     args = ap.parse_args()
     table = variants()
@@ -317,7 +323,7 @@ def main() -> None:
     corpora = [c.strip() for c in args.corpora.split(",")]
     out = Path(args.out)
     (out / "cv-models").mkdir(parents=True, exist_ok=True)
-    store_path = out / "ablation.json"
+    store_path = Path(args.runs)
     store = json.loads(store_path.read_text()) if store_path.exists() else {}
     runs: dict = store.get("runs", {}) if isinstance(store.get("runs"), dict) else {}
 
@@ -335,7 +341,7 @@ def main() -> None:
                               str(model_path(n)) if c == corpora[0] and k == 0 else None)
             for n, c, k in todo):
         runs[run_key(r["variant"], table[r["variant"]], r["corpus"], args.cv, r["fold"])] = r
-        store_path.write_text(json.dumps({"cores": os.cpu_count(), "runs": runs}, indent=1))
+        store_path.write_text(json.dumps({"cores": os.cpu_count(), "runs": runs}, indent=1, sort_keys=True))
         print(f"  {r['variant']} / {r['corpus']} / fold {r['fold']}: F1 {r['f1']:.2f} "
               f"({r['train_s']:.0f} s)", flush=True)
     rows = summarise(runs, names, table, corpora, args.cv, baseline)

@@ -7,7 +7,9 @@ token, straight from its atoms (:mod:`crftag.features.atomize`), and the kernels
 build a sentence's emission scores from K cached vectors per token, plus
 lookups only for the position-dependent features (gazetteer matches,
 conjunctions). Then Viterbi, conlleval chunks and their probabilities, for a
-whole batch in one compiled call.
+whole batch in one compiled call. A model with first passes (:mod:`crftag.stacking`)
+caches wide rows, its own labels and then each first pass's: the first passes are
+decoded from their columns and their features added to the model's before its Viterbi.
 
 The cache never stalls: it keeps two generations of bounded size. New types go
 into the young one; a type found only in the old one is copied into the young

@@ -37,6 +37,12 @@ def test_shipped_sets():
     assert {k: v for k, v in plus.items() if not k.startswith("minilm")} == fs.groups
     assert [plus[f"minilm{k}"]["resource"] for k in (64, 256, 1024)] == ["minilm:k64", "minilm:k256",
                                                                         "minilm:k1024"]
+    stacked = load_feature_set("twitter-stacked")
+    assert stacked.featurized().groups == fs.groups
+    assert {n: p["corpora"] for n, p in stacked.stacks().items()} == {
+        "stack_btc": ["corpus:btc/train", "corpus:btc/dev"],
+        "stack_tw": ["corpus:twitter2015/train", "corpus:twitter2015/dev", "corpus:twitter2017/train",
+                     "corpus:twitter2017/dev"]}
 
 
 @pytest.mark.parametrize(("toml", "message"), TYPOS)
