@@ -170,6 +170,13 @@ def stability_text(result: dict, backend: str, vary: str, threshold: float) -> s
 # -- crftag info / backends / train -------------------------------------------------------------
 
 
+def _first_pass_text(entry: dict[str, Any]) -> str:
+    record = entry.get("record", {})
+    sources = ", ".join(src["source"] for src in record.get("sources", []))
+    return (f"{entry['group']}: a first pass on {sources} ({record.get('sentences', 0):,} sentences, "
+            f"{record.get('left_out', 0):,} of the training data's left out; {len(entry['labels'])} labels)")
+
+
 def model_info_text(details: dict[str, Any]) -> str:
     """``crftag info``: one ``key: value`` line per field of :meth:`crftag.Tagger.info`."""
     lines = []
@@ -183,6 +190,8 @@ def model_info_text(details: dict[str, Any]) -> str:
                                 for ref, files in value.get("sources", {}).items())
             value = (f"clusters for {value.get('cluster_groups') or 'none'}; {len(lists)} gazetteer "
                      f"lists; from {sources or 'nothing'} (sha256 of each file: --json)")
+        elif key == "stack":
+            value = "; ".join(_first_pass_text(p) for p in value.get("passes", []))
         elif isinstance(value, (dict, list)):
             value = json.dumps(value)
         lines.append(f"{key}: {value}")

@@ -260,3 +260,13 @@ def test_stack_groups_need_a_linear_backend(tiny):
     pytest.importorskip("torch")
     with pytest.raises(CrftagError, match="need a linear backend"):
         train(tiny, backend="bilstm-crf", features=stacked(), max_epochs=1)
+
+
+def test_info_says_what_each_first_pass_learnt_from(stacked_tagger):
+    from crftag.evaluation.report import model_info_text
+
+    _, path = stacked_tagger
+    text = model_info_text(Tagger.load(path).info())
+    line = next(x for x in text.splitlines() if x.startswith("stack: "))
+    assert line == (f"stack: first: a first pass on {POOL} (6 sentences, 1 of the training data's left out; "
+                    "8 labels)")
