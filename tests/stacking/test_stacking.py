@@ -270,3 +270,10 @@ def test_info_says_what_each_first_pass_learnt_from(stacked_tagger):
     line = next(x for x in text.splitlines() if x.startswith("stack: "))
     assert line == (f"stack: first: a first pass on {POOL} (6 sentences, 1 of the training data's left out; "
                     "8 labels)")
+
+
+def test_sgd_models_stack_too(tiny):
+    tagger = train(tiny, backend="sgd", features=stacked())
+    sents = [t.split() for t in TEXTS]
+    assert len(tagger.stack) == 1
+    assert tagger.tag_tokens_batch(sents) == tagger.model.predict_batch(tagger.featurize(sents))
