@@ -42,7 +42,8 @@ def test_shipped_sets():
     assert {n: p["corpora"] for n, p in stacked.stacks().items()} == {
         "stack_btc": ["corpus:btc/train", "corpus:btc/dev"],
         "stack_tw": ["corpus:twitter2015/train", "corpus:twitter2015/dev", "corpus:twitter2017/train",
-                     "corpus:twitter2017/dev"]}
+                     "corpus:twitter2017/dev"],
+        "stack_wnut": ["corpus:wnut16/train", "corpus:wnut16/dev"]}
 
 
 @pytest.mark.parametrize(("toml", "message"), TYPOS)
