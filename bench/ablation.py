@@ -210,7 +210,7 @@ def summarise(runs: dict, names: list[str], table: dict, corpora: list[str], fol
     for name in names:
         row: dict = {"variant": name, "corpora": {}}
         for c in corpora:
-            f = f1s(name, c)
+            f = f1s(name, c) if folds else None
             if f is not None:
                 m, se = mean_se(f)
                 row["corpora"][c] = {"mean": m, "se": se, "folds": f}
@@ -219,7 +219,7 @@ def summarise(runs: dict, names: list[str], table: dict, corpora: list[str], fol
                 row["corpora"].setdefault(c, {})["dev"] = dev["f1"]
                 row["corpora"][c]["dev_per_type"] = dev["per_type"]
         complete = [c for c in corpora if "mean" in row["corpora"].get(c, {})]
-        if len(complete) == len(corpora):
+        if folds and len(complete) == len(corpora):
             means = [row["corpora"][c]["mean"] for c in corpora]
             ses = [row["corpora"][c]["se"] for c in corpora]
             row["mean"] = statistics.fmean(means)
@@ -306,7 +306,7 @@ def main() -> None:
     ap.add_argument("--corpora", default=",".join(TWEET_CORPORA), help="Comma-separated corpus names.")
     ap.add_argument("--variants", default=DEFAULT_BASELINE, help="'all', or names separated by ';'.")
     ap.add_argument("--baseline", default=DEFAULT_BASELINE, help="The variant the others are compared with.")
-    ap.add_argument("--cv", type=int, default=5, help="Folds of the pooled cross-validation.")
+    ap.add_argument("--cv", type=int, default=5, help="Folds of the pooled cross-validation (0: none).")
     ap.add_argument("--dev", action="store_true", help="Also train on train and score dev (information).")
     ap.add_argument("--speed-rounds", type=int, default=3, help="Rounds of the speed measurement (0: none).")
     ap.add_argument("--jobs", type=int, default=2)
@@ -356,8 +356,9 @@ def main() -> None:
                 x["per_type_mean"] = {t: statistics.fmean(p.get(t, 0.0) for p in per)
                                       for t in sorted({t for p in per for t in p})}
     speed = measure_speed({n: model_path(n) for n in names}, corpora, args.cv, args.speed_rounds) \
-        if args.speed_rounds else {}
-    sizes = {n: runs[run_key(n, table[n], corpora[0], args.cv, 0)]["model_mb"] for n in names}
+        if args.speed_rounds and args.cv else {}
+    size_fold = 0 if args.cv else -1  # the dev run's model when there is no cross-validation
+    sizes = {n: runs[run_key(n, table[n], corpora[0], args.cv, size_fold)]["model_mb"] for n in names}
     print(f"\n{args.cv}-fold cross-validation over train+dev pooled; entity F1 mean ± standard error "
           f"over folds; speed: the {corpora[0]} fold-0 model on every corpus's fold 0 (unseen), "
           f"{os.cpu_count()} cores")
