@@ -67,6 +67,16 @@ def emission_scores(keys, token_ptr, weights):
     return out
 
 
+def weight_row(weights: Weights, n_labels: int, key: int | np.uint64) -> np.ndarray:
+    """The dense weight row of a feature key in ``weights`` (zeros where it has none)."""
+    row = np.zeros(n_labels)
+    i = int(np.searchsorted(weights.keys, np.uint64(key)))
+    if i < len(weights.keys) and weights.keys[i] == np.uint64(key):
+        a, b = weights.row_ptr[i], weights.row_ptr[i + 1]
+        row[weights.cols[a:b]] = weights.vals[a:b]
+    return row
+
+
 def to_csr(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int):
     """Coordinates (sorted by row, then column) to CSR arrays."""
     order = np.lexsort((cols, rows))
@@ -120,12 +130,7 @@ class LinearChainModel:
 
     def feature_row(self, key: int | np.uint64) -> np.ndarray:
         """The dense weight row of a feature key (zeros when the model has no weight for it)."""
-        row = np.zeros(len(self.labels))
-        i = int(np.searchsorted(self.feature_keys, np.uint64(key)))
-        if i < len(self.feature_keys) and self.feature_keys[i] == np.uint64(key):
-            a, b = self.row_ptr[i], self.row_ptr[i + 1]
-            row[self.cols[a:b]] = self.vals[a:b]
-        return row
+        return weight_row(self.weights, len(self.labels), key)
 
     def emissions(self, keys: np.ndarray, token_ptr: np.ndarray) -> np.ndarray:
         return emission_scores(keys, token_ptr, self.weights)

@@ -18,7 +18,7 @@ import numpy as np
 
 from crftag.features.featurize import Featurized
 from crftag.features.hashing import bucket_offsets
-from crftag.linear.model import LinearChainModel, Weights, to_csr
+from crftag.linear.model import LinearChainModel, Weights, to_csr, weight_row
 from crftag.stacking.features import key_tables, stack_keys, with_keys
 from crftag.stacking.kernel import Stacks, no_stacks, path_and_marginals
 
@@ -172,11 +172,5 @@ class WideModel:
 
     def feature_row(self, key: int | np.uint64) -> np.ndarray:
         """The wide weight row of a feature key (zeros where no model has a weight)."""
-        w = self.weights
-        row = np.zeros(len(self.labels))
-        i = int(np.searchsorted(w.keys, np.uint64(key)))
-        if i < len(w.keys) and w.keys[i] == np.uint64(key):
-            a, b = w.row_ptr[i], w.row_ptr[i + 1]
-            row[w.cols[a:b]] = w.vals[a:b]
-        return row
+        return weight_row(self.weights, len(self.labels), key)
 
