@@ -359,9 +359,12 @@ def main() -> None:
         if args.speed_rounds and args.cv else {}
     size_fold = 0 if args.cv else -1  # the dev run's model when there is no cross-validation
     sizes = {n: runs[run_key(n, table[n], corpora[0], args.cv, size_fold)]["model_mb"] for n in names}
-    print(f"\n{args.cv}-fold cross-validation over train+dev pooled; entity F1 mean ± standard error "
-          f"over folds; speed: the {corpora[0]} fold-0 model on every corpus's fold 0 (unseen), "
-          f"{os.cpu_count()} cores")
+    if args.cv:
+        print(f"\n{args.cv}-fold cross-validation over train+dev pooled; entity F1 mean ± standard error "
+              f"over folds; speed: the {corpora[0]} fold-0 model on every corpus's fold 0 (unseen), "
+              f"{os.cpu_count()} cores")
+    else:
+        print("\ntrained on each corpus's train split, entity F1 on its dev split (no cross-validation)")
     print(render(rows, corpora, speed, sizes, baseline))
     print("per-type F1 (mean over folds):")
     print("\n".join(per_type_lines(rows)))

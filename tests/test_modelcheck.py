@@ -251,7 +251,7 @@ def test_word_table_and_bilou_gazetteer_models_load_and_fuzz(fuzz_model, tiny, t
     """The feature kinds main added (a word table read like clusters; B/I/L/U gazetteer marks)
     pass the validator on save and load, tag as the trained tagger does, and their mutants are
     refused in one line or tag safely (a shorter fuzz run, in a child)."""
-    from conftest import FEATURES
+    from conftest import FEATURES, FIXTURES
 
     from crftag import train
 
@@ -260,7 +260,7 @@ def test_word_table_and_bilou_gazetteer_models_load_and_fuzz(fuzz_model, tiny, t
     gaz = Path(json.loads(modelfuzz.read_members(fuzz_model)["meta.json"])["feature_set"]["groups"]
                ["gazetteer"]["resources"][0])
     brown = gaz.parent / "paths"
-    toml = FEATURES.format(brown=brown, gaz=gaz).replace(
+    toml = FEATURES.format(brown=brown, gaz=gaz, pool=FIXTURES / "stack_pool.conll").replace(
         '[groups.gazetteer]\n', '[groups.gazetteer]\nencoding = "bilou"\n')
     toml += f'\n[groups.band]\nkind = "table"\nresource = "{tmp_path / "table.tsv"}"\nwindow = [-1, 0]\n'
     (tmp_path / "more.toml").write_text(toml)
