@@ -106,8 +106,11 @@ def train_first_pass(sentences: Sequence[Sentence], featurizer: Featurizer, lexi
     sample = keep_empty(sentences, EMPTY_FRACTION, seed)
     X = featurizer.featurize_batch([s.tokens for s in sample])
     model = get_backend("crf")().fit(X, [s.tags for s in sample], progress=progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_model(path, {"labels": list(model.labels), "digest": digest}, model.to_arrays())
+    try:  # a cache that cannot be written (a read-only home) only costs training again next time
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_model(path, {"labels": list(model.labels), "digest": digest}, model.to_arrays())
+    except (OSError, CrftagError):
+        pass
     return model, digest
 
 

@@ -277,3 +277,12 @@ def test_sgd_models_stack_too(tiny):
     sents = [t.split() for t in TEXTS]
     assert len(tagger.stack) == 1
     assert tagger.tag_tokens_batch(sents) == tagger.model.predict_batch(tagger.featurize(sents))
+
+
+def test_a_cache_that_cannot_be_written_is_skipped(tiny, tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("CRFTAG_HOME", str(blocker))  # $CRFTAG_HOME/stack cannot be made
+    fs = stacked()
+    stack, outputs = fit_stack(fs, build_lexicon(fs), tiny)
+    assert len(stack) == 1 and len(outputs) == len(tiny)
