@@ -8,6 +8,7 @@ Used by :mod:`crftag.cli.entry`, which installs the handlers before the heavy im
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -79,12 +80,16 @@ def stop(code: int) -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    # objects cut short by the signal (numba's half-built LLVM passes, say) may complain when
-    # freed at exit; the one line below is all this command has left to say
+    # What had to be undone (atomic writes, worker pools) was undone while the exception rose to
+    # here. Objects the signal cut short (numba's half-built LLVM modules, say) may complain or
+    # crash when freed at interpreter exit (a SIGSEGV after the line was seen once in CI, with
+    # a cold numba cache), so the process ends without finalisation: the line, the status.
     sys.unraisablehook = lambda info: None
+    with contextlib.suppress(OSError, ValueError):  # standard output closed or full: nothing to say there
+        sys.stdout.flush()
     sys.stderr.write("crftag: interrupted\n" if code == INTERRUPTED else "crftag: terminated\n")
     sys.stderr.flush()
-    sys.exit(code)
+    os._exit(code)
 
 
 def signal_code(exc: BaseException) -> int | None:
