@@ -32,6 +32,8 @@ def prefix(i: int) -> str:
 
 @dataclass
 class FirstPass:
+    """One stack group's first pass: the tagger whose outputs on a sentence become its features."""
+
     group: str
     params: dict  # the stack group's parameters (window, bins, corpora, scheme, folds)
     model: LinearChainModel
