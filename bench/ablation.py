@@ -98,6 +98,11 @@ def variants() -> dict[str, dict]:
             "features": plus(default, **stack(stack_btc=["btc"], stack_tw=["twitter2015", "twitter2017"],
                                               stack_wnut=["wnut16"])),
             "train": half},
+        ("twitter + first passes of BTC, Twitter-2015/2017 and WNUT16, labels only, "
+         "half the entity-less tweets"): {
+            "features": plus(default, **{name: {**group, "bins": []} for name, group in stack(
+                stack_btc=["btc"], stack_tw=["twitter2015", "twitter2017"], stack_wnut=["wnut16"]).items()}),
+            "train": half},
         "surface": {"features": surface},
         "surface + Brown (ARK)": {"features": plus(surface, brown=default["groups"]["brown"])},
         "surface + gazetteers": {"features": plus(surface, gazetteer=default["groups"]["gazetteer"])},
