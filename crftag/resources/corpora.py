@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from crftag.errors import CrftagError
 from crftag.types import Sentence
@@ -115,28 +116,30 @@ def load_labelled(ref: str | os.PathLike[str], fmt: str | None = None,
     """Labelled sentences from a file, a registry name or a corpus split (``corpus:NAME/SPLIT``):
     what every command that reads gold data accepts. ``fmt`` decides the format; else the
     registry's for a registry name, else the file's extension."""
-    from crftag.io.readers import read_labelled
-    from crftag.resources.registry import resolve_data_format
-
-    if is_split_ref(ref):
-        return read_split(str(ref))
-    path, known = resolve_data_format(ref)
-    return read_labelled([path], fmt or known, encoding)
+    return read_split(str(ref)) if is_split_ref(ref) else _read_file(ref, fmt, encoding)[0]
 
 
 def load_with_provenance(ref: str | os.PathLike[str], fmt: str | None = None,
                          encoding: str = "utf-8") -> tuple[list[Sentence], dict]:
     """:func:`load_labelled`, and the record a model keeps of it: the reference, how many sentences,
     and the sha256 of what was read (each part's, for a corpus split)."""
-    from crftag.io.readers import read_labelled
-    from crftag.resources.registry import resolve_data, sha256_file
+    from crftag.resources.registry import sha256_file
 
     if is_split_ref(ref):
         sents = read_split(str(ref))
         return sents, {"source": str(ref), "sentences": len(sents), "parts": split_provenance(str(ref))}
-    path = resolve_data(ref)
-    sents = read_labelled([path], fmt, encoding)
+    sents, path = _read_file(ref, fmt, encoding)
     return sents, {"source": os.fspath(ref), "sha256": sha256_file(path), "sentences": len(sents)}
+
+
+def _read_file(ref: str | os.PathLike[str], fmt: str | None, encoding: str) -> tuple[list[Sentence], Path]:
+    """The sentences of a file or registry name (in ``fmt``, else the registry's format, else the
+    extension's), and the local path they were read from."""
+    from crftag.io.readers import read_labelled
+    from crftag.resources.registry import resolve_data_format
+
+    path, known = resolve_data_format(ref)
+    return read_labelled([path], fmt or known, encoding), path
 
 
 def source_paths(ref: str | os.PathLike[str]) -> list[str]:

@@ -40,6 +40,18 @@ def test_splits_are_the_documented_ones(wnut16_train):
 
 
 @pytest.mark.data
+def test_registry_names_read_in_the_registrys_format():
+    """Twitter-2015's files end in .txt, which alone would mean plain text: a registry name is read
+    in the format the registry records (CoNLL), whether or not its provenance is kept."""
+    from crftag.resources.corpora import load_with_provenance
+
+    sents, record = load_with_provenance("twitter2015:valid")
+    assert len(sents) == len(load_labelled("twitter2015:valid")) == 1000 and sents[0].tags
+    assert record["source"] == "twitter2015:valid" and record["sentences"] == 1000
+    assert record["sha256"] == "9dcc7f9df7331de3c9cdf67a3450e041c41c6254b5e43925c576e2dfaaabe2ad"
+
+
+@pytest.mark.data
 def test_training_on_a_corpus_split_records_its_parts(tmp_path, wnut16_train):
     from crftag import train
 
