@@ -223,6 +223,11 @@ def check_linear(labels: list[str], arrays: Mapping[str, np.ndarray], prefix: st
     return names
 
 
+def stack_prefix(i: int) -> str:
+    """The array-name prefix of the ``i``-th first pass in a model file (:mod:`crftag.stacking`)."""
+    return f"stk{i}_"
+
+
 def check_stack(fs: Any, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> set[str]:
     """The first passes of a model whose feature set has stack groups (:mod:`crftag.stacking`):
     one ``meta["stack"]["passes"]`` entry per group, in order, with BIO labels, and each one's
@@ -247,7 +252,7 @@ def check_stack(fs: Any, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarra
               f"'stack.passes[{i}]' is not the first pass of group {group!r}")
         labels = _bio_labels(entry.get("labels"), f"'stack.passes[{i}].labels'")
         _need(len(params["bins"]) <= MAX_LENGTHS, f"groups.{group}.bins has more than {MAX_LENGTHS} edges")
-        names |= check_linear(labels, arrays, f"stk{i}_")
+        names |= check_linear(labels, arrays, stack_prefix(i))
         widths.append(len(labels))
         derived = len(params["window"]) * len(labels) * (len(params["bins"]) + 2) * n_main * 8
         _need(derived <= MAX_DERIVED_BYTES, f"the first pass of group {group!r} would derive tables of "

@@ -50,14 +50,17 @@ def bucket(edges, n_edges, p):
 
 
 @njit(nogil=True, cache=True)
-def path_and_marginals(emissions, transitions, start, exp_transitions, dominance, path, probs):
-    """Viterbi path of ``emissions`` (T x L) into ``path``, and each chosen label's marginal
+def path_and_marginals(emissions, transitions, start, exp_transitions, dominance, path, probs, with_probs):
+    """Viterbi path of ``emissions`` (T x L) into ``path``, and (``with_probs``: a group with
+    marginal buckets; forward-backward costs more than Viterbi) each chosen label's marginal
     probability into ``probs``."""
     n, n_lab = emissions.shape
     if n == 0:
         return
     viterbi_into(emissions, transitions, start, dominance, n, path, np.empty((n, n_lab), dtype=np.int64),
                  np.empty(n_lab), np.empty(n_lab))
+    if not with_probs:
+        return
     alpha, beta, _ = forward_backward(emissions, exp_transitions, start)
     for t in range(n):
         probs[t] = alpha[t, path[t]] * beta[t, path[t]]
@@ -65,8 +68,8 @@ def path_and_marginals(emissions, transitions, start, exp_transitions, dominance
 
 @njit(nogil=True, cache=True)
 def first_pass(stacks, s, wide, n, path, probs):
-    """First pass ``s`` on the wide scores of a sentence of ``n`` tokens: its labels and their
-    marginals into ``path[:n]``, ``probs[:n]``."""
+    """First pass ``s`` on the wide scores of a sentence of ``n`` tokens: its labels and (when its
+    group buckets them) their marginals into ``path[:n]``, ``probs[:n]``."""
     c, n_lab = stacks.col[s], stacks.n_lab[s]
     a, b = stacks.sq_ptr[s], stacks.sq_ptr[s + 1]
     em = np.empty((n, n_lab))
@@ -76,7 +79,8 @@ def first_pass(stacks, s, wide, n, path, probs):
     path_and_marginals(em, stacks.transitions[a:b].reshape((n_lab, n_lab)),
                        stacks.start[stacks.lab_ptr[s]:stacks.lab_ptr[s + 1]],
                        stacks.exp_transitions[a:b].reshape((n_lab, n_lab)),
-                       stacks.dominance[a:b].reshape((n_lab, n_lab)), path[:n], probs[:n])
+                       stacks.dominance[a:b].reshape((n_lab, n_lab)), path[:n], probs[:n],
+                       stacks.n_edges[s] > 0)
 
 
 @njit(nogil=True, cache=True)

@@ -19,15 +19,11 @@ import numpy as np
 from crftag.features.featurize import Featurized
 from crftag.features.hashing import bucket_offsets
 from crftag.linear.model import LinearChainModel, Weights, to_csr, weight_row
+from crftag.modelcheck import stack_prefix
 from crftag.stacking.features import key_tables, stack_keys, with_keys
 from crftag.stacking.kernel import Stacks, no_stacks, path_and_marginals
 
 Outputs = tuple[np.ndarray, np.ndarray]  # one sentence's label ids and marginal buckets
-
-
-def prefix(i: int) -> str:
-    """The array-name prefix of the ``i``-th first pass in a model file."""
-    return f"stk{i}_"
 
 
 @dataclass
@@ -50,7 +46,7 @@ class FirstPass:
             path = np.zeros(len(em), dtype=np.int64)
             probs = np.zeros(len(em))
             path_and_marginals(em, chain.transitions, chain.start, chain.exp_transitions, chain.dominance,
-                               path, probs)
+                               path, probs, len(edges) > 0)
             out.append((path, np.searchsorted(edges, probs, side="right").astype(np.int64)))
         return out
 
@@ -91,7 +87,7 @@ class Stack:
                            for p in self.passes]}
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        return {prefix(i) + name: arr for i, p in enumerate(self.passes)
+        return {stack_prefix(i) + name: arr for i, p in enumerate(self.passes)
                 for name, arr in p.model.to_arrays().items()}
 
     @classmethod
@@ -100,7 +96,7 @@ class Stack:
         """The stack of a validated model file (``groups``: its feature set's stack groups)."""
         passes = []
         for i, (entry, (name, params)) in enumerate(zip(meta.get("passes", []), groups.items(), strict=True)):
-            p = prefix(i)
+            p = stack_prefix(i)
             own = {k[len(p):]: v for k, v in arrays.items() if k.startswith(p)}
             passes.append(FirstPass(name, params, LinearChainModel.from_arrays(entry["labels"], own),
                                     entry.get("record", {})))

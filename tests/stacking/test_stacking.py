@@ -286,3 +286,12 @@ def test_a_cache_that_cannot_be_written_is_skipped(tiny, tmp_path, monkeypatch):
     fs = stacked()
     stack, outputs = fit_stack(fs, build_lexicon(fs), tiny)
     assert len(stack) == 1 and len(outputs) == len(tiny)
+
+
+def test_labels_only_groups_tag_as_the_plain_path(tiny):
+    """``bins = []`` (the shipped twitter-stacked): the first passes' labels alone, no marginals."""
+    tagger = train(tiny, features=stacked(bins=[]), max_iterations=40)
+    sents = [t.split() for t in TEXTS] + [s.tokens for s in read_conll(POOL)]
+    assert tagger.tag_tokens_batch(sents) == tagger.model.predict_batch(tagger.featurize(sents))
+    keys = tagger.featurize([["Tim", "Cook"]]).keys
+    assert len(keys) == len(tagger.featurizer.featurize_batch([["Tim", "Cook"]]).keys) + 4  # 2 offsets each
