@@ -353,3 +353,14 @@ def test_data_error_survives_a_process_pool(tiny_crf, tmp_path):
     assert r.returncode == 2 and r.stderr == f"{src}:200001: sentence of 3,000 tokens, more than 2,000 " \
                                              "(raise the limit with --max-tokens)\n", r.stderr
     assert not (tmp_path / "out.conll").exists()
+
+
+def test_an_error_left_by_a_swallowed_signal_still_ends_with_the_signal(tmp_path):
+    """A SIGTERM whose exception a library swallowed mid-import can leave a half-imported module and
+    so an error that is not the user's (a clean-clone CI run saw 'inconsistent model contents
+    (AttributeError: module 'numba' has no attribute 'core')'): the signal's line and status win."""
+    missing = str(tmp_path / "missing.crftag")
+    code = ("import crftag.cli.signals as s; s._received.append(s.TERMINATED); "
+            f"from crftag.cli.app import main; main(['tag', '-m', {missing!r}])")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (proc.returncode, proc.stderr) == (143, "crftag: terminated\n")

@@ -21,6 +21,7 @@ from crftag.cli.signals import (
     Interrupted,
     Terminated,
     install_handlers,
+    pending,
     signal_code,
     stop,
 )
@@ -94,6 +95,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _fail(message: str) -> None:
+    if pending() is not None:  # a signal whose exception a library swallowed, leaving this error behind
+        stop(pending())
     click.echo(message, err=True)
     sys.exit(EXIT_USER_ERROR)
 
