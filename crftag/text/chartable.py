@@ -149,7 +149,11 @@ def code_point_table() -> CodePointTable:
 
 
 def code_points(strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """The code points of many strings in one uint32 buffer, and each string's offsets."""
+    """The code points of many strings in one uint32 buffer, and each string's offsets.
+
+    The buffer is writable, like the arrays kernels make themselves: numba compiles a kernel once
+    per argument type, and a read-only array is another type (a second compilation of the same
+    kernel, seconds each on a fresh install)."""
     ptr = np.array([0, *itertools.accumulate(map(len, strings))], dtype=np.int64)
-    buf = np.frombuffer("".join(strings).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    buf = np.frombuffer(bytearray("".join(strings).encode("utf-32-le", "surrogatepass")), dtype=np.uint32)
     return buf, ptr

@@ -194,25 +194,21 @@ def _mail_tail(s, n, cls, q):
 
 @_helper
 def _classify(s, n, table, cls):
-    """Class bits of each character; ``table`` is None for an ASCII text (its branch is compiled out)."""
-    if table is None:
-        for i in range(n):
-            cls[i] = _ASCII[s[i]]
-    else:
-        for i in range(n):
-            c = s[i]
-            if c < 128:
-                cls[i] = _ASCII[c]
-                continue
-            f = flags_of(table, c)
-            k = _U | _UE  # no non-ASCII character is in <>" or .,;:!?)]}'"
-            if f & WORD:
-                k |= _W | _MU | _MH | _MT
-            if f & DECIMAL:
-                k |= _D
-            if f & SPACE:
-                k = _S
-            cls[i] = k
+    """Class bits of each character (an ASCII one's are constants; the table is read for the rest)."""
+    for i in range(n):
+        c = s[i]
+        if c < 128:
+            cls[i] = _ASCII[c]
+            continue
+        f = flags_of(table, c)
+        k = _U | _UE  # no non-ASCII character is in <>" or .,;:!?)]}'"
+        if f & WORD:
+            k |= _W | _MU | _MH | _MT
+        if f & DECIMAL:
+            k |= _D
+        if f & SPACE:
+            k = _S
+        cls[i] = k
     cls[n] = 0
 
 
@@ -448,10 +444,10 @@ def _scan(s, table, cls, run, spans, k):
 
 
 @njit(nogil=True, cache=True)
-def _tokenize_text(data, table, spans):
-    """Fill ``spans`` with the tokens of one text, given as ASCII bytes (``table`` None) or UTF-32-LE
+def _tokenize_text(data, wide, table, spans):
+    """Fill ``spans`` with the tokens of one text, given as ASCII bytes or (``wide``) UTF-32-LE
     bytes; their number, or -1 when ``table`` lacks a page the text needs."""
-    if table is None:
+    if not wide:
         n = len(data)
         s = np.empty(n, np.uint32)
         for i in range(n):
@@ -465,7 +461,8 @@ def _tokenize_text(data, table, spans):
             if table.index[c >> PAGE_BITS] < 0:
                 return -1
             s[i] = c
-    return _scan(s, table, np.empty(n + 1, np.int32), np.empty((n + 1, N_ROWS), np.int32), spans, 0)
+    return _scan(s, table, np.empty(n + 1, np.int32), np.empty((n + 1, N_ROWS), np.int32), spans,
+                 np.int64(0))  # not a literal 0: numba would compile a variant for it
 
 
 @njit(nogil=True, cache=True)
@@ -479,7 +476,7 @@ def tokenize_segments(cps, ptr, table):
     run = np.empty((longest + 1, N_ROWS), np.int32)
     spans = np.empty(2 * len(cps), dtype=np.int64)
     tok_ptr = np.zeros(len(ptr), dtype=np.int64)
-    k = 0
+    k = np.int64(0)  # not a literal 0: numba would compile a variant of _scan for it
     for t in range(len(ptr) - 1):
         k = _scan(cps[ptr[t]:ptr[t + 1]], table, cls, run, spans, k)
         tok_ptr[t + 1] = k
@@ -501,17 +498,18 @@ def _span_buffer(size: int) -> np.ndarray:
 
 def tokenize(text: str) -> tuple[list[str], list[tuple[int, int]]]:
     """Split ``text`` into tokens and their ``(start, end)`` character spans (as :func:`tokenize_regex`)."""
-    # bytes go to the kernel as they are (np.frombuffer would cost as much as the tokenising); an ASCII
-    # text needs no table (its classes are constants), so no bundle to pass either
+    # bytes go to the kernel as they are (np.frombuffer would cost as much as the tokenising); ASCII
+    # text as one byte a character. One scanner serves both (and tokenize_batch): each compiled
+    # variant of it costs a fresh install about 10 s
     if text.isascii():
-        data, table = text.encode("ascii"), None
+        data, wide = text.encode("ascii"), False
     else:
-        data, table = text.encode("utf-32-le", "surrogatepass"), code_point_table().snapshot
+        data, wide = text.encode("utf-32-le", "surrogatepass"), True
     buf = _span_buffer(2 * len(text))
-    k = _tokenize_text(data, table, buf)
+    k = _tokenize_text(data, wide, code_point_table().snapshot, buf)
     if k < 0:
         table = code_point_table().ensure(np.frombuffer(data, dtype=np.uint32))
-        k = _tokenize_text(data, table, buf)
+        k = _tokenize_text(data, wide, table, buf)
     pairs = iter(buf[:2 * k].tolist())
     spans = list(zip(pairs, pairs, strict=True))
     return [text[a:b] for a, b in spans], spans
