@@ -31,12 +31,14 @@ from collections import defaultdict
 t0 = time.perf_counter()
 from numba.core import event
 steps, spans, stack = {}, [], []
+sigs = defaultdict(list)
 
 class Listener(event.Listener):
     def on_start(self, ev):
         f = getattr(ev.data["dispatcher"], "py_func", None)
         name = f"{f.__module__}.{f.__name__}" if f is not None else repr(ev.data["dispatcher"])
         stack.append((name, time.perf_counter(), 0.0))
+        sigs[name].append(", ".join(map(str, ev.data["args"])))
     def on_end(self, ev):
         name, start, inner = stack.pop()
         total = time.perf_counter() - start
@@ -59,12 +61,32 @@ step("tag one ASCII tweet", lambda: tagger.tag("Tim Cook in London"))
 step("tag one non-ASCII tweet", lambda: tagger.tag("Zoë à Paris ❤ #München"))
 step("tag_batch with confidences", lambda: tagger.tag_batch(["a b c", "New York Knicks"], 0.5))
 step("labels only", lambda: tagger.tag_tokens_batch([["Barack", "Obama"], ["x"]]))
+
+import os, tempfile
+from click.testing import CliRunner
+from crftag.cli.app import cli
+work = tempfile.mkdtemp()
+tweets = os.path.join(work, "tweets.txt")
+with open(tweets, "w", encoding="utf-8") as fh:
+    fh.write("Tim Cook in London\nZoë à Paris ❤ #München\n")
+
+def command(*args):
+    result = CliRunner().invoke(cli, [*args, "-m", sys.argv[1], tweets, "-o", os.path.join(work, "out")])
+    if result.exit_code:
+        raise SystemExit(f"crftag {' '.join(args)}: {result.output}")
+
+step("crftag tag (bulk engine, CoNLL)", lambda: command("tag", "-j", "1"))
+step("crftag tag --output-format jsonl", lambda: command("tag", "--output-format", "jsonl"))
+step("crftag tag text, --min-confidence", lambda: command("tag", "-j", "1", "--output-format", "text",
+                                                           "--min-confidence", "0.5"))
 kernels = defaultdict(lambda: {"specialisations": 0, "inclusive_s": 0.0, "own_s": 0.0})
 for name, total, own in spans:
     k = kernels[name]
     k["specialisations"] += 1
     k["own_s"] += own
     k["inclusive_s"] += total
+for name, k in kernels.items():
+    k["signatures"] = sigs[name]
 print(json.dumps({"steps": steps, "kernels": kernels, "compiles": len(spans)}))
 """
 
@@ -72,15 +94,20 @@ print(json.dumps({"steps": steps, "kernels": kernels, "compiles": len(spans)}))
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="bench/results")
+    ap.add_argument("--features", default="twitter",
+                    help="Feature set of the model trained on tests/fixtures/tiny.conll (default: the "
+                         "default set, which needs the registry's clusters and lexicons).")
+    ap.add_argument("--model", help="Profile this model file instead.")
     args = ap.parse_args()
 
     from crftag import train
     from crftag.io.readers import read_conll
 
     tmp = Path(tempfile.mkdtemp(prefix="crftag-compile-"))
-    model = tmp / "tiny.crftag"
-    train(list(read_conll(ROOT / "tests/fixtures/tiny.conll")), features="surface",
-          max_iterations=20).save(model)
+    model = Path(args.model) if args.model else tmp / "tiny.crftag"
+    if not args.model:
+        train(list(read_conll(ROOT / "tests/fixtures/tiny.conll")), features=args.features,
+              max_iterations=20).save(model)
     cache = tmp / "numba-cache"
     cache.mkdir()
     t0 = time.perf_counter()

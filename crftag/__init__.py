@@ -19,7 +19,10 @@ from typing import TYPE_CHECKING
 
 from crftag._version import __version__
 from crftag.errors import CrftagError, DataError, ModelError, ResourceError
+from crftag.jitcache import ensure_writable_cache
 from crftag.types import Entity
+
+ensure_writable_cache()  # before any kernel is defined: a read-only install still caches them
 
 if TYPE_CHECKING:
     from crftag.tagger import Tagger

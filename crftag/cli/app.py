@@ -48,8 +48,9 @@ def cli() -> None:
 
 
 for _command in (training.train, tagging.tag, evaluation.eval_cmd, evaluation.stats, data.fetch,
-                 data.resources, models.info, features.features, training.search, training.stability,
-                 data.split, tagging.spark_tag, models.backends, models.bench, serving.serve):
+                 data.resources, models.info, models.warmup, features.features, training.search,
+                 training.stability, data.split, tagging.spark_tag, models.backends, models.bench,
+                 serving.serve):
     cli.add_command(_command)
 
 

@@ -1,0 +1,119 @@
+"""``crftag warmup``: after it, nothing the tagger, the bulk engine or the server does compiles;
+and where numba's cache goes on an install it cannot write to."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from crftag import jitcache
+from crftag.warmup import warm_up
+
+# Tags in ways warm_up never calls (other texts, the CLI's commands, the server's batches) and prints
+# how many kernels numba compiled meanwhile (a kernel found in the cache is loaded, not compiled)
+CHILD = r"""
+import json, sys
+from numba.core import event
+compiled = []
+
+class Count(event.Listener):
+    def on_start(self, ev):
+        compiled.append(getattr(ev.data["dispatcher"], "__name__", "?"))
+    def on_end(self, ev):
+        pass
+
+event.register("numba:compile", Count())
+from click.testing import CliRunner
+from crftag import Tagger
+from crftag.cli.app import cli
+from crftag.integrations.serve import Item, tag_items
+
+model, work = sys.argv[1], sys.argv[2]
+tagger = Tagger.load(model)
+tagger.tag("Tim Cook visits #London today :)")
+tagger.tag("Björk à Paris ❤ #München", min_confidence=0.9)
+tagger.tag_batch(["New York Knicks", "ça va"], 0.2)
+tagger.tag_tokens(["Barack", "Obama"])
+tag_items(tagger, [Item("Obama in Paris", None, 1, 0.3), Item(None, ["Köln"], None, None)])
+with open(f"{work}/in.txt", "w", encoding="utf-8") as fh:
+    fh.write("Lady Gaga in Berlin\nZoë in Zürich\n")
+for args in (["--output-format", "conll"], ["--output-format", "text", "--min-confidence", "0.5"],
+             ["--output-format", "jsonl"]):
+    result = CliRunner().invoke(cli, ["tag", "-m", model, "-j", "1", f"{work}/in.txt", "-o", f"{work}/out",
+                                      *args])
+    assert result.exit_code == 0, result.output
+print(json.dumps(compiled))
+"""
+
+
+@pytest.mark.parametrize("which", ["tiny", "fuzz"])
+def test_after_warmup_nothing_compiles(which, tiny_crf, fuzz_model, tmp_path):
+    """``crftag warmup`` on an empty cache (as on a fresh install), then a new process that tags
+    through the API, the command line and the server's batches compiles no kernel."""
+    if which == "tiny":
+        model = tmp_path / "tiny.crftag"
+        tiny_crf.save(model)
+    else:  # clusters, gazetteers, a conjunction and a first pass: every kind of kernel a model uses
+        model = fuzz_model
+    cache = tmp_path / "numba-cache"
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
+    warm = subprocess.run([sys.executable, "-m", "crftag", "warmup", "-m", str(model)], env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert warm.returncode == 0, warm.stderr
+    lines = warm.stdout.splitlines()
+    assert [line.split()[0] for line in lines[:4]] == ["load", "api", "bulk", "server"]
+    assert lines[-1].startswith("warm in ") and f"numba cache: {cache}" in lines[-1]
+    assert any(cache.rglob("*.nbi"))  # the index files of the kernels it compiled
+    child = subprocess.run([sys.executable, "-c", CHILD, str(model), str(tmp_path)], env=env,
+                           capture_output=True, text=True, timeout=900)
+    assert child.returncode == 0, child.stderr
+    assert json.loads(child.stdout.splitlines()[-1]) == []
+
+
+def test_warm_up_parts_and_refusals(tiny_crf):
+    seconds = warm_up(tiny_crf, ("server", "api"), processes=1)
+    assert list(seconds) == ["server", "api"] and all(s >= 0 for s in seconds.values())
+    with pytest.raises(ValueError, match="unknown warm-up part"):
+        warm_up(tiny_crf, ("gpu",))
+
+
+def test_cache_goes_where_numba_can_write(monkeypatch, tmp_path):
+    """numba's own choices first (next to the code, then the user's cache); where neither is
+    writable (a read-only install run by a user without a home), $CRFTAG_HOME/numba, then a
+    folder of the temporary directory: numba would otherwise refuse to import the kernels."""
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("CRFTAG_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert jitcache.choose_cache_dir(lambda p: True) is None
+    in_tree_only = jitcache.PACKAGE
+    assert jitcache.choose_cache_dir(lambda p: in_tree_only in p.parents) is None
+    user_only = tmp_path / "xdg"
+    assert jitcache.choose_cache_dir(lambda p: user_only in [p, *p.parents]) is None
+    home_only = tmp_path / "home"
+    assert jitcache.choose_cache_dir(lambda p: home_only in p.parents) == home_only / "numba"
+    fallback = jitcache.choose_cache_dir(lambda p: False)
+    assert fallback is not None and fallback.name.startswith("crftag-numba-")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "mine"))
+    assert jitcache.choose_cache_dir(lambda p: False) is None  # the user's choice stands
+
+
+def test_a_read_only_cache_choice_is_applied_before_kernels(monkeypatch, tmp_path):
+    """ensure_writable_cache sets NUMBA_CACHE_DIR (and numba's configuration, if loaded)."""
+    import numba
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", "")  # restored (to absent, or its value) after the test
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    monkeypatch.setattr(jitcache, "choose_cache_dir", lambda: tmp_path / "numba")
+    monkeypatch.setattr(numba.config, "CACHE_DIR", numba.config.CACHE_DIR)
+    jitcache.ensure_writable_cache()
+    assert os.environ["NUMBA_CACHE_DIR"] == str(tmp_path / "numba") == numba.config.CACHE_DIR
+
+
+def test_writable_checks_the_nearest_existing_folder(tmp_path):
+    assert jitcache._writable(tmp_path / "a" / "b")
+    (tmp_path / "file").write_text("x")
+    assert not jitcache._writable(tmp_path / "file" / "sub")
