@@ -134,6 +134,17 @@ def check_meta(meta: Any) -> None:
         for key in ("sentences", "tokens"):
             value = meta["training"].get(key)
             _need(value is None or _is_int(value), f"'training.{key}' must be an integer")
+    named = meta.get("named_model")
+    _need(named is None or (isinstance(named, dict) and isinstance(named.get("name"), str)
+                            and _is_int(named.get("version"))),
+          "'named_model' must be an object with a name (string) and a version (integer)")
+    if "calibration" in meta:
+        from crftag.calibration import Calibration, CalibrationError
+
+        try:
+            Calibration.from_meta(meta["calibration"])
+        except CalibrationError as exc:
+            raise Invalid(str(exc)) from None
     if "dev_scores" in meta:
         scores = meta["dev_scores"]
         _need(isinstance(scores, dict) and isinstance(scores.get("overall"), dict)

@@ -15,6 +15,7 @@ import numpy as np
 from crftag._version import __version__
 from crftag.backends import TaggingModel, get_backend
 from crftag.bio import split_tag
+from crftag.calibration import Calibration, Thresholds, threshold_for
 from crftag.engine.typecache import DEFAULT_CACHE_TYPES, TypeScoreCache
 from crftag.errors import CrftagError, ModelError
 from crftag.features.featureset import FeatureSet
@@ -52,16 +53,25 @@ class Tagger:
         self.type_cache = TypeScoreCache(self.featurizer, model, cache_types, self.stack) \
             if isinstance(model, LinearChainModel) else None
         self._types = [split_tag(label)[1] for label in model.labels]  # entity type per label id
+        # entity confidences as they are given out: raw ones through the fitted map (identity when
+        # the model has none); a malformed one in a file is refused by validate_model first
+        self.calibration = Calibration.from_meta(self.meta.get("calibration"))
 
     @property
     def labels(self) -> list[str]:
         return list(self.model.labels)
 
+    @property
+    def entity_types(self) -> list[str]:
+        """The entity type of each label id ("" for O)."""
+        return self._types
+
     # -- loading and saving ---------------------------------------------------
     @classmethod
     def load(cls, path: str | os.PathLike[str], cache_types: int = DEFAULT_CACHE_TYPES,
              sha256: str | None = None) -> Tagger:
-        """Load a model file (a safe zip of JSON and arrays; no code runs).
+        """Load a model file (a safe zip of JSON and arrays; no code runs), or a named model by
+        name once it is on this machine (``"wnut16-twitter"``: :mod:`crftag.resources.models`).
 
         Every array and metadata field is validated (:mod:`crftag.modelcheck`) before compiled
         code sees it, so an untrusted file is either refused with a :class:`ModelError` or
@@ -70,6 +80,9 @@ class Tagger:
         many types each (about 0.8 KB a type with the default feature set)."""
         if cache_types < 1:  # the caller's mistake, not the file's: said before anything is read
             raise ValueError("the type cache needs a capacity of at least one type")
+        from crftag.resources.models import resolve
+
+        path = resolve(path)  # a named model's name: its cached file
         meta, arrays = load_model(path, sha256)
         try:
             feature_set, backend = validate_model(meta, arrays, os.fspath(path), get_backend)
@@ -112,7 +125,7 @@ class Tagger:
         bounds = sent_ptr.tolist()
         return [[labels[y] for y in flat[a:b]] for a, b in itertools.pairwise(bounds)]
 
-    def tag(self, text: str, min_confidence: float | None = None) -> list[Entity]:
+    def tag(self, text: str, min_confidence: Thresholds = None) -> list[Entity]:
         """Entities in one text (a tweet), with character offsets into ``text`` and confidences."""
         tokens, spans = tokenize(text)
         if self.type_cache is None or not tokens:
@@ -121,15 +134,15 @@ class Tagger:
         decoded = self.type_cache.analyse(tokens, np.array([0, len(tokens)]))[0]
         return self._entities(text, spans, decoded, min_confidence)
 
-    def tag_batch(self, texts: Iterable[str], min_confidence: float | None = None) -> list[list[Entity]]:
+    def tag_batch(self, texts: Iterable[str], min_confidence: Thresholds = None) -> list[list[Entity]]:
         """Entities for each of several texts."""
         return [t.entities for t in self.tag_sentences(sentences_from_texts(texts), min_confidence)]
 
-    def analyse(self, sentence: Sentence, min_confidence: float | None = None) -> Tagged:
+    def analyse(self, sentence: Sentence, min_confidence: Thresholds = None) -> Tagged:
         """Tags and scored entities of one sentence."""
         return self._tag_batch([sentence], min_confidence)[0]
 
-    def tag_sentences(self, sentences: Iterable[Sentence], min_confidence: float | None = None,
+    def tag_sentences(self, sentences: Iterable[Sentence], min_confidence: Thresholds = None,
                       batch_size: int = 256) -> Iterator[Tagged]:
         """Stream tagged sentences in input order, featurising in batches."""
         batch: list[Sentence] = []
@@ -141,7 +154,7 @@ class Tagger:
         if batch:
             yield from self._tag_batch(batch, min_confidence)
 
-    def _tag_batch(self, sentences: list[Sentence], min_confidence: float | None) -> list[Tagged]:
+    def _tag_batch(self, sentences: list[Sentence], min_confidence: Thresholds) -> list[Tagged]:
         tokens = [s.tokens for s in sentences]
         if self.type_cache is None:  # a model without the linear fast path: go through feature keys
             decoded = self.model.analyse_batch(self.featurize(tokens))
@@ -150,7 +163,7 @@ class Tagger:
         return [self._tagged(s, d, min_confidence) if d else Tagged(s, [], [])
                 for s, d in zip(sentences, decoded, strict=True)]
 
-    def _tagged(self, sentence: Sentence, decoded: tuple, min_confidence: float | None) -> Tagged:
+    def _tagged(self, sentence: Sentence, decoded: tuple, min_confidence: Thresholds) -> Tagged:
         labels = self.model.labels
         tags = [labels[i] for i in decoded[0].tolist()]
         sent = sentence.with_text()
@@ -162,15 +175,19 @@ class Tagger:
         return Tagged(sent, tags, ents)
 
     def _entities(self, text: str, spans: list[tuple[int, int]], decoded: tuple,
-                  min_confidence: float | None) -> list[Entity]:
-        """Entities of a decoded sentence (label path, chunk starts, ends, probabilities)."""
-        path, starts, ends, scores = decoded
+                  min_confidence: Thresholds) -> list[Entity]:
+        """Entities of a decoded sentence (label path, chunk starts, ends, raw probabilities),
+        with calibrated confidences, those under their type's threshold left out."""
+        path, starts, ends, raw = decoded
         types = self._types
+        scores = self.calibration.apply(raw) if len(raw) else raw
         ents = []
         for i, j, score in zip(starts.tolist(), ends.tolist(), scores.tolist(), strict=True):
-            if min_confidence is None or score >= min_confidence:
+            type_ = types[path[i]]
+            floor = threshold_for(min_confidence, type_)
+            if floor is None or score >= floor:
                 start, end = spans[i][0], spans[j - 1][1]
-                ents.append(Entity(text=text[start:end], type=types[path[i]], start=start, end=end,
+                ents.append(Entity(text=text[start:end], type=type_, start=start, end=end,
                                    token_start=i, token_end=j, score=score))
         return ents
 
@@ -183,7 +200,7 @@ class Tagger:
     def info(self) -> dict[str, Any]:
         """What the model is: backend, feature set, labels, training data and scores."""
         keys = ("crftag_version", "backend", "backend_params", "fit_info", "training",
-                "dev_scores", "seed", "lexicon", "stack")
+                "dev_scores", "calibration", "seed", "lexicon", "stack", "named_model")
         return {"labels": self.labels, "feature_set": self.feature_set.name,
                 **{k: self.meta[k] for k in keys if k in self.meta}}
 

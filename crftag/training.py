@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from crftag.backends import get_backend
 from crftag.backends.linear import LinearBackend
+from crftag.calibration import METHODS as CALIBRATION_METHODS
+from crftag.calibration import entity_outcomes, expected_calibration_error
+from crftag.calibration import fit as fit_calibration
 from crftag.errors import CrftagError
 from crftag.evaluation.scores import evaluate
 from crftag.features.featureset import FeatureSet, load_feature_set
@@ -16,6 +23,7 @@ from crftag.features.featurize import Featurizer
 from crftag.features.lexicon import build_lexicon
 from crftag.linear.model import average
 from crftag.resources.corpora import load_with_provenance
+from crftag.resources.models import NamedModel, check_build, fetch, lookup
 from crftag.sampling import keep_empty, oversample_rare
 from crftag.stacking.firstpass import fit_stack
 from crftag.stacking.model import Stack
@@ -42,11 +50,38 @@ def _load(data: DataArg | Sequence[DataArg], fmt: str | None,
     return sentences, record
 
 
+def named_model(name: str | NamedModel, download_it: bool = False, progress: bool = False) -> Path:
+    """The cached file of a named model (:mod:`crftag.resources.models`): the first time, trained
+    from its recipe (or, with ``download_it``, downloaded and checked against its pinned sha256)."""
+    spec = lookup(name) if isinstance(name, str) else name
+    target = spec.path()
+    if target.is_file():
+        return target
+    if download_it:
+        return fetch(spec, progress)
+    sys.stderr.write(f"crftag: building named model {spec.name} v{spec.version} from "
+                     f"{', '.join(spec.train)} (once; it is cached at {target})\n")
+    tagger = train(list(spec.train), dev=spec.dev, features=spec.features, seed=spec.seed,
+                   progress=progress, **spec.params)
+    tagger.meta["named_model"] = {"name": spec.name, "version": spec.version}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tagger.save(target)
+    check_build(spec, target)
+    return target
+
+
+def _outcomes(tagger: Tagger, sentences: Sequence[Sentence]) -> tuple[list[float], list[bool]]:
+    """Raw confidences of the entities ``tagger`` finds in labelled sentences, and which are right."""
+    tagged = tagger.tag_sentences([Sentence(list(s.tokens)) for s in sentences])
+    return entity_outcomes([s.tags for s in sentences], [t.entities for t in tagged])
+
+
 def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
           backend: str = "crf", features: str | FeatureSet = "twitter",
           fmt: str | None = None, seed: int = 0, progress: bool = False,
           oversample: int = 1, shuffle_seed: int | None = None, encoding: str = "utf-8",
-          empty_fraction: float = 0.5, bags: int = 1, **params: Any) -> Tagger:
+          empty_fraction: float = 0.5, bags: int = 1, calibration: str = "auto",
+          calibrate_on: str = "auto", calibration_folds: int = 3, **params: Any) -> Tagger:
     """Train a tagger.
 
     ``train_data`` is a path, a registry name (``"wnut16:train"``), a corpus split
@@ -60,7 +95,14 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
     with ``bags`` > 1, that many models are trained, each keeping a different share (seeds
     ``seed``, ``seed + 1``, ...), and their weights averaged into one linear model
     (:func:`crftag.linear.model.average`): the variance of subsampling, averaged away, at no cost
-    in tagging speed. ``params`` go to the backend's constructor.
+    in tagging speed. ``calibration`` maps entity confidences to the share of entities that are
+    right (:mod:`crftag.calibration`). ``calibrate_on`` says on what: ``"dev"`` (the model's
+    predictions on ``dev``), or ``"jackknife"`` (each of ``calibration_folds`` folds of the
+    training data tagged by a model trained on the others, same settings, one bag: costs that
+    many trainings); ``"auto"``: dev when given, which is new text as the model will see it, else
+    the jackknife. ``calibration="auto"`` chooses among none, Platt and isotonic by cross-validated
+    calibration error (for linear backends; ``"none"`` for others, whose folds would cost as much
+    as training); a method's name forces it. ``params`` go to the backend's constructor.
     """
     backend_cls = get_backend(backend)
     if seed and "seed" in backend_cls.param_names():
@@ -69,6 +111,12 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
     estimator.check_params()
     if bags < 1:
         raise CrftagError(f"bags must be at least 1, not {bags}")
+    if calibration not in ("auto", *CALIBRATION_METHODS):
+        raise CrftagError(f"calibration must be auto, {', '.join(CALIBRATION_METHODS)}, not {calibration!r}")
+    if calibrate_on not in ("auto", "dev", "jackknife"):
+        raise CrftagError(f"calibrate_on must be auto, dev or jackknife, not {calibrate_on!r}")
+    if calibration_folds < 2:
+        raise CrftagError(f"calibration needs at least 2 folds, not {calibration_folds}")
     if bags > 1 and empty_fraction == 1:
         raise CrftagError("bags differ only in which entity-less sentences they keep: "
                           "give an empty fraction below 1")
@@ -93,16 +141,37 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
     position = {id(s): i for i, s in enumerate(train_sents)}
     X_dev = stack.featurize(featurizer.featurize_batch([s.tokens for s in dev_sents])) if dev_sents else None
     y_dev = [s.tags for s in dev_sents] or None
-    models = []
-    for bag in range(bags):
-        sample = oversample_rare(keep_empty(train_sents, empty_fraction, seed + bag), oversample)
+
+    def fit_model(sents: list[Sentence], estimator: Any, bag: int = 0, show: Any = False) -> tuple[Any, int]:
+        sample = oversample_rare(keep_empty(sents, empty_fraction, seed + bag), oversample)
         if order_seed:  # the order the training sentences are presented in
             random.Random(order_seed).shuffle(sample)
         X = featurizer.featurize_batch([s.tokens for s in sample])
         if len(stack):  # each training sentence's first-pass features, jackknifed where asked
             X = stack.add_features(X, [stack_outputs[position[id(s)]] for s in sample])
-        models.append(estimator.fit(X, [s.tags for s in sample], X_dev, y_dev, progress=progress))
-    model = models[0] if bags == 1 else average(models)
+        return estimator.fit(X, [s.tags for s in sample], X_dev, y_dev, progress=show), len(sample)
+
+    fitted = [fit_model(train_sents, estimator, bag, progress) for bag in range(bags)]
+    model = fitted[0][0] if bags == 1 else average([m for m, _ in fitted])
+    n_sample = fitted[-1][1]
+    method = calibration if calibration != "auto" else (
+        "auto" if issubclass(backend_cls, LinearBackend) else "none")
+    on_dev = calibrate_on == "dev" or (calibrate_on == "auto" and bool(dev_sents))
+    if method != "none" and on_dev and not dev_sents:
+        raise CrftagError("calibrating on dev needs a dev set")
+    held_out: tuple[list[float], list[bool]] = ([], [])
+    if method != "none" and not on_dev:  # each fold tagged by a model trained without it, as new text is
+        fold_of = np.random.default_rng(seed).permutation(len(train_sents)) % calibration_folds
+        for k in range(calibration_folds):
+            fit_on = [s for s, f in zip(train_sents, fold_of, strict=True) if f != k]
+            held = [s for s, f in zip(train_sents, fold_of, strict=True) if f == k]
+            if not held or all(t == "O" for s in fit_on for t in s.tags):
+                continue  # nothing to learn from, or to predict: no outcomes from this fold
+            fold_model, _ = fit_model(fit_on, backend_cls(**params), show=progress)
+            fold_tagger = Tagger(fold_model, feature_set, backend, {}, lexicon, stack=stack)
+            outcome = _outcomes(fold_tagger, held)
+            held_out[0].extend(outcome[0])
+            held_out[1].extend(outcome[1])
     meta: dict[str, Any] = {
         "backend_params": estimator.get_params(),
         "fit_info": estimator.fit_info(),
@@ -111,10 +180,23 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
         "training": {"train": train_record, "dev": dev_record,
                      "sentences": n_read, "tokens": n_tokens,
                      "oversample": oversample, "empty_fraction": empty_fraction, "bags": bags,
-                     "sentences_after_sampling": len(sample)},
+                     "sentences_after_sampling": n_sample},
     }
     if dev_sents:
         report = evaluate(y_dev, model.predict_batch(X_dev))
         meta["dev_scores"] = {"overall": report.overall, "per_type": report.per_type,
                               "notypes": report.notypes_overall}
-    return Tagger(model, feature_set, backend, meta, lexicon, stack=stack)
+    tagger = Tagger(model, feature_set, backend, meta, lexicon, stack=stack)  # raw confidences
+    if method != "none":
+        dev_outcome = _outcomes(tagger, dev_sents) if dev_sents else None
+        scores, correct = dev_outcome if on_dev else held_out
+        calib = fit_calibration(scores, correct, CALIBRATION_METHODS if method == "auto" else (method,), seed)
+        calib.fit_info["data"] = "dev" if on_dev else f"training data, jackknife of {calibration_folds} folds"
+        if dev_outcome is not None and not on_dev:  # how the map does on dev (information)
+            raw, dev_correct = dev_outcome
+            calib.fit_info["dev_ece"] = {"raw": expected_calibration_error(raw, dev_correct),
+                                         "calibrated": expected_calibration_error(calib.apply(np.array(raw)),
+                                                                                  dev_correct)}
+        tagger.meta["calibration"] = calib.to_meta()
+        tagger.calibration = calib
+    return tagger

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from crftag import jitcache
-from crftag.warmup import warm_up
+from crftag.integrations.warmup import warm_up
 
 # Tags in ways warm_up never calls (other texts, the CLI's commands, the server's batches) and prints
 # how many kernels numba compiled meanwhile (a kernel found in the cache is loaded, not compiled)
@@ -30,7 +30,7 @@ event.register("numba:compile", Count())
 from click.testing import CliRunner
 from crftag import Tagger
 from crftag.cli.app import cli
-from crftag.integrations.serve import Item, tag_items
+from crftag.integrations.batches import Item, tag_items
 
 model, work = sys.argv[1], sys.argv[2]
 tagger = Tagger.load(model)

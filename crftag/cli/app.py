@@ -48,7 +48,8 @@ def cli() -> None:
 
 
 for _command in (training.train, tagging.tag, evaluation.eval_cmd, evaluation.stats, data.fetch,
-                 data.resources, models.info, models.warmup, features.features, training.search,
+                 data.resources, models.info, models.warmup, models.models_group, features.features,
+                 training.search,
                  training.stability, data.split, tagging.spark_tag, models.backends, models.bench,
                  serving.serve):
     cli.add_command(_command)

@@ -33,13 +33,18 @@ from crftag.cli.options import (
 @click.option("--compare", "other_model", metavar="MODEL",
               help="Paired bootstrap test against another model on the same data.")
 @click.option("--auc", is_flag=True, help="Token-level ROC-AUC and PR-AUC (macro, one-vs-rest).")
+@click.option("--calibration", is_flag=True,
+              help="How well entity confidences match the share of entities that are right: the "
+                   "expected calibration error and a reliability table per confidence bin, before "
+                   "and after the model's calibration map (with --plots, reliability.png).")
 @click.option("--plots", "plot_dir", type=click.Path(file_okay=False),
               help="Write PNGs: per-type P/R/F1 bars and the confusion heat maps.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap resampling.")
 @encoding_option
 def eval_cmd(model_path: str, gold_file: str, fmt: str, input_format: str | None,
              write_predictions: str | None, confusion: bool, n_errors: int, n_boot: int,
-             other_model: str | None, auc: bool, plot_dir: str | None, seed: int, encoding: str) -> None:
+             other_model: str | None, auc: bool, calibration: bool, plot_dir: str | None, seed: int,
+             encoding: str) -> None:
     """Score a model against gold data: entity-level P/R/F1 exactly as conlleval.
 
     The text report starts with conlleval's own lines, then adds the no-types
@@ -52,6 +57,7 @@ def eval_cmd(model_path: str, gold_file: str, fmt: str, input_format: str | None
       crftag eval -m wnut16.crftag wnut16:dev --write-predictions dev.pred
       crftag eval -m wnut16.crftag wnut16:dev --confusion --errors 10 --bootstrap 1000 --plots plots/
       crftag eval -m crf.crftag wnut16:dev --compare sgd.crftag
+      crftag eval -m wnut16.crftag btc:dev --calibration --plots plots/
     """
     lean_numba()
     from crftag.evaluation.analysis import disjoint_types, eval_extras
@@ -75,7 +81,13 @@ def eval_cmd(model_path: str, gold_file: str, fmt: str, input_format: str | None
     warning = disjoint_types(tagger.labels, [s.tags for s in gold], gold_file)
     if warning:
         click.echo(f"crftag: warning: {warning}", err=True)
-    pred = [t.tags for t in tagger.tag_sentences(gold)]
+    model_calibration = tagger.calibration
+    if calibration:  # the raw confidences: the report applies the model's map itself
+        from crftag.calibration import Calibration
+
+        tagger.calibration = Calibration()
+    tagged = list(tagger.tag_sentences(gold))
+    pred = [t.tags for t in tagged]
     if write_predictions:
         with output_to(write_predictions) as out:
             for sent, tags in zip(gold, pred, strict=True):
@@ -87,8 +99,18 @@ def eval_cmd(model_path: str, gold_file: str, fmt: str, input_format: str | None
     if other_model:
         other = (other_model, [t.tags for t in Tagger.load(other_model).tag_sentences(gold)])
     extras = eval_extras(gold, pred, tagger, confusion, n_errors, n_boot, other, auc, seed)
+    if calibration:
+        from crftag.calibration import calibration_report
+
+        extras["calibration"] = calibration_report([s.tags for s in gold], [t.entities for t in tagged],
+                                                   model_calibration)
     if plot_dir:
-        for path in eval_plots(report, [s.tags for s in gold], pred, Path(plot_dir)):
+        paths = eval_plots(report, [s.tags for s in gold], pred, Path(plot_dir))
+        if calibration:
+            from crftag.evaluation.plots import reliability_plot
+
+            paths.append(reliability_plot(extras["calibration"], Path(plot_dir) / "reliability.png"))
+        for path in paths:
             click.echo(f"wrote {path}", err=True)
     click.echo(render_report(report, fmt, extras), nl=False)
 

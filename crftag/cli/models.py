@@ -8,12 +8,12 @@ from pathlib import Path
 
 import click
 
-from crftag.cli.options import backend_params, lean_numba, model_option
+from crftag.cli.options import backend_params, lean_numba, model_option, named_model
 from crftag.errors import CrftagError
 
 
 @click.command()
-@click.argument("model_path", metavar="MODEL")
+@click.argument("model_path", metavar="MODEL", callback=named_model)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def info(model_path: str, as_json: bool) -> None:
     """Describe a model file: backend, features, labels, training data, dev scores.
@@ -55,9 +55,9 @@ def warmup(model_path: str, parts: tuple[str, ...]) -> None:
     import time
 
     lean_numba()
+    from crftag.integrations.warmup import PARTS, warm_up
     from crftag.jitcache import cache_location
     from crftag.tagger import Tagger
-    from crftag.warmup import PARTS, warm_up
 
     t0 = time.perf_counter()
     tagger = Tagger.load(model_path)
@@ -65,6 +65,67 @@ def warmup(model_path: str, parts: tuple[str, ...]) -> None:
     for part, seconds in warm_up(tagger, parts or PARTS).items():
         click.echo(f"{part:<9} {seconds:7.2f} s")
     click.echo(f"warm in {time.perf_counter() - t0:.1f} s; numba cache: {cache_location()}")
+
+
+@click.group(name="models")
+def models_group() -> None:
+    """Named models: built reproducibly from registry data (or downloaded), cached, and then
+    accepted wherever a model file is (-m wnut16-twitter, Tagger.load("wnut16-twitter"))."""
+
+
+@models_group.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def models_list(as_json: bool) -> None:
+    """The named models: data, dev F1 and sha256 of the file each recipe builds, whether cached.
+
+    \b
+    Example:
+      crftag models list
+    """
+    from crftag.resources.models import listing
+
+    rows = listing()
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    for r in rows:
+        f1 = f"dev F1 {r['dev_f1']:.2f} on {r['dev']}" if r["dev_f1"] is not None else "dev F1 not pinned"
+        where = f"cached: {r['cached']}" if r["cached"] else "not built here yet"
+        click.echo(f"{r['name']} v{r['version']}  {f1}; trained on {', '.join(r['train'])}; {where}")
+        click.echo(f"    {r['description']}; sha256 {r['sha256'] or 'not pinned'}")
+
+
+@models_group.command(name="get")
+@click.argument("name")
+@click.option("--download", "download_it", is_flag=True,
+              help="Fetch the published file instead of building it (refused unless it has the "
+                   "pinned sha256).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the path.")
+def models_get(name: str, download_it: bool, quiet: bool) -> None:
+    """Build (or download) a named model once into the cache; print its path and sha256.
+
+    The recipe fixes the data (registry names, checked by sha256), the features, the
+    parameters and the seed, so the same name gives the same file. Later calls, `-m NAME`
+    and `Tagger.load(NAME)` find it in the cache.
+
+    \b
+    Examples:
+      crftag models get wnut16-twitter
+      crftag tag -m wnut16-twitter tweets.txt
+    """
+    from crftag.resources.models import lookup
+    from crftag.resources.registry import sha256_file
+    from crftag.training import named_model as get_named
+
+    spec = lookup(name)
+    path = get_named(spec, download_it, progress=not quiet)
+    if quiet:
+        click.echo(str(path))
+        return
+    digest = sha256_file(path)
+    pinned = ("matches the pinned sha256" if digest == spec.sha256 else
+              "no sha256 pinned" if spec.sha256 is None else f"differs from the pinned {spec.sha256}")
+    click.echo(f"{path}\nsha256 {digest} ({pinned})")
 
 
 @click.command()

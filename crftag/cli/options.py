@@ -41,6 +41,18 @@ def lean_numba() -> None:
 # -- option values ------------------------------------------------------------------------------
 
 
+def thresholds_option(ctx: click.Context, param: click.Parameter, value: str | None) -> float | dict | None:
+    """``--min-confidence``: a number from 0 to 1, or per entity type (``person=0.9,0.5``)."""
+    if value is None:
+        return None
+    from crftag.calibration import parse_thresholds
+
+    try:
+        return parse_thresholds(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def key_values(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict:
     """``KEY=VALUE`` options as {key: raw value}."""
     out = {}
@@ -73,7 +85,22 @@ def backend_params(ctx: click.Context, param: click.Parameter, values: tuple[str
 encoding_option: Decorator = click.option(
     "--encoding", default="utf-8", show_default=True, help="Text encoding of the input files (e.g. latin-1).")
 
-model_option: Decorator = click.option("-m", "--model", "model_path", required=True, help="Model file.")
+def named_model(ctx: click.Context | None, param: click.Parameter | None, value: str | None) -> str | None:
+    """A model file, or a named model's name (``crftag models list``): its cached file, built (or
+    fetched) the first time."""
+    if value is None or os.path.exists(value):
+        return value
+    from crftag.resources.models import catalogue
+
+    if value not in catalogue():
+        return value  # a path that is not there: the loader says so, naming it
+    from crftag.training import named_model as get_named
+
+    return os.fspath(get_named(value))
+
+
+model_option: Decorator = click.option("-m", "--model", "model_path", required=True, callback=named_model,
+                                       help="Model file, or a named model (crftag models list).")
 
 
 def input_format_option(choices: Sequence[str] = LABELLED_FORMATS, default: str = "conll",

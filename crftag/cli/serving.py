@@ -49,7 +49,8 @@ def serve(model_path: str, host: str, port: int, workers: int, max_batch: int, m
     \b
     POST /v1/tag      {"text": "..."} | {"texts": [...]} | {"tokens": [[...], ...]},
                       optional "min_confidence"; answers as `crftag tag --output-format jsonl`
-    GET  /healthz     alive          GET /readyz   model loaded (503 until then)
+    GET  /healthz     alive (from the first second)
+    GET  /readyz      model loaded and compiled (503 with the reason until then)
     GET  /v1/model    crftag info --json          GET /metrics  Prometheus text format
     POST /admin/reload  reload the model file (also SIGHUP); a bad file keeps the old model
 
@@ -79,12 +80,13 @@ def serve(model_path: str, host: str, port: int, workers: int, max_batch: int, m
     config = serving.ServeConfig(model_path, max_batch, max_wait_ms, max_body_bytes, max_texts,
                                  max_text_chars, max_queue, access_log, admin_token, workers)
     serving.check_address(host, port)
-    if workers == 1:
-        target: Any = serving.create_app(config, serving.load_model(model_path))
-    else:  # each worker loads the model itself; check the file once here, for a one-line error
-        from crftag.io.modelfile import load_model
+    from crftag.io.modelfile import load_model
 
-        load_model(model_path)
+    load_model(model_path)  # a missing or broken file: one line now, before the port opens
+    # the port opens at once; the model loads and its kernels compile behind /readyz
+    if workers == 1:
+        target: Any = serving.create_app(config)
+    else:  # each worker loads the model itself
         os.environ[serving.CONFIG_ENV] = config.to_env()
         target = "crftag.integrations.serve:app_from_env"
     stopped: list[int] = []
@@ -97,5 +99,8 @@ def serve(model_path: str, host: str, port: int, workers: int, max_batch: int, m
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    failed = getattr(target, "state", None) and target.state.service.failed
+    if failed:
+        raise CrftagError(f"serve: {model_path}: {failed}")
     how = f" on {signal.Signals(stopped[0]).name}" if stopped else ""
     click.echo(f"crftag serve: stopped{how}", err=True)

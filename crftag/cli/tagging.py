@@ -15,6 +15,7 @@ from crftag.cli.options import (
     lean_numba,
     model_option,
     output_to,
+    thresholds_option,
 )
 from crftag.errors import CrftagError, DataError
 from crftag.io.formats import INPUT_FORMATS, OUTPUT_FORMATS
@@ -28,9 +29,10 @@ from crftag.limits import MAX_LINE_BYTES, MAX_TOKENS
 @click.option("--output-format", type=click.Choice(list(OUTPUT_FORMATS)), default="conll", show_default=True)
 @click.option("-o", "--output", help="Output file (written atomically; a device or FIFO is written "
                                      "through); default stdout. May not be an input or the model.")
-@click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
-              help="Drop entities whose probability (exact span and type) is below this; "
-                   "their tokens become O.")
+@click.option("--min-confidence", metavar="P|TYPE=P,...", callback=thresholds_option, default=None,
+              help="Drop entities whose (calibrated) confidence is below P; their tokens become O. "
+                   "Per type: 'person=0.9,geo-loc=0.6'; a bare P then covers the other types "
+                   "('0.8,person=0.9').")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Sentences tagged (and written, then flushed) together. Default 256, or 1 when "
                    "standard input is a terminal; 1 answers each line before reading the next.")
@@ -46,7 +48,7 @@ from crftag.limits import MAX_LINE_BYTES, MAX_TOKENS
               help="Refuse the model unless its file has this sha256 (pin a trusted file).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary on a terminal.")
 def tag(model_path: str, inputs: tuple[str, ...], input_format: str | None, output_format: str,
-        output: str | None, min_confidence: float | None, batch_size: int | None,
+        output: str | None, min_confidence: float | dict | None, batch_size: int | None,
         encoding: str, workers: int | None, max_line_bytes: int, max_tokens: int,
         model_sha256: str | None, quiet: bool) -> None:
     """Tag tweets. Reads INPUT files, or standard input when none is given.
@@ -62,6 +64,7 @@ def tag(model_path: str, inputs: tuple[str, ...], input_format: str | None, outp
       crftag tag -m wnut16.crftag wnut16:dev
       crftag tag -m wnut16.crftag big.txt --output-format text -j 4 -o tagged.txt
       crftag tag -m wnut16.crftag tweets.txt --output-format jsonl --min-confidence 0.8
+      crftag tag -m wnut16.crftag tweets.txt --min-confidence 0.7,company=0.9,product=0.9
       crftag tag -m wnut16.crftag tweets.txt --model-sha256 $(sha256sum wnut16.crftag | cut -c1-64)
     """
     lean_numba()

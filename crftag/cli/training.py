@@ -33,13 +33,25 @@ from crftag.errors import CrftagError
 @click.option("--bags", default=1, show_default=True, type=click.IntRange(min=1),
               help="Train this many models, each keeping different entity-less sentences, and "
                    "average their weights into one (crf, sgd).")
+@click.option("--calibration", default="auto", show_default=True,
+              type=click.Choice(["auto", "none", "platt", "isotonic"]),
+              help="Map entity confidences to the share of entities that are right (auto: the "
+                   "method with the lowest cross-validated calibration error, for crf and sgd; "
+                   "none for other backends).")
+@click.option("--calibrate-on", default="auto", show_default=True,
+              type=click.Choice(["auto", "dev", "jackknife"]),
+              help="Fit it on the model's predictions for --dev, or on the training data's jackknife "
+                   "(each fold tagged by a model trained on the others); auto: dev when given.")
+@click.option("--calibration-folds", default=3, show_default=True, type=click.IntRange(min=2),
+              help="Folds of the jackknife (each trains one more model).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
               help="Where a neural backend trains (auto: a CUDA GPU when torch sees one).")
 @encoding_option
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def train(train_files: tuple[str, ...], dev_file: str | None, backend: str, features: str,
           model_path: str, fmt: str | None, params: dict, seed: int, oversample: int, empty_fraction: float,
-          bags: int, device: str | None, encoding: str, quiet: bool) -> None:
+          bags: int, calibration: str, calibrate_on: str, calibration_folds: int, device: str | None,
+          encoding: str, quiet: bool) -> None:
     """Train a model from labelled data (several TRAIN_FILEs are concatenated).
 
     \b
@@ -68,7 +80,9 @@ def train(train_files: tuple[str, ...], dev_file: str | None, backend: str, feat
     with TrainingBar(f"training {backend}") if not quiet else contextlib.nullcontext(False) as progress:
         tagger = train_tagger(list(train_files), dev=dev_file, backend=backend, features=features,
                               fmt=fmt, seed=seed, progress=progress, oversample=oversample,
-                              empty_fraction=empty_fraction, bags=bags, encoding=encoding, **typed)
+                              empty_fraction=empty_fraction, bags=bags, encoding=encoding,
+                              calibration=calibration, calibrate_on=calibrate_on,
+                              calibration_folds=calibration_folds, **typed)
     elapsed = time.perf_counter() - t0
     tagger.save(model_path)
     if quiet:

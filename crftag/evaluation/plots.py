@@ -108,6 +108,36 @@ def eval_plots(report: Any, tags: list, pred: list, out: Path) -> list[Path]:
                           out / "label_confusion.png", "predicted", "gold")]
 
 
+def reliability_plot(cal: dict, path: Path) -> Path:
+    """The reliability diagram of ``crftag eval --calibration``: per confidence bin, the share of
+    entities that are right against their mean confidence, raw and calibrated (the diagonal is
+    perfect calibration), and how many entities each bin holds."""
+    plt = _pyplot()
+    fig, (ax, hist) = plt.subplots(2, 1, figsize=(5.5, 6.5), height_ratios=[3, 1], sharex=True)
+    ax.plot([0, 1], [0, 1], color="#999999", linestyle="--", linewidth=1, label="perfect")
+    for key, label, colour in (("reliability_raw", f"raw (ECE {cal['ece_raw']:.3f})", "#dd8452"),
+                               ("reliability", f"{cal['method']} (ECE {cal['ece']:.3f})", "#4c72b0")):
+        rows = [r for r in cal[key] if r["entities"]]
+        ax.plot([r["confidence"] for r in rows], [r["accuracy"] for r in rows], marker="o", color=colour,
+                label=label)
+    ax.set_ylabel("share of entities right")
+    ax.set_title(f"entity confidence reliability ({cal['entities']} entities)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.legend(loc="upper left")
+    width = 1 / cal["bins"]
+    lows = [r["low"] for r in cal["reliability"]]
+    hist.bar(lows, [r["entities"] for r in cal["reliability_raw"]], width=width, align="edge", alpha=0.5,
+             color="#dd8452", label="raw")
+    hist.bar(lows, [r["entities"] for r in cal["reliability"]], width=width, align="edge", alpha=0.5,
+             color="#4c72b0", label=cal["method"])
+    hist.set_xlabel("confidence")
+    hist.set_ylabel("entities")
+    out = _save(fig, path)
+    plt.close(fig)
+    return out
+
+
 def stats_plots(result: dict, out: Path) -> list[Path]:
     """Entities per type, labels, sentence lengths and tag transitions of a corpus."""
     hist = {f"{b['from']}-{b['to']}": b["sentences"] for b in result["length_histogram"]}

@@ -74,6 +74,26 @@ def _grid(rows: Sequence[str], cols: Sequence[str], counts) -> list[str]:
     return out
 
 
+def calibration_lines(cal: dict) -> list[str]:
+    """The calibration error and the reliability table of ``crftag eval --calibration``."""
+    lines = [f"confidence calibration ({cal['entities']} predicted entities, {cal['correct']} right; "
+             f"map: {cal['method']}): expected calibration error {cal['ece']:.4f} "
+             f"(raw confidences {cal['ece_raw']:.4f}; {cal['bins']} equal-width bins)",
+             f"{'confidence':<12}{'entities':>9}{'mean conf':>11}{'right':>8}{'gap':>8}"
+             f"{'raw: entities':>15}{'mean conf':>11}{'right':>8}"]
+
+    def cells(row: dict, gap: bool) -> str:
+        if not row["entities"]:
+            return f"{0:>9}{'-':>11}{'-':>8}" + (f"{'-':>8}" if gap else "")
+        out = f"{row['entities']:>9}{row['confidence']:>11.3f}{row['accuracy']:>8.3f}"
+        return out + (f"{row['gap']:>+8.3f}" if gap else "")
+
+    for row, raw in zip(cal["reliability"], cal["reliability_raw"], strict=True):
+        lines.append(f"{row['low']:.1f}-{row['high']:.1f}".ljust(12) + cells(row, True) + "      "
+                     + cells(raw, False))
+    return lines
+
+
 def extras_text(extras: dict) -> str:
     """Plain-text sections for :func:`crftag.evaluation.analysis.eval_extras`."""
     lines: list[str] = []
@@ -93,6 +113,8 @@ def extras_text(extras: dict) -> str:
                      f"ROC-AUC {a['roc_auc_macro']:.4f}, PR-AUC {a['pr_auc_macro']:.4f}; "
                      f"non-O labels: ROC-AUC {a['roc_auc_macro_non_o']:.4f}, "
                      f"PR-AUC {a['pr_auc_macro_non_o']:.4f}")
+    if "calibration" in extras:
+        lines += ["", *calibration_lines(extras["calibration"])]
     if "type_confusion" in extras:
         c = extras["type_confusion"]
         lines += ["", "entity-type confusion (rows: gold, columns: predicted; exact spans):",
@@ -177,6 +199,21 @@ def _first_pass_text(entry: dict[str, Any]) -> str:
             f"{record.get('left_out', 0):,} of the training data's left out; {len(entry['labels'])} labels)")
 
 
+def calibration_text(meta: dict[str, Any]) -> str:
+    """A model's confidence calibration in one line: the method, what it was chosen from, and how
+    it did on dev."""
+    fit = meta.get("fit") or {}
+    if not fit.get("cv_ece"):
+        return meta["method"] + (f" ({fit['why']})" if fit.get("why") else "")
+    cv = ", ".join(f"{m} {e:.3f}" for m, e in fit.get("cv_ece", {}).items())
+    text = (f"{meta['method']} (fitted on {fit.get('entities', 0):,} entities of {fit.get('data', '?')}; "
+            f"cross-validated calibration error: {cv})")
+    dev = fit.get("dev_ece")
+    if dev:
+        text += f"; dev calibration error {dev['raw']:.3f} raw, {dev['calibrated']:.3f} calibrated"
+    return text
+
+
 def model_info_text(details: dict[str, Any]) -> str:
     """``crftag info``: one ``key: value`` line per field of :meth:`crftag.Tagger.info`."""
     lines = []
@@ -192,6 +229,8 @@ def model_info_text(details: dict[str, Any]) -> str:
                      f"lists; from {sources or 'nothing'} (sha256 of each file: --json)")
         elif key == "stack":
             value = "; ".join(_first_pass_text(p) for p in value.get("passes", []))
+        elif key == "calibration":
+            value = calibration_text(value)
         elif isinstance(value, (dict, list)):
             value = json.dumps(value)
         lines.append(f"{key}: {value}")
@@ -210,6 +249,8 @@ def training_summary(meta: dict[str, Any], backend: str, model_path: str, elapse
     if "dev_scores" in meta:
         o = meta["dev_scores"]["overall"]
         lines.append(f"dev: precision {o['precision']:.2f}  recall {o['recall']:.2f}  F1 {o['f1']:.2f}")
+    if "calibration" in meta:
+        lines.append(f"confidences: {calibration_text(meta['calibration'])}")
     return "\n".join(lines) + "\n"
 
 

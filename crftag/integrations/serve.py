@@ -28,18 +28,20 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from crftag.calibration import Thresholds, check_threshold
 from crftag.errors import CrftagError
+from crftag.integrations.batches import Item, tag_items
 
 if TYPE_CHECKING:
     from crftag.tagger import Tagger
-    from crftag.types import Tagged
 
 # -- limits: each is an option of `crftag serve` (documented in its --help and the README) -----
 MAX_BODY_BYTES = 1 << 20  # request body, bytes
@@ -52,10 +54,7 @@ GRACEFUL_TIMEOUT_S = 30.0  # on SIGTERM, how long in-flight requests may take to
 
 CONFIG_ENV = "CRFTAG_SERVE_CONFIG"  # how `--workers N` hands the configuration to each worker
 _FIELDS = ("text", "texts", "tokens")
-# ASCII and non-ASCII text take different compiled paths (each compiled, or read from numba's cache,
-# on first use): warm both up before serving, so that no request waits for it
-_WARM_UP = ("Warm-up: @crftag tags #tweets like this one in New York http://t.co/x :)",
-            "Zürich, 東京 & São Paulo \U0001f600 #café @ünï :-) \ud800")
+RETRY_AFTER_S = 1  # what a 503 (not ready, overloaded, shutting down) tells a client to wait
 
 
 @dataclass(frozen=True)
@@ -92,16 +91,6 @@ class RequestError(Exception):
 
 
 # -- parsing a request ----------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Item:
-    """One input to tag: a text or a token list, its optional id, its request's threshold."""
-
-    text: str | None
-    tokens: list[str] | None
-    id: str | int | None
-    min_confidence: float | None
-
-
 @dataclass(frozen=True, slots=True)
 class ParsedRequest:
     items: list[Item]
@@ -169,12 +158,25 @@ def _invalid(message: str) -> RequestError:
     return RequestError(422, "invalid_request", message)
 
 
-def _min_confidence(value: Any) -> float | None:
+MAX_THRESHOLD_TYPES = 100  # entity types one request's min_confidence object may name
+
+
+def _min_confidence(value: Any) -> Thresholds:
+    """A number from 0 to 1, or an object of them per entity type (``"*"``: the other types)."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise _invalid("'min_confidence' must be a number from 0 to 1")
-    return float(value)
+    if isinstance(value, dict):
+        if len(value) > MAX_THRESHOLD_TYPES or not all(isinstance(k, str) for k in value):
+            raise _invalid(f"'min_confidence' may name at most {MAX_THRESHOLD_TYPES} entity types")
+        try:
+            return {k: check_threshold(v, f"'min_confidence.{k}'") for k, v in value.items()}
+        except ValueError as exc:
+            raise _invalid(str(exc)) from None
+    try:
+        return check_threshold(value, "'min_confidence'")
+    except ValueError:
+        raise _invalid("'min_confidence' must be a number from 0 to 1, or an object of them per "
+                       "entity type") from None
 
 
 def _id(value: Any, where: str) -> str | int | None:
@@ -189,7 +191,7 @@ def _check_length(chars: int, where: str, config: ServeConfig) -> None:
                            f"{config.max_text_chars} (--max-text-chars)")
 
 
-def _text_item(value: Any, sid: str | int | None, mc: float | None, where: str,
+def _text_item(value: Any, sid: str | int | None, mc: Thresholds, where: str,
                config: ServeConfig) -> Item:
     if not isinstance(value, str):
         raise _invalid(f"'{where}' must be a string")
@@ -197,7 +199,7 @@ def _text_item(value: Any, sid: str | int | None, mc: float | None, where: str,
     return Item(value, None, sid, mc)
 
 
-def _text_value(value: Any, where: str, mc: float | None, config: ServeConfig) -> Item:
+def _text_value(value: Any, where: str, mc: Thresholds, config: ServeConfig) -> Item:
     if isinstance(value, dict):  # {"id": ..., "text": ...}, a JSONL input line
         if set(value) - {"id", "text"} or "text" not in value:
             raise _invalid(f"'{where}' must be a string or an object with 'text' and optional 'id'")
@@ -205,7 +207,7 @@ def _text_value(value: Any, where: str, mc: float | None, config: ServeConfig) -
     return _text_item(value, None, mc, where, config)
 
 
-def _tokens_value(value: Any, where: str, mc: float | None, config: ServeConfig) -> Item:
+def _tokens_value(value: Any, where: str, mc: Thresholds, config: ServeConfig) -> Item:
     sid = None
     if isinstance(value, dict):  # {"id": ..., "tokens": [...]}
         if set(value) - {"id", "tokens"} or "tokens" not in value:
@@ -219,38 +221,6 @@ def _tokens_value(value: Any, where: str, mc: float | None, config: ServeConfig)
 
 
 # -- tagging ----------------------------------------------------------------------------------------
-def tag_items(tagger: Tagger, items: Sequence[Item]) -> list[dict]:
-    """The answer objects of a batch of items: one compiled call for all of them."""
-    from crftag.io.writers import jsonl_object
-    from crftag.text.tokenize import tokenize
-    from crftag.types import Sentence
-
-    sentences = []
-    for it in items:
-        if it.tokens is not None:
-            sentences.append(Sentence(list(it.tokens), id=it.id))
-        else:
-            tokens, spans = tokenize(it.text)
-            sentences.append(Sentence(tokens, text=it.text, spans=spans, id=it.id))
-    tagged = tagger.tag_sentences(sentences, None, batch_size=max(len(sentences), 1))
-    return [jsonl_object(threshold(t, it.min_confidence)) for t, it in zip(tagged, items, strict=True)]
-
-
-def threshold(tagged: Tagged, min_confidence: float | None) -> Tagged:
-    """``tagged`` as ``Tagger`` gives it with ``min_confidence``: entities below it dropped, and
-    their tokens tagged O. Applied per request, so one batch can serve several thresholds."""
-    if min_confidence is None:
-        return tagged
-    kept = [e for e in tagged.entities if e.score is None or e.score >= min_confidence]
-    if len(kept) == len(tagged.entities):
-        return tagged
-    tags = list(tagged.tags)
-    for e in tagged.entities:
-        if e.score is not None and e.score < min_confidence:
-            tags[e.token_start:e.token_end] = ["O"] * (e.token_end - e.token_start)
-    return type(tagged)(tagged.sentence, tags, kept)
-
-
 class Overloaded(Exception):
     """More texts waiting than ``max_queue``."""
 
@@ -424,6 +394,7 @@ class LoadedModel:
 
 def load_model(path: str) -> LoadedModel:
     """Load and warm up a model (numba's kernels loaded, caches primed) before it serves."""
+    from crftag.integrations.warmup import warm_up
     from crftag.tagger import Tagger
 
     def sha256() -> str:
@@ -437,9 +408,7 @@ def load_model(path: str) -> LoadedModel:
     tagger = Tagger.load(path)  # a missing or bad file: ModelError, one line
     if digest is None:
         digest = sha256()
-    for text in _WARM_UP:
-        tagger.tag(text)
-    tag_items(tagger, [*(Item(t, None, None, None) for t in _WARM_UP), Item(None, ["warm", "up"], None, 0.5)])
+    warm_up(tagger, ("api", "server"), processes=1)  # nothing compiles on a request's time
     return LoadedModel(tagger, os.fspath(path), digest, time.time())
 
 
@@ -447,10 +416,13 @@ class Service:
     """One serving process: the model (swapped atomically on reload), the batcher, the metrics."""
 
     def __init__(self, config: ServeConfig, model: LoadedModel | None = None):
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
         self.config = config
         self.model = model
+        self.started_at = time.time()
+        self.failed: str | None = None  # why the first model did not load (the server then stops)
+        self._loading: asyncio.Task | None = None
         self._reload_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task] = set()  # reloads started by SIGHUP, referenced until done
         self.registry = CollectorRegistry(auto_describe=True)
@@ -473,6 +445,16 @@ class Service:
         self.m_reloads = Counter("crftag_model_reloads", "Model reloads, by result.", ["result"], registry=r)
         self.m_loaded = Gauge("crftag_model_loaded_timestamp_seconds", "When the serving model was loaded.",
                               registry=r)
+        self.m_model = Gauge("crftag_model_info", "The serving model (value 1): its file, sha256, name "
+                             "and version if named, and its training data (source=sha256, ...).",
+                             ["path", "sha256", "named_model", "training_data"], registry=r)
+        self.m_entities = Counter("crftag_entities", "Entities given out (after thresholds), by type.",
+                                  ["type"], registry=r)
+        self.m_confidence = Histogram("crftag_entity_confidence", "Confidence of the entities given out "
+                                      "(calibrated where the model has a calibration).",
+                                      buckets=(.1, .2, .3, .4, .5, .6, .7, .8, .9, .95, .99, 1.0), registry=r)
+        ProcessCollector(registry=r)  # process_resident_memory_bytes, process_cpu_seconds_total, ...
+        self._model_labels: tuple[str, ...] | None = None
         self.m_requests.labels("/v1/tag", "200")  # the series exist (at 0) from the start
         self.m_errors.labels("invalid_request")
         for result in ("ok", "failed"):
@@ -490,9 +472,72 @@ class Service:
         self.m_texts.inc(n)
 
     async def start(self) -> None:
-        if self.model is None:
-            self.model = await asyncio.get_running_loop().run_in_executor(None, load_model, self.config.model)
-        self.m_loaded.set(self.model.loaded_at)
+        """Start serving at once: with no model yet, load it on a thread of its own meanwhile
+        (one process; with ``--workers N`` each worker loads before it serves).
+
+        The port is open and ``/healthz`` answers from the first second; ``/readyz`` and
+        ``/v1/tag`` answer 503 (with the reason, and ``Retry-After``) until the model is loaded
+        and its kernels compiled, which on an empty numba cache takes a minute or more. A daemon
+        thread, not the executor: a SIGTERM during that minute does not wait for the compiler."""
+        if self.model is not None:
+            self._serve(self.model)
+            return
+        loop = asyncio.get_running_loop()
+        if self.config.workers > 1:
+            # uvicorn brings a worker into service (at start, and in a SIGHUP's rolling restart)
+            # when its start-up ends: only a worker whose model loaded may end it, so that a bad
+            # file on reload leaves the old workers serving
+            self._serve(await loop.run_in_executor(None, load_model, self.config.model))
+            return
+        done: asyncio.Future = loop.create_future()
+
+        def load() -> None:
+            try:
+                result: Any = load_model(self.config.model)
+            except Exception as exc:  # reported on the loop, which decides what to do
+                result = exc
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nothing to tell
+                loop.call_soon_threadsafe(lambda: done.done() or done.set_result(result))
+
+        threading.Thread(target=load, name="crftag-load", daemon=True).start()
+        self._loading = loop.create_task(self._finish_loading(done), name="crftag-load")
+
+    async def _finish_loading(self, done: asyncio.Future) -> None:
+        result = await done
+        if isinstance(result, Exception):
+            self.failed = _one_line(str(result) if isinstance(result, CrftagError)
+                                    else f"{type(result).__name__}: {result}")
+            _log("model failed to load; stopping", {"error": self.failed, "model": self.config.model})
+            os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's own shutdown; the command exits 1
+            return
+        self._serve(result)
+        _log("ready", {"model": result.path, "sha256": result.sha256,
+                       "seconds": round(time.time() - self.started_at, 1)})
+
+    def _show_model(self, model: LoadedModel) -> None:
+        """The model-info series of the serving model (the previous model's is removed)."""
+        meta = model.tagger.meta
+        named = meta.get("named_model") or {}
+        training = meta.get("training") or {}
+        data = ",".join(f"{r.get('source')}={r.get('sha256')}" for r in
+                        [*training.get("train", []), *training.get("dev", [])] if isinstance(r, dict))
+        labels = (model.path, model.sha256, f"{named['name']} v{named['version']}" if named else "", data)
+        if self._model_labels is not None and self._model_labels != labels:
+            self.m_model.remove(*self._model_labels)
+        self.m_model.labels(*labels).set(1)
+        self._model_labels = labels
+        self.m_loaded.set(model.loaded_at)
+
+    def observe_entities(self, results: list[dict]) -> None:
+        for result in results:
+            for e in result.get("entities", ()):
+                self.m_entities.labels(e["type"]).inc()
+                if e.get("score") is not None:
+                    self.m_confidence.observe(e["score"])
+
+    def _serve(self, model: LoadedModel) -> None:
+        self.model = model
+        self._show_model(model)
         gc.freeze()  # the model's objects out of the collector's way: no full collection walks them
         self.batcher.start()
         with contextlib.suppress(ValueError, RuntimeError, NotImplementedError, AttributeError):
@@ -501,6 +546,8 @@ class Service:
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._on_sighup)
 
     async def stop(self) -> None:
+        if self._loading is not None and not self._loading.done():
+            self._loading.cancel()
         with contextlib.suppress(ValueError, RuntimeError, NotImplementedError, AttributeError):
             asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
         await self.batcher.stop()
@@ -534,14 +581,18 @@ class Service:
             gc.unfreeze()  # let the collector free what only the old model still held, then
             gc.collect()  # freeze the new one out of its way
             gc.freeze()
-            self.m_loaded.set(new.loaded_at)
+            self._show_model(new)
             self.m_reloads.labels("ok").inc()
             return True, {"reloaded": True, **self.model_status()}
 
     def model_status(self) -> dict:
         m = self.model
         if m is None:
-            return {"ready": False}
+            reason = (f"the model failed to load: {self.failed}" if self.failed else
+                      "loading the model and compiling its kernels (crftag warmup at build time "
+                      "makes this seconds)")
+            return {"ready": False, "reason": reason, "model": self.config.model,
+                    "waited_s": round(time.time() - self.started_at, 1)}
         return {"ready": True, "model": m.path, "sha256": m.sha256,
                 "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(m.loaded_at))}
 
@@ -586,7 +637,10 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None) -> Any:
         return Response(encode(obj), status, media_type="application/json")
 
     def refuse(err: RequestError) -> Response:
-        return answer(err.status, {"error": err.message, "kind": err.kind})
+        response = answer(err.status, {"error": err.message, "kind": err.kind})
+        if err.status == 503:
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
 
     async def read_body(request: Request) -> bytes:
         cap = config.max_body_bytes
@@ -604,6 +658,8 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None) -> Any:
         return b"".join(chunks)
 
     async def tag(request: Request) -> Response:
+        if service.model is None:
+            raise RequestError(503, "not_ready", service.model_status()["reason"])
         check_content_type(request.headers.get("content-type"))
         parsed = parse_body(await read_body(request), config)
         try:
@@ -614,6 +670,7 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None) -> Any:
         except ShuttingDown:
             raise RequestError(503, "shutting_down", "the server is shutting down") from None
         request.state.texts = len(parsed.items)
+        service.observe_entities(results)
         return answer(200, results[0] if parsed.single else {"results": results})
 
     async def healthz(request: Request) -> Response:
@@ -640,6 +697,8 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None) -> Any:
         elif not _is_loopback(request.client.host if request.client else None):
             raise RequestError(403, "forbidden", "without --admin-token, admin endpoints answer loopback "
                                "clients only")
+        if service.model is None:
+            raise RequestError(503, "not_ready", service.model_status()["reason"])
         if config.workers > 1:  # the main process restarts the workers, each loading the file
             os.kill(os.getppid(), signal.SIGHUP)
             return answer(202, {"reloading": True, "how": "SIGHUP to the main process: a rolling restart "

@@ -42,17 +42,28 @@ def _register_extensions() -> None:
         Doc.set_extension("crftag_entities", default=None)
 
 
+def _thresholds(value: Any) -> float | dict[str, float] | None:
+    """``min_confidence`` as ``crftag tag`` takes it: a number from 0 to 1, or one per entity type
+    (``"*"``: the types not named); anything else is refused when the pipe is added."""
+    from crftag.calibration import check_threshold
+
+    what = "crftag_ner: min_confidence"
+    if isinstance(value, dict):
+        return {str(k): check_threshold(v, f"{what}[{k!r}]") for k, v in value.items()}
+    return None if value is None else check_threshold(value, what)
+
+
 class CrftagNER:
     """Sets ``doc.ents`` from a crftag model; batches ``nlp.pipe`` through ``Tagger.tag_batch``."""
 
-    def __init__(self, nlp: Language, name: str, model: str | None, min_confidence: float | None,
-                 alignment: str, batch_size: int):
+    def __init__(self, nlp: Language, name: str, model: str | None,
+                 min_confidence: float | dict[str, float] | None, alignment: str, batch_size: int):
         if alignment not in ALIGNMENTS:
             raise ValueError(f"crftag_ner: alignment must be one of {', '.join(ALIGNMENTS)}, "
                              f"not {alignment!r}")
         self.name = name
         self.model_path = model
-        self.min_confidence = min_confidence
+        self.min_confidence = _thresholds(min_confidence)
         self.alignment = alignment
         self.batch_size = batch_size
         self._tagger: Any = None
@@ -146,7 +157,8 @@ class CrftagNER:
     default_config={"model": None, "min_confidence": None, "alignment": "expand", "batch_size": 256},
     assigns=["doc.ents", "token.ent_iob", "token.ent_type"],
 )
-def make_crftag_ner(nlp: Language, name: str, model: str | None, min_confidence: float | None,
+def make_crftag_ner(nlp: Language, name: str, model: str | None,
+                    min_confidence: float | dict[str, float] | None,
                     alignment: str, batch_size: int) -> CrftagNER:
     """The ``crftag_ner`` pipeline component (entry point ``spacy_factories``)."""
     return CrftagNER(nlp, name, model, min_confidence, alignment, batch_size)

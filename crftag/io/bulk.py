@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 import numpy as np
 from numba import njit
 
+from crftag.calibration import Thresholds, threshold_for
 from crftag.errors import DataError
 from crftag.io.readers import line_ends, too_long, too_many_tokens
 from crftag.text.chartable import SPACE, code_point_table, code_points, flags_of
@@ -52,7 +53,7 @@ class Job:
 
     input_format: str  # "text" or "conll"
     output_format: str  # "conll" or "text"
-    min_confidence: float | None = None
+    min_confidence: Thresholds = None  # a number, or per type (crftag.calibration.parse_thresholds)
     source: str = "-"
     max_tokens: int | None = None
 
@@ -361,6 +362,7 @@ class BlockTagger:
         Batches of ``BATCH_SENTENCES`` sentences: the new types a call scores are still in the
         core's cache when its sentences read them."""
         fast, job = self.tagger.type_cache, self.job
+        calibrate, entity_types = self.tagger.calibration.apply, self.tagger.entity_types
         labels = np.empty(len(starts), dtype=np.int64)
         chunks: list[tuple[int, int]] = []
         ent_ptr = [0]
@@ -378,8 +380,10 @@ class BlockTagger:
                 if d is not None:
                     path, c_starts, c_ends, probs = d
                     labels[s:s + len(path)] = path
+                    probs = calibrate(probs) if len(probs) else probs  # as Tagger gives them out
                     for i, j, p in zip(c_starts.tolist(), c_ends.tolist(), probs.tolist(), strict=True):
-                        if job.min_confidence is None or p >= job.min_confidence:
+                        floor = threshold_for(job.min_confidence, entity_types[path[i]])
+                        if floor is None or p >= floor:
                             chunks.append((i, j))
                         else:  # a dropped entity leaves no tags behind
                             labels[s + i:s + j] = self.outside
@@ -553,7 +557,7 @@ def _finish(tag_block: BlockTagger, rest: str, write: Callable[[str], None], lin
         write(tag_block(rest + "\n\n", line)[0])
 
 
-def tag_file(tagger: Any, src: Path, fmt: str, output_format: str, min_confidence: float | None,
+def tag_file(tagger: Any, src: Path, fmt: str, output_format: str, min_confidence: Thresholds,
               encoding: str, workers: int, out: TextIO, limits: dict, progress: Any) -> None:
     """``crftag tag`` on one text or CoNLL file (``-`` for standard input) into text or CoNLL:
     blocks parsed, tagged and formatted in bulk, ``workers`` processes, output through ``out``."""

@@ -269,6 +269,11 @@ BAD = [
     (b'{"text": "x", "min_confidence": 2}', JSON, 422, "invalid_request"),
     (b'{"text": "x", "min_confidence": "0.5"}', JSON, 422, "invalid_request"),
     (b'{"text": "x", "min_confidence": true}', JSON, 422, "invalid_request"),
+    (b'{"text": "x", "min_confidence": {"person": 2}}', JSON, 422, "invalid_request"),
+    (b'{"text": "x", "min_confidence": {"person": "0.5"}}', JSON, 422, "invalid_request"),
+    (b'{"text": "x", "min_confidence": []}', JSON, 422, "invalid_request"),
+    (json.dumps({"text": "x", "min_confidence": {str(i): 0.5 for i in range(101)}}).encode(), JSON, 422,
+     "invalid_request"),
     (b'{"text": "x", "id": true}', JSON, 422, "invalid_request"),
     (b'{"text": "x", "id": [1]}', JSON, 422, "invalid_request"),
     (b'{"texts": ["x"], "id": 1}', JSON, 422, "invalid_request"),
@@ -353,6 +358,70 @@ def test_garbage_on_the_socket_does_not_stop_the_server(server, tagger):
     assert server.tag({"text": "Obama in Paris"}) == expected(tagger, "Obama in Paris")
 
 
+# -- starting: alive at once, ready once compiled ------------------------------------------------------
+def test_empty_cache_alive_at_once_ready_after_compiling(model_file, tmp_path):
+    """A fresh install (empty numba cache): the port opens before the model is compiled, /healthz
+    answers 200 from the start, /readyz and /v1/tag answer 503 with a reason and Retry-After until
+    the kernels are compiled, then 200; no request meanwhile gets another 5xx."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
+    port = free_port()
+    with open(tmp_path / "log", "wb") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "crftag", "serve", "-m", str(model_file), "--port",
+                                 str(port)], stdout=subprocess.DEVNULL, stderr=err, env=env)
+    srv = Server.__new__(Server)
+    srv.port, srv.proc, srv.log = port, proc, tmp_path / "log"
+    try:
+        deadline = time.monotonic() + 60  # the interpreter and uvicorn's imports: seconds
+        while True:
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "log").read_text()
+            with contextlib.suppress(OSError):
+                health = srv.request("GET", "/healthz", timeout=2)
+                break
+            time.sleep(0.05)
+        assert health == (200, b'{"alive": true}\n')
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+        conn.request("POST", "/v1/tag", body=b'{"text": "Obama in Paris"}',
+                     headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        body = json.loads(resp.read())
+        conn.close()
+        assert resp.status == 503 and resp.getheader("Retry-After") == "1" and body["kind"] == "not_ready"
+        status, ready = srv.request("GET", "/readyz")
+        ready = json.loads(ready)
+        assert status == 503 and ready["ready"] is False and "compiling" in ready["reason"]
+        statuses = set()
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            statuses.add(srv.request("GET", "/healthz")[0])
+            status, data = srv.request("POST", "/v1/tag", {"text": "Obama in Paris"})
+            statuses.add(status)
+            if status == 200:
+                break
+            time.sleep(0.2)
+        assert status == 200 and json.loads(data)["text"] == "Obama in Paris"
+        assert statuses <= {200, 503}
+        assert srv.request("GET", "/readyz")[0] == 200
+        assert '"ready"' in (tmp_path / "log").read_text()  # one structured line when it became ready
+    finally:
+        assert srv.stop() == 0
+
+
+def test_a_model_that_fails_to_load_stops_the_server_with_one_line(model_file, tmp_path):
+    """The file opens (checked before the port opens) but fails validation while loading behind
+    /readyz: the server stops, exit status 2, one line naming the file."""
+    from crftag.io.modelfile import load_model, save_model
+
+    meta, arrays = load_model(model_file)
+    meta["labels"] = ["O"]  # fewer labels than the weights have columns
+    bad = tmp_path / "bad.crftag"
+    save_model(bad, meta, arrays)
+    proc = subprocess.run([sys.executable, "-m", "crftag", "serve", "-m", str(bad), "--port",
+                           str(free_port())], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"crftag: serve: {bad}:") and "Traceback" not in proc.stderr
+
+
 # -- the other endpoints ----------------------------------------------------------------------------
 def test_health_ready_model_and_metrics(server, model_file, tagger):
     assert server.request("GET", "/healthz") == (200, b'{"alive": true}\n')
@@ -376,6 +445,32 @@ def test_health_ready_model_and_metrics(server, model_file, tagger):
                  "crftag_queue_texts ", "crftag_model_reloads_total{"):
         assert name in text, name
     assert server.metric('crftag_requests_total{route="/v1/tag",status="200"}') > 0
+
+
+def test_metrics_a_triage_service_watches(server, tagger, model_file):
+    """Entities given out per type and their confidences, the serving model's identity and
+    training data, and the process's memory and CPU."""
+    texts = ["Barack Obama visited Paris today", "Taylor Swift in New York", "Obama in Paris"]
+    given = [e for t in texts for e in tagger.tag(t)]
+    types = {e.type for e in given}
+    before = {t: server.metric(f'crftag_entities_total{{type="{t}"}}') for t in types}
+    count = server.metric("crftag_entity_confidence_count")
+    high = server.metric('crftag_entity_confidence_bucket{le="0.5"}')
+    server.tag({"texts": texts})
+    for t in types:
+        added = sum(e.type == t for e in given)
+        assert server.metric(f'crftag_entities_total{{type="{t}"}}') == before[t] + added
+    assert server.metric("crftag_entity_confidence_count") == count + len(given)
+    low = sum(e.score <= 0.5 for e in given)
+    assert server.metric('crftag_entity_confidence_bucket{le="0.5"}') == high + low
+    text = server.request("GET", "/metrics")[1].decode()
+    info = [line for line in text.splitlines() if line.startswith("crftag_model_info{")]
+    sha = hashlib.sha256(model_file.read_bytes()).hexdigest()
+    assert len(info) == 1 and f'sha256="{sha}"' in info[0] and info[0].endswith(" 1.0")
+    assert f'path="{model_file}"' in info[0] and "training_data=" in info[0]
+    if sys.platform.startswith("linux"):
+        assert server.metric("process_resident_memory_bytes") > 10e6
+        assert server.metric("process_cpu_seconds_total") > 0
 
 
 def test_access_log_is_json_lines(server):
@@ -690,7 +785,7 @@ def test_micro_batcher_lone_request_does_not_wait_and_queue_is_bounded():
 
 
 def test_threshold_equals_tagger_min_confidence(tiny_crf, tiny):
-    from crftag.integrations.serve import threshold
+    from crftag.integrations.batches import threshold
 
     for s in tiny:
         for mc in (0.0, 0.3, 0.6, 0.9, 0.99, 1.0):

@@ -111,6 +111,13 @@ def test_min_confidence_and_config_errors(model_file, tagger):
     assert len(scores) >= 2
     doc = pipeline(model_file, min_confidence=scores[-1])(text)
     assert [e._.crftag_score for e in doc.ents] == [e.score for e in tagger.tag(text, scores[-1])]
+    per_type = {scores and tagger.tag(text)[0].type: 1.0, "*": 0.0}  # the first entity's type dropped
+    doc = pipeline(model_file, min_confidence=per_type)(text)
+    assert [e.text for e in doc.ents] == [e.text for e in tagger.tag(text, per_type)]
+    assert len(doc.ents) < len(tagger.tag(text))
+    for bad in (2, -1, float("nan"), {"person": 1.5}):
+        with pytest.raises(ValueError, match="min_confidence"):
+            pipeline(model_file, min_confidence=bad)
     with pytest.raises(ValueError, match="alignment must be one of expand, contract, strict"):
         pipeline(model_file, alignment="nearest")
     nlp = spacy.blank("en")

@@ -81,7 +81,7 @@ def _bulk(tagger: Tagger) -> None:
 
 def _server(tagger: Tagger) -> None:
     """A batch as the server's micro-batcher makes one: texts and token lists, thresholds."""
-    from crftag.integrations.serve import Item, tag_items
+    from crftag.integrations.batches import Item, tag_items
 
     tag_items(tagger, [*(Item(t, None, None, None) for t in TEXTS), Item(None, ["warm", "up"], 1, 0.5)])
 
@@ -112,7 +112,7 @@ def warm_up(tagger: Tagger, parts: tuple[str, ...] = PARTS, processes: int | Non
     if unknown:
         raise ValueError(f"unknown warm-up part(s): {', '.join(sorted(unknown))}")
     if (processes or os.cpu_count() or 1) > 1:
-        code = "from crftag.warmup import tokenizer; tokenizer()"
+        code = "from crftag.integrations.warmup import tokenizer; tokenizer()"
         _ASIDE.append(subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     seconds = {}

@@ -1,0 +1,130 @@
+"""A fresh install's first minutes: the first tweet, `crftag warmup`, and a server's start-up.
+
+    python bench/cold_start.py [--model M] [--runs 5] [--out bench/results]
+
+Each step starts new processes with ``NUMBA_CACHE_DIR`` pointing at a folder of its own, as on a
+new container, CI runner or laptop (an empty numba cache), on this machine's cores:
+
+* **no warm-up**: ``echo TWEET | crftag tag -m M --output-format text`` on an empty cache (what a
+  new user's first command costs);
+* **warm-up**: ``crftag warmup -m M`` on an empty cache; then ``crftag tag`` of one tweet in a new
+  process, ``--runs`` times (median, min, max): the latency of a process started after warm-up;
+* **serve**: ``crftag serve -m M`` on an empty cache: seconds until ``/healthz`` answers, until
+  ``/readyz`` answers 200, and the statuses ``POST /v1/tag`` got meanwhile (polled every 0.2 s):
+  503 with ``Retry-After`` while compiling, then 200, and never another 5xx.
+
+The model defaults to the default feature set trained on WNUT16 train (through the registry).
+Prints a table and saves bench/results/cold_start.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TWEET = "Tim Cook in London"
+
+
+def run(args: list[str], env: dict, stdin: str | None = None) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run(args, env=env, input=stdin, capture_output=True, text=True, timeout=1800)
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(args)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return time.perf_counter() - t0
+
+
+def request(port: int, method: str, path: str, body: bytes | None = None) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers={"Content-Type": "application/json"} if body else {})
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status, dict(resp.getheaders())
+    finally:
+        conn.close()
+
+
+def serve(model: Path, env: dict) -> dict:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "crftag", "serve", "-m", str(model), "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    healthz = readyz = None
+    statuses: dict[str, int] = {}
+    try:
+        while time.perf_counter() - t0 < 1800:
+            if proc.poll() is not None:
+                raise SystemExit(f"crftag serve exited {proc.returncode}")
+            try:
+                if healthz is None and request(port, "GET", "/healthz")[0] == 200:
+                    healthz = time.perf_counter() - t0
+                status, headers = request(port, "POST", "/v1/tag", json.dumps({"text": TWEET}).encode())
+            except OSError:
+                time.sleep(0.02)
+                continue
+            key = f"{status}" + (" Retry-After" if "Retry-After" in headers else "")
+            statuses[key] = statuses.get(key, 0) + 1
+            if status == 200:
+                readyz = time.perf_counter() - t0 if request(port, "GET", "/readyz")[0] == 200 else None
+                break
+            time.sleep(0.2)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    return {"healthz_s": healthz, "ready_s": readyz, "tag_statuses": statuses}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", help="Model file (default: the default features on wnut16:train).")
+    ap.add_argument("--runs", type=int, default=5, help="New processes timed after warm-up.")
+    ap.add_argument("--out", default="bench/results")
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="crftag-cold-"))
+    model = Path(args.model) if args.model else tmp / "wnut16.crftag"
+    crftag = [sys.executable, "-m", "crftag"]
+    if not args.model:
+        run([*crftag, "train", "wnut16:train", "-o", str(model)], dict(os.environ))
+
+    def fresh(name: str) -> dict:
+        return {**os.environ, "NUMBA_CACHE_DIR": str(tmp / name)}
+
+    tag = [*crftag, "tag", "-m", str(model), "--output-format", "text"]
+    result: dict = {"cores": os.cpu_count(), "model": str(model)}
+    result["first_tweet_no_warmup_s"] = run(tag, fresh("none"), TWEET)
+    env = fresh("warm")
+    result["warmup_s"] = run([*crftag, "warmup", "-m", str(model)], env)
+    times = [run(tag, env, TWEET) for _ in range(args.runs)]
+    result["tweet_after_warmup_s"] = {"median": statistics.median(times), "min": min(times),
+                                      "max": max(times), "runs": times}
+    result["serve"] = serve(model, fresh("serve"))
+
+    after = result["tweet_after_warmup_s"]
+    print(f"empty numba cache, {os.cpu_count()} cores, model {model}:")
+    print(f"  first tweet, no warm-up        {result['first_tweet_no_warmup_s']:7.1f} s")
+    print(f"  crftag warmup                  {result['warmup_s']:7.1f} s")
+    print(f"  one tweet in a new process after it: median {after['median']:.2f} s "
+          f"(min {after['min']:.2f}, max {after['max']:.2f}; {args.runs} runs)")
+    s = result["serve"]
+    print(f"  crftag serve: /healthz 200 after {s['healthz_s']:.2f} s, ready after {s['ready_s']:.1f} s; "
+          f"/v1/tag meanwhile: {s['tag_statuses']}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "cold_start.json").write_text(json.dumps(result, indent=1))
+    print(f"saved {out / 'cold_start.json'}")
+
+
+if __name__ == "__main__":
+    main()
