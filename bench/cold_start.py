@@ -48,7 +48,7 @@ def request(port: int, method: str, path: str, body: bytes | None = None) -> tup
         conn.request(method, path, body=body, headers={"Content-Type": "application/json"} if body else {})
         resp = conn.getresponse()
         resp.read()
-        return resp.status, dict(resp.getheaders())
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}
     finally:
         conn.close()
 
@@ -73,7 +73,7 @@ def serve(model: Path, env: dict) -> dict:
             except OSError:
                 time.sleep(0.02)
                 continue
-            key = f"{status}" + (" Retry-After" if "Retry-After" in headers else "")
+            key = f"{status}" + (" with Retry-After" if "retry-after" in headers else "")
             statuses[key] = statuses.get(key, 0) + 1
             if status == 200:
                 readyz = time.perf_counter() - t0 if request(port, "GET", "/readyz")[0] == 200 else None

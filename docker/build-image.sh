@@ -23,6 +23,9 @@ if [ -z "${PYTHON:-}" ]; then
     PYTHON="$PREFIX/venv/bin/python"
 fi
 
+# numba keys its cache by the path of crftag's source: run from a folder holding no other copy
+# of crftag (`python -m` puts the working directory first on sys.path)
+cd "$PREFIX"
 echo "== named model $MODEL"
 if [ "${MODEL_SOURCE:-build}" = download ]; then
     "$PYTHON" -m crftag models get "$MODEL" --download

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+import crftag
 from crftag import jitcache
 from crftag.integrations.warmup import warm_up
 
@@ -66,7 +67,8 @@ def test_after_warmup_nothing_compiles(which, tiny_crf, fuzz_model, tmp_path):
     assert warm.returncode == 0, warm.stderr
     lines = warm.stdout.splitlines()
     assert [line.split()[0] for line in lines[:4]] == ["load", "api", "bulk", "server"]
-    assert lines[-1].startswith("warm in ") and f"numba cache: {cache}" in lines[-1]
+    assert lines[-2].startswith("warm in ") and f"numba cache: {cache}" in lines[-2]
+    assert lines[-1] == f"kernels are for crftag at {os.path.dirname(crftag.__file__)}"
     assert any(cache.rglob("*.nbi"))  # the index files of the kernels it compiled
     child = subprocess.run([sys.executable, "-c", CHILD, str(model), str(tmp_path)], env=env,
                            capture_output=True, text=True, timeout=900)

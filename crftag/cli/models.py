@@ -55,6 +55,7 @@ def warmup(model_path: str, parts: tuple[str, ...]) -> None:
     import time
 
     lean_numba()
+    import crftag
     from crftag.integrations.warmup import PARTS, warm_up
     from crftag.jitcache import cache_location
     from crftag.tagger import Tagger
@@ -65,6 +66,8 @@ def warmup(model_path: str, parts: tuple[str, ...]) -> None:
     for part, seconds in warm_up(tagger, parts or PARTS).items():
         click.echo(f"{part:<9} {seconds:7.2f} s")
     click.echo(f"warm in {time.perf_counter() - t0:.1f} s; numba cache: {cache_location()}")
+    # numba keys its cache by the source file's path: another copy of crftag compiles again
+    click.echo(f"kernels are for crftag at {Path(crftag.__file__).parent}")
 
 
 @click.group(name="models")

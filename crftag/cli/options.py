@@ -94,6 +94,9 @@ def named_model(ctx: click.Context | None, param: click.Parameter | None, value:
 
     if value not in catalogue():
         return value  # a path that is not there: the loader says so, naming it
+    cached = catalogue()[value].path()
+    if cached.is_file():
+        return os.fspath(cached)  # built already: no training code imported on a tagger's start
     from crftag.training import named_model as get_named
 
     return os.fspath(get_named(value))

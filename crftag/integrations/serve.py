@@ -395,7 +395,10 @@ class LoadedModel:
 def load_model(path: str) -> LoadedModel:
     """Load and warm up a model (numba's kernels loaded, caches primed) before it serves."""
     from crftag.integrations.warmup import warm_up
+    from crftag.resources.models import resolve
     from crftag.tagger import Tagger
+
+    path = os.fspath(resolve(path))  # a named model's name: its cached file (its digest is served)
 
     def sha256() -> str:
         with open(path, "rb") as fh:
@@ -409,7 +412,7 @@ def load_model(path: str) -> LoadedModel:
     if digest is None:
         digest = sha256()
     warm_up(tagger, ("api", "server"), processes=1)  # nothing compiles on a request's time
-    return LoadedModel(tagger, os.fspath(path), digest, time.time())
+    return LoadedModel(tagger, path, digest, time.time())
 
 
 class Service:

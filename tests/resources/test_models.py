@@ -65,6 +65,12 @@ def test_built_once_cached_and_byte_identical(tiny_recipe, home, tmp_path, monke
     assert tagger.info()["named_model"]["name"] == "tiny-surface"
     assert resolve("tiny-surface") == os.fspath(second)
     assert resolve("not-a-model.crftag") == "not-a-model.crftag"  # a path stays a path
+    pytest.importorskip("starlette")
+    from crftag.integrations.serve import load_model
+
+    served = load_model("tiny-surface")  # the server's loader takes a name too, and serves its digest
+    assert served.path == os.fspath(second)
+    assert served.sha256 == hashlib.sha256(second.read_bytes()).hexdigest()
     monkeypatch.setenv("CRFTAG_HOME", str(tmp_path / "empty-home"))
     with pytest.raises(ResourceError, match="crftag models get tiny-surface"):
         Tagger.load("tiny-surface")  # not on this machine: loading does not train
