@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -247,10 +248,26 @@ def _number(text: str) -> float:
 
 
 def check_threshold(value: Any, what: str = "min_confidence") -> float:
-    """A confidence threshold: a finite number in [0, 1] (a bool is not one)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+    """A confidence threshold: a finite number in [0, 1] (a bool is not one). The one rule for the
+    API, the command line, the server and the spaCy component."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{what} must be a number from 0 to 1, not {type(value).__name__} {value!r}")
+    if not 0 <= value <= 1:  # NaN fails this too
         raise ValueError(f"{what} must be a number from 0 to 1, not {value!r}")
     return float(value)
+
+
+def check_thresholds(value: Any, what: str = "min_confidence") -> Thresholds:
+    """``None``, one threshold, or a mapping of entity type to threshold (``"*"``: the types not
+    named), each checked by :func:`check_threshold`."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        for key in value:
+            if not isinstance(key, str):
+                raise TypeError(f"{what} maps entity types (str) to thresholds, not {key!r}")
+        return {key: check_threshold(v, f"{what}[{key!r}]") for key, v in value.items()}
+    return check_threshold(value, what)
 
 
 def threshold_for(thresholds: Thresholds, entity_type: str) -> float | None:

@@ -15,7 +15,7 @@ import numpy as np
 from crftag._version import __version__
 from crftag.backends import TaggingModel, get_backend
 from crftag.bio import split_tag
-from crftag.calibration import Calibration, Thresholds, threshold_for
+from crftag.calibration import Calibration, Thresholds, check_thresholds, threshold_for
 from crftag.engine.typecache import DEFAULT_CACHE_TYPES, TypeScoreCache
 from crftag.errors import CrftagError, ModelError
 from crftag.features.featureset import FeatureSet
@@ -78,6 +78,9 @@ class Tagger:
         tags safely. ``sha256`` pins the file's digest (anything else is refused unread).
         ``cache_types`` bounds the per-token-type score cache: two generations of that
         many types each (about 0.8 KB a type with the default feature set)."""
+        if not isinstance(path, (str, os.PathLike)) or isinstance(os.fspath(path), bytes):
+            raise TypeError(f"path must be a str or os.PathLike naming a model file, not "
+                            f"{type(path).__name__}")
         if cache_types < 1:  # the caller's mistake, not the file's: said before anything is read
             raise ValueError("the type cache needs a capacity of at least one type")
         from crftag.resources.models import resolve
@@ -113,10 +116,12 @@ class Tagger:
     # -- tagging ----------------------------------------------------------------
     def tag_tokens(self, tokens: Sequence[str]) -> list[str]:
         """BIO tags for one pre-tokenised sentence."""
-        return self.tag_tokens_batch([tokens])[0]
+        return self.tag_tokens_batch([_tokens(tokens, "tokens")])[0]
 
     def tag_tokens_batch(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """BIO tags for many pre-tokenised sentences, without confidences (the fastest path)."""
+        sentences = [_tokens(s, f"sentences[{i}]")
+                     for i, s in enumerate(_many(sentences, "sentences", "token lists"))]
         if self.type_cache is None:
             return [t.tags for t in self._tag_batch([Sentence(list(s)) for s in sentences], None)]
         tokens, sent_ptr = _flatten(sentences)
@@ -127,7 +132,8 @@ class Tagger:
 
     def tag(self, text: str, min_confidence: Thresholds = None) -> list[Entity]:
         """Entities in one text (a tweet), with character offsets into ``text`` and confidences."""
-        tokens, spans = tokenize(text)
+        min_confidence = check_thresholds(min_confidence)
+        tokens, spans = tokenize(_text(text, "text"))
         if self.type_cache is None or not tokens:
             return self.analyse(Sentence(tokens, text=text, spans=spans), min_confidence).entities
         # the latency path: one sentence, one compiled call, no tag strings built
@@ -136,15 +142,20 @@ class Tagger:
 
     def tag_batch(self, texts: Iterable[str], min_confidence: Thresholds = None) -> list[list[Entity]]:
         """Entities for each of several texts."""
+        texts = (_text(t, f"texts[{i}]") for i, t in enumerate(_many(texts, "texts", "str (one per text)")))
         return [t.entities for t in self.tag_sentences(sentences_from_texts(texts), min_confidence)]
 
     def analyse(self, sentence: Sentence, min_confidence: Thresholds = None) -> Tagged:
         """Tags and scored entities of one sentence."""
-        return self._tag_batch([sentence], min_confidence)[0]
+        return self._tag_batch([sentence], check_thresholds(min_confidence))[0]
 
     def tag_sentences(self, sentences: Iterable[Sentence], min_confidence: Thresholds = None,
                       batch_size: int = 256) -> Iterator[Tagged]:
         """Stream tagged sentences in input order, featurising in batches."""
+        return self._stream(sentences, check_thresholds(min_confidence), batch_size)
+
+    def _stream(self, sentences: Iterable[Sentence], min_confidence: Thresholds,
+                batch_size: int) -> Iterator[Tagged]:
         batch: list[Sentence] = []
         for sent in sentences:
             batch.append(sent)
@@ -203,6 +214,30 @@ class Tagger:
                 "dev_scores", "calibration", "seed", "lexicon", "stack", "named_model")
         return {"labels": self.labels, "feature_set": self.feature_set.name,
                 **{k: self.meta[k] for k in keys if k in self.meta}}
+
+
+def _many(values: Any, what: str, kind: str) -> Iterable[Any]:
+    """``values`` if it can be a collection of texts or token lists: a str (or bytes) would be
+    taken one character at a time, so it is refused."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise TypeError(f"{what} must be a list of {kind}, not {type(values).__name__}")
+    return values
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
+    return value
+
+
+def _tokens(value: Any, what: str) -> Sequence[str]:
+    """A sentence of tokens: a sequence of str, not one str (which would be its characters)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(f"{what} must be a sequence of token strings, not {type(value).__name__}")
+    if not all(isinstance(token, str) for token in value):
+        j, token = next((j, t) for j, t in enumerate(value) if not isinstance(t, str))
+        raise TypeError(f"{what}[{j}] must be a str token, not {type(token).__name__}")
+    return value
 
 
 def _flatten(sentences: Sequence[Sequence[str]]) -> tuple[list[str], np.ndarray]:

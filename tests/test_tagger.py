@@ -91,3 +91,37 @@ def test_entity_to_dict_has_every_field():
 
     e = Entity(text="Paris", type="geo-loc", start=3, end=8, token_start=1, token_end=2, score=0.5)
     assert e.to_dict() == asdict(e)
+
+
+def test_the_boundary_refuses_wrong_types_in_one_sentence(tiny_crf):
+    """A str where a list is expected would be tagged one character at a time; None, bytes or a
+    number where a text is expected failed deep inside with AttributeError."""
+    cases = [
+        (lambda: tiny_crf.tag_tokens("I love London"), "tokens must be a sequence of token strings, not str"),
+        (lambda: tiny_crf.tag_tokens(["I", 5]), r"tokens\[1\] must be a str token, not int"),
+        (lambda: tiny_crf.tag_tokens_batch("I love"), "sentences must be a list of token lists, not str"),
+        (lambda: tiny_crf.tag_tokens_batch([["a"], "bc"]), r"sentences\[1\] must be a sequence"),
+        (lambda: tiny_crf.tag_batch("Tim Cook in London"), r"texts must be a list of str \(one per text\)"),
+        (lambda: tiny_crf.tag_batch(["a", 5]), r"texts\[1\] must be a str, not int"),
+        (lambda: tiny_crf.tag(None), "text must be a str, not NoneType"),
+        (lambda: tiny_crf.tag(b"Tim Cook"), "text must be a str, not bytes"),
+        (lambda: Tagger.load(b"/some/model.crftag"), "path must be a str or os.PathLike"),
+        (lambda: tiny_crf.tag("x", min_confidence="0.8"), "min_confidence must be a number .* not str"),
+        (lambda: tiny_crf.tag("x", min_confidence={1: 0.5}), "maps entity types"),
+    ]
+    for call, message in cases:
+        with pytest.raises(TypeError, match=message):
+            call()
+
+
+@pytest.mark.parametrize("bad", [80, -0.1, 1.5, float("nan"), float("inf"), {"person": 2}, {"*": -1}])
+def test_one_threshold_rule_everywhere(tiny_crf, bad):
+    """0 <= x <= 1 and finite: Tagger.tag, tag_batch, tag_sentences and analyse refuse what the CLI
+    and the server refuse (80 gave [] and nan dropped every entity)."""
+    for call in (lambda: tiny_crf.tag("Tim Cook", bad), lambda: tiny_crf.tag_batch(["Tim"], bad),
+                 lambda: tiny_crf.tag_sentences([Sentence(["Tim"])], bad),
+                 lambda: tiny_crf.analyse(Sentence(["Tim"]), bad)):
+        with pytest.raises(ValueError, match="must be a number from 0 to 1"):
+            call()
+    assert tiny_crf.tag("Tim Cook", 0) == tiny_crf.tag("Tim Cook")  # the edges are thresholds too
+    assert tiny_crf.tag("Tim Cook", {"*": 1.0, "person": 0}) is not None

@@ -170,11 +170,11 @@ def _min_confidence(value: Any) -> Thresholds:
             raise _invalid(f"'min_confidence' may name at most {MAX_THRESHOLD_TYPES} entity types")
         try:
             return {k: check_threshold(v, f"'min_confidence.{k}'") for k, v in value.items()}
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:
             raise _invalid(str(exc)) from None
     try:
         return check_threshold(value, "'min_confidence'")
-    except ValueError:
+    except (TypeError, ValueError):
         raise _invalid("'min_confidence' must be a number from 0 to 1, or an object of them per "
                        "entity type") from None
 

@@ -17,18 +17,27 @@ the more confident one. Whatever happens to a span, ``doc._.crftag_entities`` ke
 own entities (``Entity.to_dict()``: exact offsets, type, score), and each span of ``doc.ents``
 carries its entity's probability as ``span._.crftag_score``.
 
+``add_pipe`` loads the model, so a missing or bad file is an error there, not on the first
+document. A pipeline that spaCy rebuilds from its config (``spacy.load``,
+``Language.from_config`` before ``from_bytes``) gets the model from its own saved copy instead:
+the path in the config may no longer exist. ``nlp.evaluate`` scores the entities with spaCy's
+``Scorer.score_spans`` (``ents_p``, ``ents_r``, ``ents_f``, ``ents_per_type``).
+
 Note: this module is read by spaCy's config validation, so it does not use
 ``from __future__ import annotations``.
 """
 
 import os
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from spacy.language import Language
+from spacy.scorer import Scorer
 from spacy.tokens import Doc, Span
+from spacy.training import Example
 from spacy.util import minibatch
 
 ALIGNMENTS = ("expand", "contract", "strict")
@@ -45,12 +54,9 @@ def _register_extensions() -> None:
 def _thresholds(value: Any) -> float | dict[str, float] | None:
     """``min_confidence`` as ``crftag tag`` takes it: a number from 0 to 1, or one per entity type
     (``"*"``: the types not named); anything else is refused when the pipe is added."""
-    from crftag.calibration import check_threshold
+    from crftag.calibration import check_thresholds
 
-    what = "crftag_ner: min_confidence"
-    if isinstance(value, dict):
-        return {str(k): check_threshold(v, f"{what}[{k!r}]") for k, v in value.items()}
-    return None if value is None else check_threshold(value, what)
+    return check_thresholds(value, "crftag_ner: min_confidence")
 
 
 class CrftagNER:
@@ -69,18 +75,21 @@ class CrftagNER:
         self._tagger: Any = None
         self._data: bytes | None = None  # the model file's bytes, when it came from from_bytes
         _register_extensions()
+        if not _rebuilt_from_config():
+            self._tagger = _load(model)  # a person adding the pipe hears of a bad model now
 
     @property
     def tagger(self) -> Any:
-        """The crftag Tagger, loaded on first use (so that ``spacy.load`` can load the pipeline's copy)."""
+        """The crftag Tagger: loaded by ``add_pipe``, or by ``from_disk``/``from_bytes`` in a
+        pipeline rebuilt from its config (else from the config's path on first use)."""
         if self._tagger is None:
-            if not self.model_path:
-                raise ValueError("crftag_ner needs a model file: add_pipe('crftag_ner', "
-                                 "config={'model': 'path/to/model.crftag'})")
-            from crftag.tagger import Tagger
-
-            self._tagger = Tagger.load(self.model_path)
+            self._tagger = _load(self.model_path)
         return self._tagger
+
+    def score(self, examples: Iterable[Example], **kwargs: Any) -> dict[str, Any]:
+        """Entity precision, recall and F1, overall and per type, as ``nlp.evaluate`` reports
+        them (spaCy's ``Scorer.score_spans`` on ``doc.ents``: exact span and label)."""
+        return Scorer.score_spans(examples, "ents", **kwargs)
 
     def __call__(self, doc: Doc) -> Doc:
         return self.set_entities(doc, self.tagger.tag(doc.text, self.min_confidence))
@@ -152,10 +161,36 @@ class CrftagNER:
         return self
 
 
+def _load(model: str | None) -> Any:
+    if not model:
+        raise ValueError("crftag_ner needs a model: add_pipe('crftag_ner', config={'model': "
+                         "'path/to/model.crftag'}) (or a named model such as 'wnut16-twitter')")
+    from crftag.errors import CrftagError
+    from crftag.tagger import Tagger
+
+    try:
+        return Tagger.load(model)
+    except (CrftagError, OSError) as exc:
+        raise ValueError(f"crftag_ner: {exc}") from None
+
+
+def _rebuilt_from_config() -> bool:
+    """Whether spaCy is building this component from a pipeline's config (``spacy.load`` and
+    ``Language.from_config``), which then fills it from the pipeline's own copy of the model
+    (``from_disk``/``from_bytes``); a direct ``add_pipe`` is not."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_name == "from_config" and frame.f_globals.get("__name__") == "spacy.language":
+            return True
+        frame = frame.f_back
+    return False
+
+
 @Language.factory(
     "crftag_ner",
     default_config={"model": None, "min_confidence": None, "alignment": "expand", "batch_size": 256},
     assigns=["doc.ents", "token.ent_iob", "token.ent_type"],
+    default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
 )
 def make_crftag_ner(nlp: Language, name: str, model: str | None,
                     min_confidence: float | dict[str, float] | None,

@@ -17,6 +17,7 @@ spacy = pytest.importorskip("spacy")
 from crftag import Entity, Tagger  # noqa: E402
 from crftag.integrations.spacy_component import MODEL_FILE  # noqa: E402
 from crftag.io.readers import read_conll  # noqa: E402
+from crftag.types import Sentence  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 RAW = ["I'm at Starbucks(NYC) with Obama/Clinton", "Go #Lakers!! @TaylorSwift13's show in L.A. tonight",
@@ -82,7 +83,7 @@ def test_entities_equal_tagger_tag_on_wnut16_dev(model_file, tagger, wnut16_dev)
     assert [ents(nlp(t)) for t in texts[:50]] == [ents(d) for d in docs[:50]]  # nlp(text) = nlp.pipe
 
 
-def test_a_boundary_inside_a_spacy_token_expands_contracts_or_drops():
+def test_a_boundary_inside_a_spacy_token_expands_contracts_or_drops(model_file):
     """spaCy keeps "Starbucks(NYC" as one token, crftag sees Starbucks ( NYC: two entities in one
     spaCy token. expand: the more confident of the two covers the token; contract and strict:
     neither is in doc.ents. doc._.crftag_entities keeps both in every mode."""
@@ -92,14 +93,14 @@ def test_a_boundary_inside_a_spacy_token_expands_contracts_or_drops():
     for mode, want in [("expand", [("Starbucks(NYC", "geo-loc", 0.9), ("Obama", "person", 0.8)]),
                        ("contract", [("Obama", "person", 0.8)]), ("strict", [("Obama", "person", 0.8)])]:
         nlp = spacy.blank("en")
-        component = nlp.add_pipe("crftag_ner", config={"model": "unused.crftag", "alignment": mode})
+        component = nlp.add_pipe("crftag_ner", config={"model": str(model_file), "alignment": mode})
         doc = component.set_entities(nlp.make_doc(text), found)
         assert [t.text for t in doc][2:4] == ["at", "Starbucks(NYC"]
         assert [(e.text, e.label_, e._.crftag_score) for e in doc.ents] == want, mode
         assert doc._.crftag_entities == [e.to_dict() for e in found]
     # a boundary inside a token that holds nothing else: expand widens it to the whole token
     nlp = spacy.blank("en")
-    component = nlp.add_pipe("crftag_ner", config={"model": "unused.crftag"})
+    component = nlp.add_pipe("crftag_ner", config={"model": str(model_file)})
     alone = Entity("Starbucks", "facility", 0, 9, 0, 1, 0.7)
     doc = component.set_entities(nlp.make_doc("Starbucks(NYC"), [alone])
     assert [(e.text, e.start_char, e.end_char) for e in doc.ents] == [("Starbucks(NYC", 0, 13)]
@@ -120,10 +121,49 @@ def test_min_confidence_and_config_errors(model_file, tagger):
             pipeline(model_file, min_confidence=bad)
     with pytest.raises(ValueError, match="alignment must be one of expand, contract, strict"):
         pipeline(model_file, alignment="nearest")
-    nlp = spacy.blank("en")
-    nlp.add_pipe("crftag_ner")
-    with pytest.raises(ValueError, match=r"crftag_ner needs a model file"):
-        nlp("Obama in Paris")
+
+
+def test_add_pipe_fails_on_a_missing_or_bad_model(model_file, tmp_path):
+    """The error comes at add_pipe, not on the first document (both used to succeed)."""
+    with pytest.raises(ValueError, match=r"crftag_ner needs a model: add_pipe"):
+        spacy.blank("en").add_pipe("crftag_ner")
+    with pytest.raises(ValueError, match=r"crftag_ner: .*missing\.crftag"):
+        spacy.blank("en").add_pipe("crftag_ner", config={"model": str(tmp_path / "missing.crftag")})
+    bad = tmp_path / "bad.crftag"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match=r"crftag_ner: .*bad\.crftag"):
+        spacy.blank("en").add_pipe("crftag_ner", config={"model": str(bad)})
+    nlp = pipeline(model_file)
+    assert nlp.get_pipe("crftag_ner")._tagger is not None  # loaded by add_pipe
+
+
+def test_nlp_evaluate_scores_entities(model_file, tagger, tiny):
+    """nlp.evaluate reports entity P/R/F through the component's score (spaCy's score_spans): the
+    exact-span, exact-type micro scores of crftag's entities against the gold ones."""
+    from spacy.tokens import Doc
+    from spacy.training import Example
+
+    from crftag.bio import chunks
+    from crftag.evaluation.scores import prf
+
+    nlp = pipeline(model_file)
+    examples, gold_spans, found = [], set(), set()
+    for k, sent in enumerate(tiny):
+        doc = Doc(nlp.vocab, words=list(sent.tokens))
+        spans = Sentence(list(sent.tokens)).with_text().spans
+        gold = [(spans[i][0], spans[j - 1][1], t) for t, i, j in chunks(sent.tags)]
+        if k % 2 and gold:  # a gold type changed: the model is then wrong there
+            gold[0] = (*gold[0][:2], "other")
+        examples.append(Example.from_dict(doc, {"entities": gold}))
+        gold_spans |= {(k, *g) for g in gold}
+        found |= {(k, e.start, e.end, e.type) for e in tagger.tag(doc.text)}
+    scores = nlp.evaluate(examples)
+    want = prf(len(gold_spans & found), len(found), len(gold_spans))
+    assert 0 < want["f1"] < 100  # the tiny model gets some right, not all
+    assert scores["ents_f"] == pytest.approx(want["f1"] / 100)
+    assert scores["ents_p"] == pytest.approx(want["precision"] / 100)
+    assert scores["ents_r"] == pytest.approx(want["recall"] / 100)
+    assert set(scores["ents_per_type"]) <= {t for *_, t in gold_spans | found}
 
 
 def test_pipeline_saved_to_disk_carries_its_model(model_file, tagger, tmp_path):
@@ -141,8 +181,7 @@ def test_pipeline_saved_to_disk_carries_its_model(model_file, tagger, tmp_path):
     assert [ents(d) for d in loaded.pipe(RAW)] == before
     loaded.to_disk(tmp_path / "pipe")  # saved over itself
     assert [ents(d) for d in spacy.load(tmp_path / "pipe").pipe(RAW)] == before
-    again = spacy.blank("en")
-    again.add_pipe("crftag_ner")
+    again = spacy.blank("en").from_config(loaded.config)  # the config's model path is gone
     again.from_bytes(loaded.to_bytes())
     assert [ents(d) for d in again.pipe(RAW)] == before
     again.to_disk(tmp_path / "from-bytes")
