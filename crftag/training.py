@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from crftag.backends import get_backend
+from crftag.backends import Backend, get_backend
 from crftag.backends.linear import LinearBackend
 from crftag.calibration import METHODS as CALIBRATION_METHODS
 from crftag.calibration import entity_outcomes, expected_calibration_error
@@ -77,7 +77,7 @@ def _outcomes(tagger: Tagger, sentences: Sequence[Sentence]) -> tuple[list[float
 
 
 def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
-          backend: str = "crf", features: str | FeatureSet = "twitter",
+          backend: str | type[Backend] = "crf", features: str | FeatureSet = "twitter",
           fmt: str | None = None, seed: int = 0, progress: bool = False,
           oversample: int = 1, shuffle_seed: int | None = None, encoding: str = "utf-8",
           empty_fraction: float = 0.5, bags: int = 1, calibration: str = "auto",
@@ -87,6 +87,8 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
     ``train_data`` is a path, a registry name (``"wnut16:train"``), a corpus split
     (``"corpus:btc/train"``), a list of them (concatenated), or a list of :class:`Sentence`.
     ``dev`` is scored after training (and used by backends that select hyperparameters on it).
+    ``backend`` is a backend's name (``crftag backends``) or a :class:`Backend` subclass (a plugin
+    not packaged: registered under its ``name`` for this process, so its models load here too).
     ``seed`` is the backend's seed (when it has one) and shuffles the training order;
     ``shuffle_seed`` shuffles the order instead (0: keep the order as read).
     ``oversample`` repeats sentences with rare entity types (:func:`oversample_rare`);
@@ -104,7 +106,8 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
     calibration error (for linear backends; ``"none"`` for others, whose folds would cost as much
     as training); a method's name forces it. ``params`` go to the backend's constructor.
     """
-    backend_cls = get_backend(backend)
+    backend_cls = get_backend(backend)  # a name, or a Backend subclass (registered for this process)
+    backend = backend_cls.name
     if seed and "seed" in backend_cls.param_names():
         params.setdefault("seed", seed)
     estimator = backend_cls(**params)

@@ -245,8 +245,21 @@ def list_backends() -> list[BackendInfo]:
     return [_inspect(ep)[1] for _, ep in sorted(_entry_points().items())]
 
 
-def get_backend(name: str) -> type[Backend]:
-    """The backend class registered under ``name`` (its module imported only now)."""
+# classes passed to crftag.train(backend=SomeBackend) in this process: found by name afterwards
+# (Tagger.load of what they trained), as if an installed package had registered them
+_IN_PROCESS: dict[str, type[Backend]] = {}
+
+
+def get_backend(name: str | type[Backend]) -> type[Backend]:
+    """The backend class registered under ``name`` (its module imported only now); a
+    :class:`Backend` subclass itself is accepted, and registered under its ``name`` for this
+    process, so a plugin runs without being packaged."""
+    if isinstance(name, type):
+        return _register(name)
+    if not isinstance(name, str):
+        raise TypeError(f"backend must be a backend's name or a Backend subclass, not {type(name).__name__}")
+    if name in _IN_PROCESS:
+        return _IN_PROCESS[name]
     eps = _entry_points()
     if name not in eps:
         known = ", ".join(sorted(eps)) or "none (is crftag installed? pip install -e .)"
@@ -254,6 +267,22 @@ def get_backend(name: str) -> type[Backend]:
     cls, info = _inspect(eps[name])
     if cls is None or info.reason:
         raise CrftagError(f"backend {name!r} is unavailable: {info.reason}")
+    return cls
+
+
+def _register(cls: type) -> type[Backend]:
+    if not issubclass(cls, Backend) or getattr(cls, "__abstractmethods__", None):
+        raise TypeError(f"{cls.__qualname__} is not a crftag Backend subclass with fit() defined")
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name:
+        raise CrftagError(f"backend class {cls.__qualname__} has no name (a class attribute)")
+    eps = _entry_points()
+    if name in eps and _inspect(eps[name])[0] is not cls:
+        raise CrftagError(f"backend name {name!r} is taken by {eps[name].value}; give "
+                          f"{cls.__qualname__} another name")
+    if _IN_PROCESS.setdefault(name, cls) is not cls:
+        raise CrftagError(f"backend name {name!r} is taken by {_IN_PROCESS[name].__qualname__} in this "
+                          f"process; give {cls.__qualname__} another name")
     return cls
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -60,3 +61,30 @@ def test_readme_plugin_example_registers_trains_and_loads(readme_plugin, tiny, t
     assert correct / sum(len(s) for s in tiny) > 0.9  # it learns its training data
     tagger.save(tmp_path / "nb.crftag")
     assert Tagger.load(tmp_path / "nb.crftag").tag_tokens_batch([s.tokens for s in tiny]) == tags
+
+
+def test_a_backend_class_trains_without_being_packaged(tiny, tmp_path, monkeypatch):
+    """crftag.train(backend=SomeBackend) with the README's plugin class, no entry point: it trains,
+    and its model loads in the same process (it was refused as "unknown backend <class ...>")."""
+    import textwrap
+
+    import crftag.backends as backends
+    from crftag.backends.crf import CRFBackend
+
+    monkeypatch.setattr(backends, "_IN_PROCESS", {})
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    code = readme.split("<!-- plugin-example -->", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(textwrap.dedent(code), "README.md", "exec"), namespace)
+    cls = namespace["NaiveBayesBackend"]
+    tagger = train(tiny, backend=cls, features="surface", smoothing=0.5)
+    assert tagger.backend == "naive-bayes" and tagger.meta["backend_params"] == {"smoothing": 0.5}
+    tagger.save(tmp_path / "nb.crftag")
+    tokens = [s.tokens for s in tiny]
+    assert Tagger.load(tmp_path / "nb.crftag").tag_tokens_batch(tokens) == tagger.tag_tokens_batch(tokens)
+    assert get_backend(CRFBackend) is CRFBackend  # a class that is the installed one: fine
+    other = type("Other", (cls,), {"name": "crf"})
+    with pytest.raises(CrftagError, match=r"backend name 'crf' is taken by crftag\.backends\.crf:CRFBackend"):
+        train(tiny, backend=other, features="surface")
+    with pytest.raises(TypeError, match="is not a crftag Backend subclass"):
+        train(tiny, backend=dict)
