@@ -65,7 +65,7 @@ def eval_cmd(model_path: str, gold_file: str, fmt: str, input_format: str | None
     from crftag.evaluation.report import render_report
     from crftag.evaluation.scores import evaluate
     from crftag.io.atomic import check_folder, check_output
-    from crftag.resources.corpora import load_labelled, source_paths
+    from crftag.resources.corpora import load_with_provenance, source_paths, training_overlap
 
     if plot_dir:
         from crftag.evaluation.plots import require_matplotlib
@@ -77,10 +77,15 @@ def eval_cmd(model_path: str, gold_file: str, fmt: str, input_format: str | None
     from crftag.tagger import Tagger
 
     tagger = Tagger.load(model_path)
-    gold = load_labelled(gold_file, input_format, encoding)
+    gold, provenance = load_with_provenance(gold_file, input_format, encoding)
     warning = disjoint_types(tagger.labels, [s.tags for s in gold], gold_file)
     if warning:
         click.echo(f"crftag: warning: {warning}", err=True)
+    seen = training_overlap(tagger.meta.get("training"), provenance)
+    if seen:  # a score on training data is no estimate of anything: say so before it is read
+        where = "; ".join(f"as {o['trained_as']}, sha256 {o['sha256'][:12]}" for o in seen)
+        click.echo(f"crftag: warning: {gold_file} is in this model's training data ({where}): these "
+                   "are not held-out scores", err=True)
     model_calibration = tagger.calibration
     if calibration:  # the raw confidences: the report applies the model's map itself
         from crftag.calibration import Calibration
@@ -99,6 +104,7 @@ def eval_cmd(model_path: str, gold_file: str, fmt: str, input_format: str | None
     if other_model:
         other = (other_model, [t.tags for t in Tagger.load(other_model).tag_sentences(gold)])
     extras = eval_extras(gold, pred, tagger, confusion, n_errors, n_boot, other, auc, seed)
+    extras["in_training_data"] = seen
     if calibration:
         from crftag.calibration import calibration_report
 

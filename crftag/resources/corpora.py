@@ -132,6 +132,27 @@ def load_with_provenance(ref: str | os.PathLike[str], fmt: str | None = None,
     return sents, {"source": os.fspath(ref), "sha256": sha256_file(path), "sentences": len(sents)}
 
 
+def _fingerprints(record: dict) -> list[tuple[str, str, object]]:
+    """(what, sha256, cut) of each file a provenance record read (cut None: the whole file)."""
+    if "parts" in record:
+        return [(f"{record['source']} ({p['resource']})", p["sha256"], p.get("cut")) for p in record["parts"]]
+    return [(record["source"], record["sha256"], None)] if record.get("sha256") else []
+
+
+def training_overlap(training: dict | None, record: dict) -> list[dict]:
+    """The parts of the data a provenance record describes that a model's ``training`` record
+    (its metadata) says it was trained on: the same file, or the same cut of it (a whole file
+    overlaps every cut of it). Empty when they are disjoint or the model does not say."""
+    trained = [fp for entry in (training or {}).get("train", []) for fp in _fingerprints(entry)]
+    found = []
+    for what, sha, cut in _fingerprints(record):
+        for source, trained_sha, trained_cut in trained:
+            if sha == trained_sha and (cut is None or trained_cut is None or cut == trained_cut):
+                found.append({"evaluated": what, "trained_as": source, "sha256": sha, "cut": cut})
+                break
+    return found
+
+
 def _read_file(ref: str | os.PathLike[str], fmt: str | None, encoding: str) -> tuple[list[Sentence], Path]:
     """The sentences of a file or registry name (in ``fmt``, else the registry's format, else the
     extension's), and the local path they were read from."""

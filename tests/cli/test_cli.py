@@ -86,6 +86,50 @@ def test_eval_equals_conlleval(model, tiny_path, tmp_path):
     assert md.startswith("| type | precision |")
 
 
+def test_eval_warns_when_the_data_was_trained_on(model, tiny_path, tmp_path):
+    """The model was trained on tiny.conll: evaluating it there says so (stderr, one line; JSON's
+    in_training_data), under any name for the same bytes; other data gets no warning."""
+    copy = tmp_path / "same-bytes.conll"
+    copy.write_bytes(tiny_path.read_bytes())
+    for gold in (tiny_path, copy):
+        r = crftag("eval", "-m", model, gold)
+        assert r.returncode == 0, r.stderr
+        assert r.stderr.splitlines() == [f"crftag: warning: {gold} is in this model's training data (as "
+                                         f"{tiny_path}, sha256 {_sha256(tiny_path)[:12]}): these are "
+                                         "not held-out scores"]
+    j = json.loads(crftag("eval", "-m", model, tiny_path, "--report-format", "json").stdout)
+    assert j["in_training_data"] == [{"evaluated": str(tiny_path), "trained_as": str(tiny_path),
+                                      "sha256": _sha256(tiny_path), "cut": None}]
+    other = tmp_path / "other.conll"
+    other.write_text("Obama\tB-person\nwins\tO\n\n")
+    r = crftag("eval", "-m", model, other, "--report-format", "json")
+    assert r.returncode == 0 and r.stderr == "" and json.loads(r.stdout)["in_training_data"] == []
+
+
+def test_training_overlap_of_corpus_cuts():
+    """A corpus split is cuts of files: the same cut (or the whole file) overlaps, another cut of
+    the same file does not."""
+    from crftag.resources.corpora import training_overlap
+
+    part = {"resource": "btc:all", "sha256": "ab" * 32}
+    training = {"train": [{"source": "corpus:btc/train", "sentences": 9,
+                           "parts": [{**part, "cut": "first-half"}]}]}
+    dev = {"source": "corpus:btc/dev", "sentences": 2, "parts": [{**part, "cut": "second-half"}]}
+    assert training_overlap(training, dev) == []
+    same_cut = {**dev, "parts": [{**part, "cut": "first-half"}]}
+    assert training_overlap(training, same_cut)[0]["cut"] == "first-half"
+    whole = {"source": "all.conll", "sha256": "ab" * 32, "sentences": 11}
+    assert training_overlap(training, whole)[0]["trained_as"] == "corpus:btc/train (btc:all)"
+    assert training_overlap({"train": [whole]}, dev)[0]["evaluated"] == "corpus:btc/dev (btc:all)"
+    assert training_overlap(None, dev) == [] and training_overlap({}, whole) == []
+
+
+def _sha256(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 @pytest.mark.data
 def test_eval_equals_conlleval_on_wnut16_dev(wnut16_train, wnut16_dev, tmp_path):
     model = tmp_path / "m.crftag"
