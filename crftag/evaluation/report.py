@@ -240,8 +240,16 @@ def model_info_text(details: dict[str, Any]) -> str:
 def training_summary(meta: dict[str, Any], backend: str, model_path: str, elapsed: float) -> str:
     """What ``crftag train`` says when it is done: data, time, SGD's alpha grid, dev scores."""
     tr = meta["training"]
-    lines = [f"trained {backend} on {tr['sentences']} sentences ({tr['tokens']} tokens) in {elapsed:.1f}s; "
-             f"model written to {model_path}"]
+    used = tr.get("sentences_after_sampling", tr["sentences"])
+    if used == tr["sentences"]:
+        data = f"{tr['sentences']} sentences ({tr['tokens']} tokens)"
+    else:  # --empty-fraction and --oversample change what the model sees: both counts, and why
+        why = [f"--empty-fraction {tr['empty_fraction']:g}"] if tr.get("empty_fraction", 1) < 1 else []
+        why += [f"--oversample {tr['oversample']}"] if tr.get("oversample", 1) > 1 else []
+        bag = " per bag" if tr.get("bags", 1) > 1 else ""
+        data = (f"{used} sentences{bag} ({', '.join(why) or 'sampled'}) from {tr['sentences']} read "
+                f"({tr['tokens']} tokens)")
+    lines = [f"trained {backend} on {data} in {elapsed:.1f}s; model written to {model_path}"]
     fit = meta.get("fit_info") or {}
     if fit.get("alpha_search_dev_f1"):
         grid = ", ".join(f"{a}: {f:.2f}" for a, f in fit["alpha_search_dev_f1"].items())

@@ -253,3 +253,19 @@ def test_tag_workers_write_the_same_bytes(tiny_crf, tiny, tmp_path, fmt):
                        check=True)
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1] and len(outputs[0]) > len(src.read_bytes()) // 2
+
+
+def test_train_says_how_many_sentences_it_trained_on(tiny_path, tmp_path):
+    """--empty-fraction keeps a share of the sentences without entities: the summary gives both the
+    sentences read and those the model was trained on (it gave only the former)."""
+    def first_line(*args):
+        r = crftag("train", tiny_path, "--features", "surface", "--calibration", "none", "-o",
+                   tmp_path / "m.crftag", *args)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.splitlines()[0]
+
+    assert first_line("--empty-fraction", "1").startswith("trained crf on 12 sentences (74 tokens) in ")
+    assert first_line().startswith("trained crf on 11 sentences (--empty-fraction 0.5) from 12 read "
+                                   "(74 tokens) in ")
+    assert first_line("--empty-fraction", "0.1", "--oversample", "2").startswith(
+        "trained crf on 15 sentences (--empty-fraction 0.1, --oversample 2) from 12 read")
