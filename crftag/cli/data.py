@@ -16,18 +16,22 @@ def fetch(names: tuple[str, ...]) -> None:
     """Fetch registry resources into the cache (verifying sha256) and print their paths.
 
     Looks in the cache ($CRFTAG_HOME), then the mirror ($CRFTAG_MIRROR), then
-    downloads.
+    downloads. A corpus split (corpus:NAME/train) fetches each resource it is
+    made of (one line each).
 
     \b
     Examples:
       crftag fetch wnut16:train wnut16:dev
+      crftag fetch corpus:btc/train corpus:btc/dev
       CRFTAG_MIRROR=/data/crftag-mirror crftag fetch lexicons:wnut16
     """
+    from crftag.resources.corpora import is_split_ref, split_parts
     from crftag.resources.registry import default_registry
 
     reg = default_registry()
     for name in names:
-        click.echo(f"{name}\t{reg.fetch(name, show_progress=True)}")
+        for resource in split_parts(name) if is_split_ref(name) else [name]:
+            click.echo(f"{name}\t{reg.fetch(resource, show_progress=True)}")
 
 
 @click.command()
@@ -39,21 +43,32 @@ def resources(as_json: bool) -> None:
     Example:
       crftag resources
     """
+    from crftag.resources.corpora import CORPORA
     from crftag.resources.registry import default_registry
 
     reg = default_registry()
     rows = [{"name": r.name, "kind": r.kind, "cached": reg.is_cached(r.name),
              "files": len(r.files) or 1, "url": r.url, "description": r.description}
             for r in reg.entries.values()]
+    corpora = [{"name": c.name, "description": c.description,
+                **{split: [{"resource": p.resource, "cut": p.cut} for p in getattr(c, split)]
+                   for split in ("train", "dev")},
+                "cached": all(reg.is_cached(p.resource) for p in (*c.train, *c.dev))}
+               for c in CORPORA.values()]
     if as_json:
         click.echo(json.dumps({"cache": str(reg.cache), "mirror": str(reg.mirror or ""),
-                               "resources": rows}, indent=2))
+                               "resources": rows, "corpora": corpora}, indent=2))
         return
     click.echo(f"cache: {reg.cache}    mirror: {reg.mirror or '(none; set CRFTAG_MIRROR)'}")
     width = max(len(r["name"]) for r in rows)
     for r in rows:
         mark = "cached" if r["cached"] else "-"
         click.echo(f"{r['name']:<{width}}  {r['kind']:<9} {mark:<7} {r['description']}")
+    click.echo("corpora (corpus:NAME/train, corpus:NAME/dev; made of the resources above):")
+    width = max(len(c["name"]) for c in corpora)
+    for c in corpora:
+        mark = "cached" if c["cached"] else "-"
+        click.echo(f"{c['name']:<{width}}  {mark:<7} {c['description']}")
 
 
 @click.command()

@@ -102,6 +102,12 @@ def read_split(ref: str) -> list[Sentence]:
     return corpus.read(split)
 
 
+def split_parts(ref: str) -> list[str]:
+    """The registry resources a split is read from, each once (``crftag fetch corpus:btc/dev``)."""
+    corpus, split = _parse(ref)
+    return list(dict.fromkeys(p.resource for p in getattr(corpus, split)))
+
+
 def split_provenance(ref: str) -> list[dict]:
     """What a split is made of: each part's resource, cut and sha256 (for a model's record)."""
     from crftag.resources.registry import resolve_data, sha256_file

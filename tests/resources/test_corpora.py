@@ -1,5 +1,7 @@
 """Named corpora and corpus splits as data references."""
 
+from pathlib import Path
+
 import pytest
 
 from crftag.errors import CrftagError
@@ -70,3 +72,31 @@ def test_corpus_summary_table(tmp_path):
     text = corpus_summary(results, tmp_path)
     assert text.splitlines()[2:] == ["| crf | 44.91 | 72.48 |", "| sgd | 39.07 | not run |"]
     assert (tmp_path / "summary.md").read_text() == text
+
+
+@pytest.mark.data
+def test_fetch_and_resources_know_corpus_splits(tmp_path, monkeypatch):
+    """`crftag fetch corpus:btc/dev` fetches what the split is read from (it said "unknown
+    resource"), and `crftag resources` lists the corpora (it did not)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from crftag.cli.app import cli
+
+    monkeypatch.setenv("CRFTAG_HOME", str(tmp_path / "home"))  # an empty cache; the mirror stays
+    runner = CliRunner()
+    r = runner.invoke(cli, ["fetch", "corpus:btc/dev", "corpus:wnut16/train"])
+    assert r.exit_code == 0, r.output
+    lines = [line.split("\t") for line in r.stdout.splitlines()]
+    assert [name for name, _ in lines] == ["corpus:btc/dev", "corpus:wnut16/train"]
+    assert all(Path(path).is_file() and str(tmp_path) in path for _, path in lines)
+    listing = json.loads(runner.invoke(cli, ["resources", "--json"]).stdout)
+    corpora = {c["name"]: c for c in listing["corpora"]}
+    assert set(corpora) == set(CORPORA)
+    assert corpora["btc"]["dev"] == [{"resource": "btc:h", "cut": "second-half"}]
+    assert corpora["wnut16"]["cached"] is False  # its dev is not fetched yet
+    text = runner.invoke(cli, ["resources"]).stdout
+    assert "corpora (corpus:NAME/train, corpus:NAME/dev" in text and "\ntwitter2017 " in text
+    r = runner.invoke(cli, ["fetch", "corpus:nope/train"])
+    assert isinstance(r.exception, CrftagError) and "unknown corpus 'nope'" in str(r.exception)
