@@ -39,11 +39,15 @@ from crftag.errors import CrftagError
 @click.option("--admin-token", envvar="CRFTAG_ADMIN_TOKEN", metavar="TOKEN",
               help="Bearer token for POST /admin/reload (or $CRFTAG_ADMIN_TOKEN); without one, "
                    "admin endpoints answer loopback clients only.")
+@click.option("--model-sha256", metavar="HEX", default=None,
+              help="Refuse the model unless its file has this sha256, at start and on every reload "
+                   "(pin a trusted file; a new model needs a new pin, so a restart).")
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]),
               default="info", show_default=True, help="uvicorn's log level.")
 def serve(model_path: str, host: str, port: int, workers: int, max_batch: int, max_wait_ms: float,
           max_body_bytes: int, max_texts: int, max_text_chars: int, max_queue: int,
-          graceful_timeout: float, access_log: bool, admin_token: str | None, log_level: str) -> None:
+          graceful_timeout: float, access_log: bool, admin_token: str | None, model_sha256: str | None,
+          log_level: str) -> None:
     """Serve the tagger over HTTP (pip install 'crftag[serve]'): Starlette on uvicorn.
 
     \b
@@ -78,11 +82,12 @@ def serve(model_path: str, host: str, port: int, workers: int, max_batch: int, m
                           f"(--max-texts {max_texts})")
     lean_numba()
     config = serving.ServeConfig(model_path, max_batch, max_wait_ms, max_body_bytes, max_texts,
-                                 max_text_chars, max_queue, access_log, admin_token, workers)
+                                 max_text_chars, max_queue, access_log, admin_token, workers,
+                                 model_sha256)
     serving.check_address(host, port)
     from crftag.io.modelfile import load_model
 
-    load_model(model_path)  # a missing or broken file: one line now, before the port opens
+    load_model(model_path, model_sha256)  # a missing, broken or other file: one line, before the port opens
     # the port opens at once; the model loads and its kernels compile behind /readyz
     if workers == 1:
         target: Any = serving.create_app(config)

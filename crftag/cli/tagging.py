@@ -121,10 +121,13 @@ def tag(model_path: str, inputs: tuple[str, ...], input_format: str | None, outp
               help="Default: parquet for *.parquet, else jsonl.")
 @click.option("--output-format", type=click.Choice(["jsonl", "parquet"]),
               help="Default: jsonl for *.jsonl / *.json, else parquet.")
+@click.option("--min-confidence", metavar="P|TYPE=P,...", callback=thresholds_option, default=None,
+              help="Drop entities whose (calibrated) confidence is below P, as crftag tag does "
+                   "('0.8', 'person=0.9,geo-loc=0.6', '0.8,person=0.9').")
 @click.option("--master", help="Spark master, passed through (e.g. local[4], spark://host:7077).")
 def spark_tag(input_path: str, output_path: str, model_path: str, text_col: str, tokens_col: str | None,
               output_col: str, input_format: str | None, output_format: str | None,
-              master: str | None) -> None:
+              min_confidence: float | dict | None, master: str | None) -> None:
     """Tag a JSONL/Parquet table on Apache Spark (pip install 'crftag[spark]').
 
     Adds a column of entity structs (text, type, start, end, token_start,
@@ -134,6 +137,7 @@ def spark_tag(input_path: str, output_path: str, model_path: str, text_col: str,
     Examples:
       crftag spark-tag tweets.jsonl tagged.parquet -m wnut16.crftag --master 'local[*]'
       crftag spark-tag archive.parquet tagged.jsonl -m wnut16.crftag --text-col body
+      crftag spark-tag tweets.jsonl triage.parquet -m wnut16.crftag --min-confidence 0.6,company=0.9
     """
     try:
         import pyspark  # noqa: F401
@@ -146,8 +150,8 @@ def spark_tag(input_path: str, output_path: str, model_path: str, text_col: str,
     spark = session(master)
     try:
         df = read_table(spark, input_path, input_format)
-        write_table(tag_dataframe(df, model_path, text_col, tokens_col, output_col), output_path,
-                    output_format)
+        write_table(tag_dataframe(df, model_path, text_col, tokens_col, output_col, min_confidence),
+                    output_path, output_format)
     finally:
         spark.stop()
     click.echo(f"wrote {output_path}")

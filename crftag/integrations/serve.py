@@ -71,6 +71,7 @@ class ServeConfig:
     access_log: bool = False
     admin_token: str | None = None
     workers: int = 1
+    model_sha256: str | None = None  # the model file's pinned digest, on the first load and every reload
 
     def to_env(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -392,25 +393,26 @@ class LoadedModel:
     loaded_at: float
 
 
-def load_model(path: str) -> LoadedModel:
-    """Load and warm up a model (numba's kernels loaded, caches primed) before it serves."""
+def load_model(path: str, sha256: str | None = None) -> LoadedModel:
+    """Load and warm up a model (numba's kernels loaded, caches primed) before it serves; with
+    ``sha256``, a file with another digest is refused unread."""
     from crftag.integrations.warmup import warm_up
     from crftag.resources.models import resolve
     from crftag.tagger import Tagger
 
     path = os.fspath(resolve(path))  # a named model's name: its cached file (its digest is served)
 
-    def sha256() -> str:
+    def digest_of_file() -> str:
         with open(path, "rb") as fh:
             return hashlib.file_digest(fh, "sha256").hexdigest()
 
     try:
-        digest = sha256()  # before loading: the file may be replaced (atomically) meanwhile
+        digest = digest_of_file()  # before loading: the file may be replaced (atomically) meanwhile
     except OSError:
         digest = None
-    tagger = Tagger.load(path)  # a missing or bad file: ModelError, one line
+    tagger = Tagger.load(path, sha256=sha256)  # a missing, bad or other file: ModelError, one line
     if digest is None:
-        digest = sha256()
+        digest = digest_of_file()
     warm_up(tagger, ("api", "server"), processes=1)  # nothing compiles on a request's time
     return LoadedModel(tagger, path, digest, time.time())
 
@@ -490,13 +492,13 @@ class Service:
             # uvicorn brings a worker into service (at start, and in a SIGHUP's rolling restart)
             # when its start-up ends: only a worker whose model loaded may end it, so that a bad
             # file on reload leaves the old workers serving
-            self._serve(await loop.run_in_executor(None, load_model, self.config.model))
+            self._serve(await loop.run_in_executor(None, self._load))
             return
         done: asyncio.Future = loop.create_future()
 
         def load() -> None:
             try:
-                result: Any = load_model(self.config.model)
+                result: Any = self._load()
             except Exception as exc:  # reported on the loop, which decides what to do
                 result = exc
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nothing to tell
@@ -538,6 +540,10 @@ class Service:
                 if e.get("score") is not None:
                     self.m_confidence.observe(e["score"])
 
+    def _load(self) -> LoadedModel:
+        """The configured model file, checked against the pinned sha256 when one is given."""
+        return load_model(self.config.model, self.config.model_sha256)
+
     def _serve(self, model: LoadedModel) -> None:
         self.model = model
         self._show_model(model)
@@ -572,7 +578,7 @@ class Service:
         async with self._reload_lock:
             loop = asyncio.get_running_loop()
             try:
-                new = await loop.run_in_executor(None, load_model, self.config.model)
+                new = await loop.run_in_executor(None, self._load)
             except (CrftagError, OSError) as exc:
                 self.m_reloads.labels("failed").inc()
                 return False, {"error": _one_line(exc), "kind": "reload_failed", **self.model_status()}

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crftag.calibration import Thresholds, check_thresholds
 from crftag.errors import CrftagError, ModelError
 from crftag.tagger import Tagger
 from crftag.types import Sentence
@@ -52,24 +53,28 @@ def _load_bytes(data: bytes) -> Tagger:
         os.unlink(tmp)
 
 
-def _entities(tagger: Tagger, texts: Any, tokens: Any) -> list[list[dict]]:
+def _entities(tagger: Tagger, texts: Any, tokens: Any, min_confidence: Thresholds) -> list[list[dict]]:
     if tokens is not None:
         sents = [Sentence([str(t) for t in toks]) if toks is not None else Sentence([]) for toks in tokens]
-        return [[e.to_dict() for e in t.entities] for t in tagger.tag_sentences(sents)]
+        return [[e.to_dict() for e in t.entities] for t in tagger.tag_sentences(sents, min_confidence)]
     cleaned = ["" if t is None else str(t) for t in texts]
-    return [[e.to_dict() for e in ents] for ents in tagger.tag_batch(cleaned)]
+    return [[e.to_dict() for e in ents] for ents in tagger.tag_batch(cleaned, min_confidence)]
 
 
 def tag_dataframe(df: DataFrame, model: str | os.PathLike[str] | bytes, text_col: str = "text",
-                  tokens_col: str | None = None, output_col: str = "entities") -> DataFrame:
+                  tokens_col: str | None = None, output_col: str = "entities",
+                  min_confidence: Thresholds = None) -> DataFrame:
     """``df`` with ``output_col`` added: the entities of ``text_col`` (character offsets into
     it), or of the token arrays in ``tokens_col`` (offsets into the tokens joined by spaces).
 
     ``model`` is a model file or its bytes; it is loaded here first, so a bad
     model fails on the driver with crftag's usual error, not in an executor.
+    ``min_confidence`` drops entities below it, as :meth:`Tagger.tag` does (one number, or one
+    per entity type).
     """
     from pyspark.sql.types import StructField, StructType, _parse_datatype_string
 
+    min_confidence = check_thresholds(min_confidence)  # on the driver, before any executor
     column = tokens_col or text_col
     if column not in df.columns:
         raise CrftagError(f"no column {column!r} in the input; columns: {', '.join(df.columns)}")
@@ -89,9 +94,9 @@ def tag_dataframe(df: DataFrame, model: str | os.PathLike[str] | bytes, text_col
         tagger = _worker_tagger(broadcast, digest)
         for pdf in batches:
             if tokens_col:
-                pdf[output_col] = _entities(tagger, None, pdf[tokens_col])
+                pdf[output_col] = _entities(tagger, None, pdf[tokens_col], min_confidence)
             else:
-                pdf[output_col] = _entities(tagger, pdf[text_col], None)
+                pdf[output_col] = _entities(tagger, pdf[text_col], None, min_confidence)
             yield pdf
 
     return df.mapInPandas(tag_batches, schema=schema)

@@ -505,6 +505,28 @@ def _wait_for(predicate, what: str, seconds: float = TIMEOUT) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def test_model_sha256_pins_the_first_load_and_every_reload(model_file, other_model, tmp_path):
+    """--model-sha256 (as `crftag tag` has it): another file is refused at start, in one line
+    and exit 2, and on reload (422, the pinned model goes on serving)."""
+    live = tmp_path / "live.crftag"
+    live.write_bytes(model_file.read_bytes())
+    pin = hashlib.sha256(model_file.read_bytes()).hexdigest()
+    r = subprocess.run([sys.executable, "-m", "crftag", "serve", "-m", str(live), "--port", str(free_port()),
+                        "--model-sha256", "0" * 64], capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "sha256" in r.stderr
+    srv = Server(live, tmp_path / "stderr", "--admin-token", "t", "--model-sha256", pin)
+    try:
+        want = srv.tag({"text": "Barack Obama visited Paris today"})
+        _replace(live, other_model.read_bytes())
+        status, body = srv.request("POST", "/admin/reload", headers={"Authorization": "Bearer t"})
+        assert status == 422 and json.loads(body)["kind"] == "reload_failed"
+        assert "sha256" in json.loads(body)["error"]
+        assert json.loads(srv.request("GET", "/readyz")[1])["sha256"] == pin
+        assert srv.tag({"text": "Barack Obama visited Paris today"}) == want
+    finally:
+        assert srv.stop() == 0
+
+
 def test_reload_swaps_a_good_model_and_keeps_the_old_on_a_bad_one(model_file, other_model, tmp_path):
     live = tmp_path / "live.crftag"
     live.write_bytes(model_file.read_bytes())

@@ -64,6 +64,17 @@ def test_spark_tag_command(spark, model_path, tiny_crf, texts, tmp_path, capsys)
     table = pd.read_parquet(out).sort_values("id")
     for text, ents in zip(table["text"], table["entities"], strict=True):
         assert [dict(e) for e in ents] == [e.to_dict() for e in tiny_crf.tag(text)]
+    thresholded = tmp_path / "thresholded.jsonl"
+    main(["spark-tag", str(src), str(thresholded), "-m", str(model_path), "--master", "local[2]",
+          "--min-confidence", "0.6,person=0.9"])
+    capsys.readouterr()
+    rows = [json.loads(line) for part in sorted(thresholded.glob("part-*"))
+            for line in part.read_text().splitlines()]
+    assert len(rows) == len(table)
+    per_type = {"*": 0.6, "person": 0.9}
+    for row in rows:  # what Tagger.tag keeps with the same thresholds
+        assert row["entities"] == [e.to_dict() for e in tiny_crf.tag(row["text"], per_type)]
+    assert sum(map(len, table["entities"])) > sum(len(r["entities"]) for r in rows)
     with pytest.raises(SystemExit) as exc:  # a missing model is one line, exit 2
         main(["spark-tag", str(src), str(tmp_path / "new.parquet"), "-m", str(tmp_path / "nope.crftag")])
     assert exc.value.code == 2
