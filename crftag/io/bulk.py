@@ -227,14 +227,12 @@ def _is_image_id(cps, ls, le, a, b, chars):
 
 @njit(nogil=True, cache=True)
 def format_conll(cps, starts, ends, sent_ptr, labels, names, name_ptr):
-    """``token<TAB>label`` lines and a blank line after each sentence (empty sentences are left
-    out: CoNLL cannot show them), as code points; ``names[name_ptr[i]:name_ptr[i + 1]]`` is
-    label ``i``."""
-    size = 0
+    """``token<TAB>label`` lines and a blank line after each sentence, as code points; an empty
+    sentence (a blank line of text input) is that blank line alone, so the output keeps one
+    block per input line. ``names[name_ptr[i]:name_ptr[i + 1]]`` is label ``i``."""
+    size = len(sent_ptr) - 1
     for t in range(len(starts)):
         size += ends[t] - starts[t] + 2 + name_ptr[labels[t] + 1] - name_ptr[labels[t]]
-    for s in range(len(sent_ptr) - 1):
-        size += sent_ptr[s + 1] > sent_ptr[s]
     out = np.empty(size, dtype=np.uint32)
     p = 0
     for s in range(len(sent_ptr) - 1):
@@ -244,9 +242,8 @@ def format_conll(cps, starts, ends, sent_ptr, labels, names, name_ptr):
             p = _copy(out, p + 1, names, name_ptr[labels[t]], name_ptr[labels[t] + 1], False)
             out[p] = _NL
             p += 1
-        if sent_ptr[s + 1] > sent_ptr[s]:
-            out[p] = _NL
-            p += 1
+        out[p] = _NL
+        p += 1
     return out
 
 
@@ -566,12 +563,13 @@ def tag_file(tagger: Any, src: Path, fmt: str, output_format: str, min_confidenc
         stream = sys.stdin.buffer if name == "-" else open(name, "rb")  # noqa: SIM115
     except OSError as exc:
         raise DataError(name, None, f"cannot open: {exc.strerror}") from None
-    blank = "\n\n" if output_format == "conll" else "\n"
+    conll = output_format == "conll"
 
     def write(text: str) -> None:
         out.write(text)
         out.flush()
-        progress.sentences += text.count(blank)
+        # a sentence is a line of text output; in CoNLL, its token lines (one tab each) and a blank line
+        progress.sentences += text.count("\n") - (text.count("\t") if conll else 0)
 
     try:
         tag_block = BlockTagger(tagger, Job(fmt, output_format, min_confidence, name, limits["max_tokens"]))

@@ -33,9 +33,9 @@ def _utf8(text: str) -> str:
 
 
 def write_conll(out: TextIO, tagged: Tagged) -> None:
+    """``token<TAB>tag`` lines and a blank line; an empty sentence is the blank line alone (the
+    output keeps one block per input line or record)."""
     tokens = tagged.sentence.tokens
-    if not tokens:
-        return
     out.write(_utf8("".join(f"{tok}\t{tag}\n" for tok, tag in zip(tokens, tagged.tags, strict=True))))
     out.write("\n")
 

@@ -269,3 +269,18 @@ def test_train_says_how_many_sentences_it_trained_on(tiny_path, tmp_path):
                                    "(74 tokens) in ")
     assert first_line("--empty-fraction", "0.1", "--oversample", "2").startswith(
         "trained crf on 15 sentences (--empty-fraction 0.1, --oversample 2) from 12 read")
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_conll_output_keeps_blank_input_lines(model, workers):
+    """`printf 'a\\n\\nb\\n' | crftag tag` gave two blocks for three lines; an empty line (or JSONL
+    record) is now a blank line alone, so block k of the output is line k of the input."""
+    r = crftag("tag", "-m", model, "-j", workers, stdin="Obama\n\nParis\n   \nlast\n")
+    assert r.returncode == 0, r.stderr
+    blocks = r.stdout.split("\n\n")
+    assert r.stdout.count("\n") - r.stdout.count("\t") == 5  # five lines, five sentences
+    assert r.stdout.startswith("Obama\t") and "\n\n\nParis\t" in r.stdout and "\n\n\nlast\t" in r.stdout
+    assert len(blocks) >= 3
+    jsonl = "".join(json.dumps({"text": t}) + "\n" for t in ("Obama", "", "Paris"))
+    r = crftag("tag", "-m", model, "--input-format", "jsonl", stdin=jsonl)
+    assert r.returncode == 0 and r.stdout.startswith("Obama\t") and "\n\n\nParis\t" in r.stdout

@@ -31,7 +31,7 @@ def test_every_output_format_has_a_writer():
 
 def test_conll():
     assert _write(write_conll, _tagged()) == "Obama\tB-person\nin\tO\nNew\tB-geo-loc\nYork\tI-geo-loc\n\n"
-    assert _write(write_conll, Tagged(Sentence([]), [], [])) == ""  # CoNLL has no empty sentence
+    assert _write(write_conll, Tagged(Sentence([]), [], [])) == "\n"  # a blank line keeps its place
 
 
 def test_text_brackets_entities_in_the_original_text():
