@@ -46,11 +46,14 @@ from crftag.limits import MAX_LINE_BYTES, MAX_TOKENS
               help="A sentence with more tokens is an error naming its line.")
 @click.option("--model-sha256", metavar="HEX", default=None,
               help="Refuse the model unless its file has this sha256 (pin a trusted file).")
+@click.option("--text-col", metavar="NAME", default=None,
+              help="CSV input: the column of texts to tag, one per row (default: 'text', unless the "
+                   "file has the GMB layout 'Sentence #,Word,...'); other columns go to JSONL output.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary on a terminal.")
 def tag(model_path: str, inputs: tuple[str, ...], input_format: str | None, output_format: str,
         output: str | None, min_confidence: float | dict | None, batch_size: int | None,
         encoding: str, workers: int | None, max_line_bytes: int, max_tokens: int,
-        model_sha256: str | None, quiet: bool) -> None:
+        model_sha256: str | None, text_col: str | None, quiet: bool) -> None:
     """Tag tweets. Reads INPUT files, or standard input when none is given.
 
     On a terminal, a bar shows how much of the input files is done, and a summary line
@@ -66,6 +69,7 @@ def tag(model_path: str, inputs: tuple[str, ...], input_format: str | None, outp
       crftag tag -m wnut16.crftag tweets.txt --output-format jsonl --min-confidence 0.8
       crftag tag -m wnut16.crftag tweets.txt --min-confidence 0.7,company=0.9,product=0.9
       crftag tag -m wnut16.crftag tweets.txt --model-sha256 $(sha256sum wnut16.crftag | cut -c1-64)
+      crftag tag -m wnut16.crftag export.csv --text-col body --output-format jsonl
     """
     lean_numba()
     from crftag.io.atomic import check_output
@@ -96,13 +100,16 @@ def tag(model_path: str, inputs: tuple[str, ...], input_format: str | None, outp
                 if line is not None:
                     raise DataError(src, line, "looks like CoNLL ('token<TAB>tag' lines), not one tweet per "
                                                "line; pass --input-format conll (or --input-format text)")
+            if text_col is not None and fmt != "csv":
+                raise CrftagError(f"{src}: --text-col is for CSV input, not {fmt}")
             bulk = tagger.type_cache is not None and {fmt, output_format} <= {"text", "conll"}
             if bulk:  # a linear model, text or CoNLL in and out: the bulk engine
                 tag_file(tagger, src, fmt, output_format, min_confidence, encoding, workers, out, limits,
                          progress)
                 continue
+            options = {"text_col": text_col} if fmt == "csv" else {}
             sentences = read(src, fmt, labelled=False, default="text", encoding=encoding,
-                             on_bytes=progress.advance, **limits)
+                             on_bytes=progress.advance, **limits, **options)
             for i, tagged in enumerate(tagger.tag_sentences(sentences, min_confidence, batch_size), 1):
                 write(out, tagged)
                 progress.sentences += 1

@@ -12,7 +12,9 @@ Formats:
   token tagged ``O`` is skipped (the Broad Twitter Corpus has a few), a blank
   token tagged as an entity is an error.
 * ``csv``: the Kaggle/GMB ``ner_dataset.csv`` layout (``Sentence #,Word,POS,Tag``,
-  the sentence id only on a sentence's first row).
+  the sentence id only on a sentence's first row); or, unlabelled, any table with a
+  column of texts (``text_col``, default ``text``): one tweet per row, tokenised, the other
+  columns kept (like JSONL's other fields) and an ``id`` column passed through.
 * ``jsonl``: one JSON object per line, ``{"text": ...}`` or ``{"tokens": [...]}``,
   optionally with ``"tags"`` and ``"id"``; other fields are kept and written back out.
   Read strictly: NaN, Infinity and numbers out of range are errors; tokens may not be
@@ -206,9 +208,11 @@ def conll_fields(line: str) -> tuple[str | None, str | None]:
     return fields[0], fields[-1] if len(fields) > 1 else None
 
 
-def read_gmb_csv(path: str | os.PathLike[str], labelled: bool = True, encoding: str = "utf-8",
-                 **limits: Any) -> Iterator[Sentence]:
-    """Sentences of a Kaggle/GMB ``ner_dataset.csv`` (``Sentence #,Word,POS,Tag``)."""
+def read_csv(path: str | os.PathLike[str], labelled: bool = True, encoding: str = "utf-8",
+             text_col: str | None = None, **limits: Any) -> Iterator[Sentence]:
+    """Sentences of a Kaggle/GMB ``ner_dataset.csv`` (``Sentence #,Word,POS,Tag``), or, for
+    tagging, the texts of a column (``text_col``, default ``text``; given, it is used even where
+    the GMB columns are there too), one per row."""
     name = os.fspath(path)
     max_tokens = limits.pop("max_tokens", None)
     lines = _lines(name, encoding, **limits)
@@ -222,9 +226,19 @@ def read_gmb_csv(path: str | os.PathLike[str], labelled: bool = True, encoding: 
     cols = {h.strip().lower(): i for i, h in enumerate(header)}
     need = ["sentence #", "word"] + (["tag"] if labelled else [])
     missing = [c for c in need if c not in cols]
+    if not labelled and (text_col is not None or missing):
+        column = text_col or "text"
+        if column not in header and column.lower() not in cols:
+            layout = "" if text_col else ", nor the GMB layout 'Sentence #,Word,POS,Tag'"
+            raise DataError(name, 1, f"CSV header has no column {column!r} of texts (--text-col)"
+                            f"{layout}; its columns: {', '.join(header)}")
+        yield from _text_rows(name, header, rows, header.index(column) if column in header
+                              else cols[column.lower()], max_tokens)
+        return
     if missing:
         raise DataError(name, 1, f"CSV header lacks column(s) {', '.join(missing)} "
-                        "(expected 'Sentence #,Word,POS,Tag')")
+                        "(expected 'Sentence #,Word,POS,Tag'; to tag a column of texts, "
+                        "--text-col NAME)")
     i_sent, i_word, i_tag = cols["sentence #"], cols["word"], cols.get("tag")
     current: Sentence | None = None
     lineno = 1
@@ -254,6 +268,32 @@ def read_gmb_csv(path: str | os.PathLike[str], labelled: bool = True, encoding: 
             current.tags.append(_check_tag(name, lineno, row[i_tag].strip()))
     if current is not None and current.tokens:
         yield current
+
+
+def _text_rows(name: str, header: list[str], rows: Any, column: int,
+               max_tokens: int | None) -> Iterator[Sentence]:
+    """One sentence per CSV row: the text in ``column`` tokenised, every column kept in
+    :attr:`Sentence.extra` (JSONL output writes them back), an ``id`` column as the id."""
+    id_col = header.index("id") if "id" in header else None
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise DataError(name, rows.line_num, f"bad CSV: {exc}") from None
+        lineno = rows.line_num
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise DataError(name, lineno, f"expected {len(header)} columns, found {len(row)}")
+        text = row[column]
+        toks, spans = tokenize(text)
+        if max_tokens is not None and len(toks) > max_tokens:
+            raise too_many_tokens(name, lineno, len(toks), max_tokens)
+        extra = dict(zip(header, row, strict=True))
+        yield Sentence(toks, text=text, spans=spans, id=None if id_col is None else row[id_col],
+                       line=lineno, extra=extra)
 
 
 def _finite(text: str) -> float:
@@ -380,7 +420,7 @@ def sniff_conll(path: str | os.PathLike[str], encoding: str = "utf-8", size: int
     return next(i for i, line in enumerate(lines, 1) if line.strip())
 
 
-_READERS = {"conll": read_conll, "csv": read_gmb_csv, "jsonl": read_jsonl, "text": read_text}
+_READERS = {"conll": read_conll, "csv": read_csv, "jsonl": read_jsonl, "text": read_text}
 
 
 def read(path: str | os.PathLike[str], fmt: str | None = None, labelled: bool = True,
@@ -413,6 +453,6 @@ def sentences_from_texts(texts: Iterable[str]) -> Iterator[Sentence]:
 
 
 __all__ = ["FORMATS", "MAX_LINE_BYTES", "MAX_TOKENS", "guess_format", "looks_like_conll", "read",
-           "read_conll", "read_gmb_csv", "read_jsonl", "read_labelled", "read_text", "sentences_from_texts",
+           "read_conll", "read_csv", "read_jsonl", "read_labelled", "read_text", "sentences_from_texts",
            "sniff_conll"]
 

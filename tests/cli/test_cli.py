@@ -284,3 +284,19 @@ def test_conll_output_keeps_blank_input_lines(model, workers):
     jsonl = "".join(json.dumps({"text": t}) + "\n" for t in ("Obama", "", "Paris"))
     r = crftag("tag", "-m", model, "--input-format", "jsonl", stdin=jsonl)
     assert r.returncode == 0 and r.stdout.startswith("Obama\t") and "\n\n\nParis\t" in r.stdout
+
+
+def test_tag_csv_with_a_text_column(model, tmp_path):
+    """`crftag tag -m M in.csv` with a text column failed with "CSV header lacks column(s) sentence #,
+    word"; now each row is a tweet, and JSONL output keeps the row's other columns."""
+    src = tmp_path / "in.csv"
+    src.write_text('id,body,lang\n7,Barack Obama visited Paris today,en\n')
+    r = crftag("tag", "-m", model, src, "--text-col", "body", "--output-format", "jsonl")
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(r.stdout)
+    assert obj["id"] == "7" and obj["lang"] == "en" and obj["text"] == "Barack Obama visited Paris today"
+    assert ["Paris", "geo-loc"] in [[e["text"], e["type"]] for e in obj["entities"]]
+    r = crftag("tag", "-m", model, src)
+    assert r.returncode == 2 and r.stderr.startswith(f"{src}:1: CSV header has no column 'text'")
+    r = crftag("tag", "-m", model, "--input-format", "text", "--text-col", "body", stdin="x\n")
+    assert r.returncode == 2 and "--text-col is for CSV input" in r.stderr

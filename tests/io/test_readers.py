@@ -3,7 +3,7 @@ import json
 import pytest
 
 from crftag.errors import DataError
-from crftag.io.readers import read, read_conll, read_gmb_csv, read_jsonl, read_labelled, read_text
+from crftag.io.readers import read, read_conll, read_csv, read_jsonl, read_labelled, read_text
 
 
 def write(tmp_path, name, content, mode="w"):
@@ -52,7 +52,7 @@ def test_gmb_csv(tmp_path):
     content = ('Sentence #,Word,POS,Tag\r\n'
                'Sentence: 1,Thousands,NNS,O\r\n,of,IN,O\r\n,London,NNP,B-geo\r\n'
                'Sentence: 2,"Mr.,",NNP,B-per\r\n,Bush,NNP,I-per\r\n')
-    sents = list(read_gmb_csv(write(tmp_path, "ner.csv", content)))
+    sents = list(read_csv(write(tmp_path, "ner.csv", content)))
     assert [s.tokens for s in sents] == [["Thousands", "of", "London"], ["Mr.,", "Bush"]]
     assert sents[1].tags == ["B-per", "I-per"] and sents[0].id == "Sentence: 1"
 
@@ -60,10 +60,33 @@ def test_gmb_csv(tmp_path):
 def test_gmb_csv_errors(tmp_path):
     p = write(tmp_path, "ner.csv", "Sentence #,Word,POS,Tag\n,orphan,NN,O\n")
     with pytest.raises(DataError, match=r"ner.csv:2: first row has no sentence id"):
-        list(read_gmb_csv(p))
+        list(read_csv(p))
     p = write(tmp_path, "bad.csv", "Word,Tag\nx,O\n")
     with pytest.raises(DataError, match=r"bad.csv:1: CSV header lacks column"):
-        list(read_gmb_csv(p))
+        list(read_csv(p))
+
+
+def test_csv_column_of_texts(tmp_path):
+    """A CSV with a text column is tagged one row per tweet (it was refused for lacking the GMB
+    columns); --text-col names another column, and wins over the GMB layout when given."""
+    p = write(tmp_path, "t.csv", 'id,body,text\n1,"Obama, in Paris",x\n\n2,Tim Cook,y\n')
+    sents = list(read_csv(p, labelled=False))
+    assert [s.tokens for s in sents] == [["x"], ["y"]] and [s.id for s in sents] == ["1", "2"]
+    sents = list(read_csv(p, labelled=False, text_col="body"))
+    assert [s.tokens for s in sents] == [["Obama", ",", "in", "Paris"], ["Tim", "Cook"]]
+    assert sents[0].text == "Obama, in Paris" and sents[0].extra == {"id": "1", "body": "Obama, in Paris",
+                                                                      "text": "x"}
+    assert [s.line for s in sents] == [2, 4]
+    gmb = write(tmp_path, "g.csv", "Sentence #,Word,Tag,text\nSentence: 1,Obama,B-per,Obama rocks\n")
+    assert [s.tokens for s in read_csv(gmb, labelled=False)] == [["Obama"]]  # the GMB layout first
+    assert [s.tokens for s in read_csv(gmb, labelled=False, text_col="text")] == [["Obama", "rocks"]]
+    with pytest.raises(DataError, match=r"t.csv:1: CSV header has no column 'nope' of texts \(--text-col\); "
+                                        r"its columns: id, body, text"):
+        list(read_csv(p, labelled=False, text_col="nope"))
+    with pytest.raises(DataError, match=r"bad.csv:3: expected 2 columns, found 3"):
+        list(read_csv(write(tmp_path, "bad.csv", "id,text\n1,a\n2,b,c\n"), labelled=False))
+    with pytest.raises(DataError, match="CSV header lacks column"):
+        list(read_csv(p, labelled=True))  # training data still needs the GMB columns
 
 
 def test_jsonl(tmp_path):
@@ -105,7 +128,7 @@ def test_read_guesses_format_and_labelled_concatenates(tmp_path, tiny_path):
 def test_real_gmb_sample():
     from conftest import registry_file
 
-    sents = list(read_gmb_csv(registry_file("gmb:sample")))
+    sents = list(read_csv(registry_file("gmb:sample")))
     assert len(sents) == 8300
     assert sents[0].tokens[:3] == ["Thousands", "of", "demonstrators"]
     assert "B-geo" in {t for s in sents for t in s.tags}
