@@ -12,14 +12,21 @@ from crftag.cli.options import (
     input_format_option,
     inputs_of,
     lean_numba,
-    model_option,
+    named_model,
     output_to,
     report_format_option,
 )
 
 
 @click.command(name="eval")
-@model_option
+@click.option("-m", "--model", "model_path", default=None, callback=named_model,
+              help="Model file, or a named model (crftag models list); or give --pred.")
+@click.option("--pred", "pred_file", type=click.Path(dir_okay=False), default=None,
+              help="Score this file of predictions (another tagger's output: CoNLL with the "
+                   "predicted tag last, or JSONL with tokens and tags) instead of a model's.")
+@click.option("--pred-format", type=click.Choice(["conll", "jsonl"]), default=None,
+              help="Format of --pred and of a prediction file given to --compare (default: from "
+                   "the extension, else conll).")
 @click.argument("gold_file")
 @report_format_option()
 @input_format_option()
@@ -30,8 +37,9 @@ from crftag.cli.options import (
               help="Show the N most frequent false positives and negatives, with context.")
 @click.option("--bootstrap", "n_boot", default=0, show_default=True, metavar="N",
               help="95% bootstrap interval for F1 from N resamples of sentences.")
-@click.option("--compare", "other_model", metavar="MODEL",
-              help="Paired bootstrap test against another model on the same data.")
+@click.option("--compare", "other_model", metavar="MODEL|PRED",
+              help="Paired bootstrap test against another model, or another tagger's predictions "
+                   "(a file like --pred's), on the same data.")
 @click.option("--auc", is_flag=True, help="Token-level ROC-AUC and PR-AUC (macro, one-vs-rest).")
 @click.option("--calibration", is_flag=True,
               help="How well entity confidences match the share of entities that are right: the "
@@ -41,14 +49,18 @@ from crftag.cli.options import (
               help="Write PNGs: per-type P/R/F1 bars and the confusion heat maps.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap resampling.")
 @encoding_option
-def eval_cmd(model_path: str, gold_file: str, fmt: str, input_format: str | None,
+def eval_cmd(model_path: str | None, pred_file: str | None, pred_format: str | None, gold_file: str,
+             fmt: str, input_format: str | None,
              write_predictions: str | None, confusion: bool, n_errors: int, n_boot: int,
              other_model: str | None, auc: bool, calibration: bool, plot_dir: str | None, seed: int,
              encoding: str) -> None:
-    """Score a model against gold data: entity-level P/R/F1 exactly as conlleval.
+    """Score a model, or another tagger's predictions, against gold data: entity-level
+    P/R/F1 exactly as conlleval.
 
     The text report starts with conlleval's own lines, then adds the no-types
-    (segmentation) score and token-level macro F1 over non-O labels.
+    (segmentation) score and token-level macro F1 over non-O labels. --pred
+    scores a file of predictions that holds the gold sentences token for token
+    (--auc and --calibration need a model's probabilities).
 
     \b
     Examples:
@@ -58,10 +70,17 @@ def eval_cmd(model_path: str, gold_file: str, fmt: str, input_format: str | None
       crftag eval -m wnut16.crftag wnut16:dev --confusion --errors 10 --bootstrap 1000 --plots plots/
       crftag eval -m crf.crftag wnut16:dev --compare sgd.crftag
       crftag eval -m wnut16.crftag btc:dev --calibration --plots plots/
+      crftag eval --pred other-tagger.conll wnut16:dev --bootstrap 1000
+      crftag eval -m wnut16.crftag wnut16:dev --compare other-tagger.conll
     """
+    if (model_path is None) == (pred_file is None):
+        raise click.UsageError("give a model (-m MODEL) or a file of predictions (--pred FILE), one of them")
+    if pred_file and (auc or calibration):
+        raise click.UsageError("--auc and --calibration need a model's probabilities; --pred has tags only")
     lean_numba()
     from crftag.evaluation.analysis import disjoint_types, eval_extras
     from crftag.evaluation.plots import eval_plots
+    from crftag.evaluation.predictions import read_predictions
     from crftag.evaluation.report import render_report
     from crftag.evaluation.scores import evaluate
     from crftag.io.atomic import check_folder, check_output
@@ -73,11 +92,17 @@ def eval_cmd(model_path: str, gold_file: str, fmt: str, input_format: str | None
         require_matplotlib()
         check_folder(plot_dir)
     if write_predictions:
-        check_output(write_predictions, inputs_of([model_path, *source_paths(gold_file), other_model]))
+        check_output(write_predictions, inputs_of([model_path or pred_file, *source_paths(gold_file),
+                                                   other_model]))
     from crftag.tagger import Tagger
 
-    tagger = Tagger.load(model_path)
     gold, provenance = load_with_provenance(gold_file, input_format, encoding)
+    if pred_file:
+        pred = read_predictions(pred_file, gold, gold_file, pred_format, encoding)
+        _report_predictions(gold, pred, gold_file, pred_file, fmt, write_predictions, confusion,
+                            n_errors, n_boot, other_model, pred_format, plot_dir, seed, encoding)
+        return
+    tagger = Tagger.load(model_path)
     warning = disjoint_types(tagger.labels, [s.tags for s in gold], gold_file)
     if warning:
         click.echo(f"crftag: warning: {warning}", err=True)
@@ -94,15 +119,9 @@ def eval_cmd(model_path: str, gold_file: str, fmt: str, input_format: str | None
     tagged = list(tagger.tag_sentences(gold))
     pred = [t.tags for t in tagged]
     if write_predictions:
-        with output_to(write_predictions) as out:
-            for sent, tags in zip(gold, pred, strict=True):
-                out.writelines(f"{t} {g} {p}\n" for t, g, p in zip(sent.tokens, sent.tags, tags,
-                                                                    strict=True))
-                out.write("\n")
+        _write_predictions(write_predictions, gold, pred)
     report = evaluate([s.tags for s in gold], pred)
-    other = None
-    if other_model:
-        other = (other_model, [t.tags for t in Tagger.load(other_model).tag_sentences(gold)])
+    other = _other(other_model, gold, gold_file, pred_format, encoding)
     extras = eval_extras(gold, pred, tagger, confusion, n_errors, n_boot, other, auc, seed)
     extras["in_training_data"] = seen
     if calibration:
@@ -119,6 +138,54 @@ def eval_cmd(model_path: str, gold_file: str, fmt: str, input_format: str | None
         for path in paths:
             click.echo(f"wrote {path}", err=True)
     click.echo(render_report(report, fmt, extras), nl=False)
+
+
+def _report_predictions(gold: list, pred: list[list[str]], gold_file: str, pred_file: str, fmt: str,
+                        write_predictions: str | None, confusion: bool, n_errors: int, n_boot: int,
+                        other_model: str | None, pred_format: str | None, plot_dir: str | None,
+                        seed: int, encoding: str) -> None:
+    """``crftag eval --pred``: the model-free half of the report, on another tagger's tags."""
+    from crftag.evaluation.analysis import disjoint_types, eval_extras
+    from crftag.evaluation.plots import eval_plots
+    from crftag.evaluation.report import render_report
+    from crftag.evaluation.scores import evaluate
+
+    found = sorted({t for tags in pred for t in tags})
+    warning = disjoint_types(found, [s.tags for s in gold], gold_file)
+    if warning:
+        click.echo(f"crftag: warning: {warning.replace('the model', pred_file)}", err=True)
+    if write_predictions:
+        _write_predictions(write_predictions, gold, pred)
+    report = evaluate([s.tags for s in gold], pred)
+    other = _other(other_model, gold, gold_file, pred_format, encoding)
+    extras = {"predictions": pred_file,
+              **eval_extras(gold, pred, None, confusion, n_errors, n_boot, other, False, seed)}
+    if plot_dir:
+        for path in eval_plots(report, [s.tags for s in gold], pred, Path(plot_dir)):
+            click.echo(f"wrote {path}", err=True)
+    click.echo(render_report(report, fmt, extras), nl=False)
+
+
+def _other(other: str | None, gold: list, gold_file: str, pred_format: str | None,
+           encoding: str) -> tuple[str, list[list[str]]] | None:
+    """What ``--compare`` names, and its tags on the gold sentences: a model's (tagged now), or
+    a file of predictions'."""
+    from crftag.evaluation.predictions import is_prediction_file, read_predictions
+    from crftag.tagger import Tagger
+
+    if other is None:
+        return None
+    if is_prediction_file(other):
+        return other, read_predictions(other, gold, gold_file, pred_format, encoding)
+    return other, [t.tags for t in Tagger.load(named_model(None, None, other)).tag_sentences(gold)]
+
+
+def _write_predictions(path: str, gold: list, pred: list[list[str]]) -> None:
+    """``token gold predicted`` lines, a blank line after each sentence: conlleval's input."""
+    with output_to(path) as out:
+        for sent, tags in zip(gold, pred, strict=True):
+            out.writelines(f"{t} {g} {p}\n" for t, g, p in zip(sent.tokens, sent.tags, tags, strict=True))
+            out.write("\n")
 
 
 @click.command()

@@ -104,7 +104,8 @@ def extras_text(extras: dict) -> str:
                      f"seed {b['seed']})")
     if "paired_bootstrap" in extras:
         p = extras["paired_bootstrap"]
-        lines.append(f"paired bootstrap: this model F1 {p['f1_a']:.2f} vs {extras['compared_with']} "
+        who = "these predictions" if "predictions" in extras else "this model"
+        lines.append(f"paired bootstrap: {who} F1 {p['f1_a']:.2f} vs {extras['compared_with']} "
                      f"{p['f1_b']:.2f}, difference {p['delta']:+.2f}, p = {p['p_value']:.4f} "
                      f"({p['resamples']} resamples)")
     if "token_auc" in extras:

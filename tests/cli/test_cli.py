@@ -300,3 +300,40 @@ def test_tag_csv_with_a_text_column(model, tmp_path):
     assert r.returncode == 2 and r.stderr.startswith(f"{src}:1: CSV header has no column 'text'")
     r = crftag("tag", "-m", model, "--input-format", "text", "--text-col", "body", stdin="x\n")
     assert r.returncode == 2 and "--text-col is for CSV input" in r.stderr
+
+
+def test_eval_scores_another_taggers_predictions(model, tiny_path, tmp_path):
+    """crftag eval --pred PRED GOLD: the same report as for a model, from CoNLL or JSONL
+    predictions; --compare takes a prediction file too; a misaligned file is one line naming
+    both places."""
+    pred = tmp_path / "pred.txt"  # `token gold predicted`, as --write-predictions writes it
+    by_model = crftag("eval", "-m", model, tiny_path, "--write-predictions", pred)
+    assert by_model.returncode == 0, by_model.stderr
+    r = crftag("eval", "--pred", pred, tiny_path)
+    assert r.returncode == 0 and r.stdout == by_model.stdout, r.stderr
+    jsonl = tmp_path / "pred.jsonl"
+    blocks = [[row.split() for row in block.splitlines()] for block in pred.read_text().split("\n\n")
+              if block.strip()]
+    jsonl.write_text("".join(json.dumps({"tokens": [r[0] for r in b], "tags": [r[-1] for r in b]}) + "\n"
+                             for b in blocks))
+    assert crftag("eval", "--pred", jsonl, tiny_path).stdout == by_model.stdout
+    j = json.loads(crftag("eval", "--pred", pred, tiny_path, "--report-format", "json").stdout)
+    assert j["predictions"] == str(pred) and j["overall"]["f1"] > 0
+    r = crftag("eval", "-m", model, tiny_path, "--compare", pred, "--bootstrap", "50")
+    assert r.returncode == 0 and f"vs {pred} " in r.stdout and "difference +0.00, p = 1.0000" in r.stdout
+    r = crftag("eval", "--pred", jsonl, tiny_path, "--compare", model, "--bootstrap", "50")
+    assert r.returncode == 0 and "paired bootstrap: these predictions F1" in r.stdout
+    bad = tmp_path / "bad.conll"
+    rows = pred.read_text().splitlines()
+    rows[2] = "XX O O"
+    bad.write_text("\n".join(rows) + "\n")
+    r = crftag("eval", "--pred", bad, tiny_path)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert r.stderr.startswith(f"{bad}:3: predictions do not line up with the gold data: token 'XX' where ")
+    short = tmp_path / "short.conll"
+    short.write_text(pred.read_text().split("\n\n", 1)[0] + "\n\n")
+    r = crftag("eval", "--pred", short, tiny_path)
+    assert r.returncode == 2 and "1 predicted sentences for 12" in r.stderr
+    for args in ([tiny_path], ["-m", model, "--pred", pred, tiny_path], ["--pred", pred, "--auc", tiny_path]):
+        r = crftag("eval", *args)
+        assert r.returncode == 2 and r.stderr.startswith("crftag eval: ")
