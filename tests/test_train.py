@@ -38,19 +38,19 @@ def test_invalid_utf8_training_file_and_explicit_encoding(tmp_path):
     p.write_bytes("Caf\u00e9\tB-facility\nParis\tB-geo-loc\n\nok\tO\n".encode("latin-1"))
     code, _, err = run_cli(["train", str(p), "--features", "surface", "-o", str(tmp_path / "m.crftag")])
     assert code == 2 and not (tmp_path / "m.crftag").exists()
-    assert err == f"{p}:1: invalid UTF-8 at byte offset 3 (for another encoding, pass --encoding)\n"
+    assert err == f"crftag: {p}:1: invalid UTF-8 at byte offset 3 (for another encoding, pass --encoding)\n"
     code, _, err = run_cli(["train", str(p), "--features", "surface", "--encoding", "latin-1", "-q",
                           "-o", str(tmp_path / "m.crftag")])
     assert code == 0 and (tmp_path / "m.crftag").exists()
     code, _, err = run_cli(["train", str(p), "--encoding", "klingon", "-o", str(tmp_path / "x.crftag")])
-    assert code == 2 and err == f"{p}: unknown encoding 'klingon'\n"
+    assert code == 2 and err == f"crftag: {p}: unknown encoding 'klingon'\n"
 
 
 def test_empty_training_file(tmp_path):
     p = tmp_path / "empty.conll"
     p.write_text("")
     code, _, err = run_cli(["train", str(p), "-o", str(tmp_path / "m.crftag")])
-    assert code == 2 and err == f"{p}: no sentences found\n"
+    assert code == 2 and err == f"crftag: {p}: no sentences found\n"
 
 
 def test_dev_labels_unseen_in_training_are_scored_not_fatal(tiny):

@@ -25,7 +25,7 @@ from crftag.cli.signals import (
     signal_code,
     stop,
 )
-from crftag.errors import CrftagError, DataError, ModelError, OutputError, one_line
+from crftag.errors import CrftagError, one_line
 
 EXIT_USER_ERROR = 2
 
@@ -69,15 +69,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.stdout.flush()  # a full disk behind standard output shows here, not at exit
     except click.UsageError as exc:  # one line, like every other user error
         cmd = exc.ctx.command_path if exc.ctx else "crftag"
-        _fail(f"{cmd}: {exc.format_message()} (see '{cmd} --help')")
+        sub = cmd.removeprefix("crftag").strip()
+        _fail(f"crftag: {sub + ': ' if sub else ''}{exc.format_message()} (see '{cmd} --help')")
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        _fail(f"crftag: {exc.format_message()}")
     except click.Abort:
         stop(INTERRUPTED)
-    except (DataError, ModelError, OutputError) as exc:
-        _fail(str(exc))
-    except CrftagError as exc:
+    except CrftagError as exc:  # DataError, ModelError, OutputError: their message starts with the path
         _fail(f"crftag: {exc}")
     except BrokenPipeError:  # e.g. `crftag tag ... | head`
         _quiet_stdout()
@@ -91,12 +89,14 @@ def main(argv: list[str] | None = None) -> None:
         code = signal_code(exc)
         if code is not None:
             stop(code)
-        where = exc.filename if exc.filename is not None else "crftag"
+        where = f"{exc.filename}: " if exc.filename is not None else ""
         _quiet_stdout()
-        _fail(one_line(f"{where}: {exc.strerror or exc}"))
+        _fail(one_line(f"crftag: {where}{exc.strerror or exc}"))
 
 
 def _fail(message: str) -> None:
+    """Every error is one line on stderr starting ``crftag: `` (then the file and line where
+    there is one), and exit status 2."""
     if pending() is not None:  # a signal whose exception a library swallowed, leaving this error behind
         stop(pending())
     click.echo(message, err=True)

@@ -159,7 +159,7 @@ def test_malformed_conll_is_one_line_exit_2(tmp_path):
     bad = tmp_path / "bad.conll"
     bad.write_text("hello\tO\nworld\tB_person\n")
     err = _one_line_error(crftag("train", bad, "-o", tmp_path / "m.crftag"))
-    assert err == f"{bad}:2: tag 'B_person' is not in the BIO scheme (O, B-TYPE, I-TYPE)"
+    assert err == f"crftag: {bad}:2: tag 'B_person' is not in the BIO scheme (O, B-TYPE, I-TYPE)"
     assert not (tmp_path / "m.crftag").exists()
 
 
@@ -167,7 +167,7 @@ def test_truncated_model_is_one_line_exit_2(model, tmp_path):
     cut = tmp_path / "cut.crftag"
     cut.write_bytes(model.read_bytes()[:1000])
     err = _one_line_error(crftag("tag", "-m", cut, stdin="hello\n"))
-    assert err.startswith(f"{cut}: corrupted or truncated model file")
+    assert err.startswith(f"crftag: {cut}: corrupted or truncated model file")
 
 
 def test_unknown_resource_and_param(tmp_path, tiny_path):
@@ -297,7 +297,7 @@ def test_tag_csv_with_a_text_column(model, tmp_path):
     assert obj["id"] == "7" and obj["lang"] == "en" and obj["text"] == "Barack Obama visited Paris today"
     assert ["Paris", "geo-loc"] in [[e["text"], e["type"]] for e in obj["entities"]]
     r = crftag("tag", "-m", model, src)
-    assert r.returncode == 2 and r.stderr.startswith(f"{src}:1: CSV header has no column 'text'")
+    assert r.returncode == 2 and r.stderr.startswith(f"crftag: {src}:1: CSV header has no column 'text'")
     r = crftag("tag", "-m", model, "--input-format", "text", "--text-col", "body", stdin="x\n")
     assert r.returncode == 2 and "--text-col is for CSV input" in r.stderr
 
@@ -329,11 +329,11 @@ def test_eval_scores_another_taggers_predictions(model, tiny_path, tmp_path):
     bad.write_text("\n".join(rows) + "\n")
     r = crftag("eval", "--pred", bad, tiny_path)
     assert r.returncode == 2 and r.stderr.count("\n") == 1
-    assert r.stderr.startswith(f"{bad}:3: predictions do not line up with the gold data: token 'XX' where ")
+    assert r.stderr.startswith(f"crftag: {bad}:3: predictions do not line up with the gold data: token 'XX' where ")
     short = tmp_path / "short.conll"
     short.write_text(pred.read_text().split("\n\n", 1)[0] + "\n\n")
     r = crftag("eval", "--pred", short, tiny_path)
     assert r.returncode == 2 and "1 predicted sentences for 12" in r.stderr
     for args in ([tiny_path], ["-m", model, "--pred", pred, tiny_path], ["--pred", pred, "--auc", tiny_path]):
         r = crftag("eval", *args)
-        assert r.returncode == 2 and r.stderr.startswith("crftag eval: ")
+        assert r.returncode == 2 and r.stderr.startswith("crftag: eval: ")

@@ -78,7 +78,7 @@ def test_spark_tag_command(spark, model_path, tiny_crf, texts, tmp_path, capsys)
     with pytest.raises(SystemExit) as exc:  # a missing model is one line, exit 2
         main(["spark-tag", str(src), str(tmp_path / "new.parquet"), "-m", str(tmp_path / "nope.crftag")])
     assert exc.value.code == 2
-    assert capsys.readouterr().err == f"{tmp_path / 'nope.crftag'}: cannot read the model file " \
+    assert capsys.readouterr().err == f"crftag: {tmp_path / 'nope.crftag'}: cannot read the model file " \
         "(No such file or directory)\n"
     with pytest.raises(SystemExit) as exc:  # never overwrites
         main(["spark-tag", str(src), str(out), "-m", str(model_path)])

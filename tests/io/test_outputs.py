@@ -180,7 +180,7 @@ def test_read_only_location(tmp_path, model, monkeypatch):
     monkeypatch.setattr(tempfile, "mkstemp", read_only)
     code, _, err = run_main(["tag", "-m", model, "-o", tmp_path / "out.txt",
                              ROOT / "tests/fixtures/sample_tweets.txt"])
-    assert code == 2 and err == f"{tmp_path / 'out.txt'}: cannot write: Read-only file system\n"
+    assert code == 2 and err == f"crftag: {tmp_path / 'out.txt'}: cannot write: Read-only file system\n"
     monkeypatch.undo()
     if os.geteuid() != 0:
         folder = tmp_path / "ro"

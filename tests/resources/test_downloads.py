@@ -196,4 +196,4 @@ def test_fetch_cli_with_a_bad_home_is_one_line(tmp_path):
                                                     "http_proxy": "http://127.0.0.1:9",
                                                     "https_proxy": "http://127.0.0.1:9"})
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
-    assert r.stderr.startswith(f"{home}/datasets/wnut16/dev: cannot write: Not a directory"), r.stderr
+    assert r.stderr.startswith(f"crftag: {home}/datasets/wnut16/dev: cannot write: Not a directory"), r.stderr
