@@ -350,8 +350,9 @@ def test_data_error_survives_a_process_pool(tiny_crf, tmp_path):
     r = subprocess.run([sys.executable, "-m", "crftag", "tag", "-m", str(model), str(src), "-j", "2",
                         "--max-tokens", "2000", "-o", str(tmp_path / "out.conll")], capture_output=True,
                        text=True, timeout=600)
-    assert r.returncode == 2 and r.stderr == f"crftag: {src}:200001: sentence of 3,000 tokens, more than 2,000 " \
-                                             "(raise the limit with --max-tokens)\n", r.stderr
+    assert r.returncode == 2, r.stderr
+    assert r.stderr == f"crftag: {src}:200001: sentence of 3,000 tokens, more than 2,000 " \
+                       "(raise the limit with --max-tokens)\n", r.stderr
     assert not (tmp_path / "out.conll").exists()
 
 

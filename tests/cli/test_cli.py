@@ -329,7 +329,8 @@ def test_eval_scores_another_taggers_predictions(model, tiny_path, tmp_path):
     bad.write_text("\n".join(rows) + "\n")
     r = crftag("eval", "--pred", bad, tiny_path)
     assert r.returncode == 2 and r.stderr.count("\n") == 1
-    assert r.stderr.startswith(f"crftag: {bad}:3: predictions do not line up with the gold data: token 'XX' where ")
+    assert r.stderr.startswith(f"crftag: {bad}:3: predictions do not line up with the gold data: "
+                               "token 'XX' where ")
     short = tmp_path / "short.conll"
     short.write_text(pred.read_text().split("\n\n", 1)[0] + "\n\n")
     r = crftag("eval", "--pred", short, tiny_path)
