@@ -7,7 +7,7 @@ import os
 
 import click
 
-from crftag.cli.options import encoding_option, input_format_option
+from crftag.cli.options import encoding_option, input_format_option, json_output_option
 
 
 @click.command()
@@ -35,7 +35,7 @@ def fetch(names: tuple[str, ...]) -> None:
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_output_option
 def resources(as_json: bool) -> None:
     """List the resources the registry knows, and which are cached.
 
@@ -74,9 +74,11 @@ def resources(as_json: bool) -> None:
 @click.command()
 @click.argument("data")
 @click.option("--dev-fraction", default=0.2, show_default=True, help="Share of sentences for dev.")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--train-out", required=True, type=click.Path(dir_okay=False))
-@click.option("--dev-out", required=True, type=click.Path(dir_okay=False))
+@click.option("--seed", default=0, show_default=True, help="Seed of the shuffle before the split.")
+@click.option("--train-out", required=True, type=click.Path(dir_okay=False),
+              help="Where the train part is written (CoNLL).")
+@click.option("--dev-out", required=True, type=click.Path(dir_okay=False),
+              help="Where the dev part is written (CoNLL).")
 @input_format_option()
 @encoding_option
 def split(data: str, dev_fraction: float, seed: int, train_out: str, dev_out: str,

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import click
 
-from crftag.cli.options import backend_params, lean_numba, model_option, named_model
+from crftag.cli.options import backend_params, json_output_option, lean_numba, model_option, named_model
 from crftag.errors import CrftagError
 
 
 @click.command()
 @click.argument("model_path", metavar="MODEL", callback=named_model)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_output_option
 def info(model_path: str, as_json: bool) -> None:
     """Describe a model file: backend, features, labels, training data, dev scores.
 
@@ -77,7 +77,7 @@ def models_group() -> None:
 
 
 @models_group.command(name="list")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_output_option
 def models_list(as_json: bool) -> None:
     """The named models: data, dev F1 and sha256 of the file each recipe builds, whether cached.
 
@@ -132,7 +132,7 @@ def models_get(name: str, download_it: bool, quiet: bool) -> None:
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_output_option
 @click.option("--params", "with_params", is_flag=True,
               help="Also each backend's parameters: accepted values, default, what they do.")
 def backends(as_json: bool, with_params: bool) -> None:
@@ -153,18 +153,21 @@ def backends(as_json: bool, with_params: bool) -> None:
 @click.command()
 @click.option("--backends", "names", default="crf,sgd,bilstm-crf,transformer", show_default=True,
               help="Comma-separated backends to compare.")
-@click.option("--train", "train_data", default="wnut16:train", show_default=True, metavar="DATA")
-@click.option("--dev", "dev_data", default="wnut16:dev", show_default=True, metavar="DATA")
+@click.option("--train", "train_data", default="wnut16:train", show_default=True, metavar="DATA",
+              help="Training data of every backend (file, registry name or corpus split).")
+@click.option("--dev", "dev_data", default="wnut16:dev", show_default=True, metavar="DATA",
+              help="Scored, and used by backends that tune or stop early on it.")
 @click.option("--test", "test_data", default=None, metavar="DATA",
               help="Also score on a test set (WNUT16's is not distributed here).")
-@click.option("--features", default="twitter", show_default=True, metavar="NAME_OR_PATH")
+@click.option("--features", default="twitter", show_default=True, metavar="NAME_OR_PATH",
+              help="Feature set of the feature-based backends (crf, sgd).")
 @click.option("-p", "--param", "params", multiple=True, callback=backend_params,
               metavar="BACKEND.KEY=VALUE", help="e.g. -p bilstm-crf.max_epochs=10 (repeatable).")
 @click.option("--out", "out_dir", default="bench-results", show_default=True,
               type=click.Path(file_okay=False), help="Where bench.json/.md/.png and models go.")
 @click.option("--tokens", default=200_000, show_default=True, help="Tokens tagged for tokens/s.")
 @click.option("--calls", default=2000, show_default=True, help="Single-tweet calls for latency.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, show_default=True, help="Seed of every training.")
 @click.option("--corpus", "corpora", default=None, metavar="NAME[,NAME...]",
               help="Instead of --train/--dev, each named corpus's train and dev splits "
                    "(wnut16, wnut17, btc, gmb), with a summary table across them.")

@@ -7,6 +7,7 @@ use; nothing here imports numba, so ``crftag --help`` stays fast.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -120,6 +121,21 @@ def report_format_option(choices: Sequence[str] = REPORT_FORMATS) -> Decorator:
     return click.option("--report-format", "--format", "fmt", type=click.Choice(list(choices)),
                         default="text", show_default=True,
                         help="Report format (--format is the old spelling).")
+
+
+def json_output_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--report-format text|json``, the one spelling of "JSON on standard output" (as ``eval``
+    and ``stats`` have it), with the old ``--json`` flag kept as a hidden alias; the command
+    gets ``as_json``."""
+    @functools.wraps(command)
+    def run(*args: Any, report_format: str, json_alias: bool, **kwargs: Any) -> Any:
+        return command(*args, as_json=json_alias or report_format == "json", **kwargs)
+
+    run = click.option("--json", "json_alias", is_flag=True, hidden=True,
+                       help="Old spelling of --report-format json.")(run)
+    return click.option("--report-format", "report_format", type=click.Choice(["text", "json"]),
+                        default="text", show_default=True,
+                        help="Output format (json: machine-readable).")(run)
 
 
 param_option: Decorator = click.option(

@@ -16,7 +16,8 @@ from crftag.errors import CrftagError
 @model_option
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (0.0.0.0 for every interface).")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
+              help="TCP port to listen on (0: one the system picks).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
               help="Processes, each with its own copy of the model (uvicorn workers).")
 @click.option("--max-batch", default=256, show_default=True, type=click.IntRange(min=1),

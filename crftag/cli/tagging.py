@@ -26,7 +26,9 @@ from crftag.limits import MAX_LINE_BYTES, MAX_TOKENS
 @model_option
 @click.argument("inputs", nargs=-1, metavar="[INPUT...]")
 @input_format_option(INPUT_FORMATS, default="text (one tweet per line)")
-@click.option("--output-format", type=click.Choice(list(OUTPUT_FORMATS)), default="conll", show_default=True)
+@click.option("--output-format", type=click.Choice(list(OUTPUT_FORMATS)), default="conll", show_default=True,
+              help="conll: token<TAB>tag lines; jsonl: one object per sentence with entities and "
+                   "confidences; text: the line with [entity|type] brackets.")
 @click.option("-o", "--output", help="Output file (written atomically; a device or FIFO is written "
                                      "through); default stdout. May not be an input or the model.")
 @click.option("--min-confidence", metavar="P|TYPE=P,...", callback=thresholds_option, default=None,
@@ -37,9 +39,11 @@ from crftag.limits import MAX_LINE_BYTES, MAX_TOKENS
               help="Sentences tagged (and written, then flushed) together. Default 256, or 1 when "
                    "standard input is a terminal; 1 answers each line before reading the next.")
 @encoding_option
-@click.option("-j", "--workers", type=click.IntRange(min=1), default=None,
+@click.option("-j", "--jobs", "workers", type=click.IntRange(min=1), default=None,
               help="Processes tagging text or CoNLL files in parallel (default: one per core; "
                    "output is the same bytes with any number).")
+@click.option("--workers", "workers_alias", type=click.IntRange(min=1), default=None, hidden=True,
+              help="Old spelling of --jobs.")
 @click.option("--max-line-bytes", type=click.IntRange(min=1), default=MAX_LINE_BYTES, show_default=True,
               help="A longer input line is an error naming it (read no further than this).")
 @click.option("--max-tokens", type=click.IntRange(min=1), default=MAX_TOKENS, show_default=True,
@@ -52,7 +56,7 @@ from crftag.limits import MAX_LINE_BYTES, MAX_TOKENS
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary on a terminal.")
 def tag(model_path: str, inputs: tuple[str, ...], input_format: str | None, output_format: str,
         output: str | None, min_confidence: float | dict | None, batch_size: int | None,
-        encoding: str, workers: int | None, max_line_bytes: int, max_tokens: int,
+        encoding: str, workers: int | None, workers_alias: int | None, max_line_bytes: int, max_tokens: int,
         model_sha256: str | None, text_col: str | None, quiet: bool) -> None:
     """Tag tweets. Reads INPUT files, or standard input when none is given.
 
@@ -72,6 +76,7 @@ def tag(model_path: str, inputs: tuple[str, ...], input_format: str | None, outp
       crftag tag -m wnut16.crftag export.csv --text-col body --output-format jsonl
     """
     lean_numba()
+    workers = workers or workers_alias
     from crftag.io.atomic import check_output
     from crftag.io.bulk import tag_file
     from crftag.io.readers import guess_format, read, sniff_conll
@@ -123,7 +128,8 @@ def tag(model_path: str, inputs: tuple[str, ...], input_format: str | None, outp
 @click.option("-m", "--model", "model_path", required=True, help="Model file (broadcast once).")
 @click.option("--text-col", default="text", show_default=True, help="Column of texts to tag.")
 @click.option("--tokens-col", help="Tag this column of token arrays instead of texts.")
-@click.option("--output-col", default="entities", show_default=True)
+@click.option("--output-col", default="entities", show_default=True,
+              help="Name of the added column of entity structs.")
 @click.option("--input-format", type=click.Choice(["jsonl", "parquet"]),
               help="Default: parquet for *.parquet, else jsonl.")
 @click.option("--output-format", type=click.Choice(["jsonl", "parquet"]),

@@ -9,7 +9,13 @@ import time
 
 import click
 
-from crftag.cli.options import encoding_option, input_format_option, param_option, value_lists
+from crftag.cli.options import (
+    encoding_option,
+    input_format_option,
+    json_output_option,
+    param_option,
+    value_lists,
+)
 from crftag.errors import CrftagError
 
 
@@ -95,7 +101,7 @@ def train(train_files: tuple[str, ...], dev_file: str | None, backend: str, feat
 @click.command()
 @click.argument("train_files", nargs=-1, required=True, metavar="TRAIN_FILE...")
 @click.option("--dev", "dev_file", required=True, metavar="DEV_FILE", help="Candidates are ranked on it.")
-@click.option("--backend", default="crf", show_default=True)
+@click.option("--backend", default="crf", show_default=True, help="Backend trained (crftag backends).")
 @click.option("--grid", "grid", multiple=True, callback=value_lists, metavar="KEY=V1,V2,...",
               help="Values to try for a backend parameter (repeatable). Default: a built-in space "
                    "(crf: c1 x c2; sgd: alpha x class_weight).")
@@ -104,13 +110,16 @@ def train(train_files: tuple[str, ...], dev_file: str | None, backend: str, feat
 @click.option("--random", "n_random", type=click.IntRange(min=1), metavar="N",
               help="Try N candidates drawn at random from the grid instead of all of them.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the draw and of every training.")
-@click.option("-j", "--jobs", "n_jobs", default=1, show_default=True, help="Trainings run in parallel.")
+@click.option("-j", "--jobs", "n_jobs", default=1, show_default=True,
+              help="Trainings run in parallel (processes; each holds its own data and model).")
 @click.option("-o", "--output", "model_path", type=click.Path(dir_okay=False),
               help="Write the best candidate's model here.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also save the table as JSON.")
+@click.option("--json-out", "json_path", type=click.Path(dir_okay=False), help="Also save the table as JSON.")
+@click.option("--json", "json_alias", type=click.Path(dir_okay=False), hidden=True,
+              help="Old spelling of --json-out.")
 def search(train_files: tuple[str, ...], dev_file: str, backend: str, grid: dict, feature_sets: str,
            n_random: int | None, seed: int, n_jobs: int, model_path: str | None,
-           json_path: str | None) -> None:
+           json_path: str | None, json_alias: str | None) -> None:
     """Hyperparameter search: train each candidate, rank by dev F1, keep the best model.
 
     \b
@@ -124,6 +133,7 @@ def search(train_files: tuple[str, ...], dev_file: str, backend: str, grid: dict
     from crftag.io.atomic import atomic_write, check_output
     from crftag.tools.search import search as run_search
 
+    json_path = json_path or json_alias
     for out in (model_path, json_path):  # before the trainings: a bad output is found now
         if out is not None:
             check_output(out, [*train_files, dev_file])
@@ -150,17 +160,19 @@ def search(train_files: tuple[str, ...], dev_file: str, backend: str, grid: dict
 
 @click.command()
 @click.argument("train_files", nargs=-1, required=True, metavar="TRAIN_FILE...")
-@click.option("--dev", "dev_file", required=True, metavar="DEV_FILE")
-@click.option("--backend", default="crf", show_default=True)
-@click.option("--features", default="twitter", show_default=True, metavar="NAME_OR_PATH")
+@click.option("--dev", "dev_file", required=True, metavar="DEV_FILE", help="Each training is scored on it.")
+@click.option("--backend", default="crf", show_default=True, help="Backend trained (crftag backends).")
+@click.option("--features", default="twitter", show_default=True, metavar="NAME_OR_PATH",
+              help="Feature set (a shipped name or a TOML file).")
 @param_option
 @click.option("--runs", default=5, show_default=True, help="Trainings (seeds 1..N).")
 @click.option("--vary", type=click.Choice(["both", "order", "seed"]), default="both", show_default=True,
               help="What each seed changes: the training order, the backend's seed, or both.")
 @click.option("--threshold", default=1.0, show_default=True,
               help="Flag a standard deviation of dev F1 above this many points.")
-@click.option("-j", "--jobs", "n_jobs", default=1, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("-j", "--jobs", "n_jobs", default=1, show_default=True,
+              help="Trainings run in parallel (processes; each holds its own data and model).")
+@json_output_option
 def stability(train_files: tuple[str, ...], dev_file: str, backend: str, features: str, params: dict,
               runs: int, vary: str, threshold: float, n_jobs: int, as_json: bool) -> None:
     """Retrain with several seeds and report the mean and spread of dev F1.

@@ -338,3 +338,47 @@ def test_eval_scores_another_taggers_predictions(model, tiny_path, tmp_path):
     for args in ([tiny_path], ["-m", model, "--pred", pred, tiny_path], ["--pred", pred, "--auc", tiny_path]):
         r = crftag("eval", *args)
         assert r.returncode == 2 and r.stderr.startswith("crftag: eval: ")
+
+
+def _commands():
+    import click
+
+    from crftag.cli.app import cli
+
+    def walk(cmd, path):
+        if isinstance(cmd, click.Group):
+            for name, sub in sorted(cmd.commands.items()):
+                yield from walk(sub, [*path, name])
+        else:
+            yield " ".join(path), cmd
+
+    return list(walk(cli, []))
+
+
+def test_every_option_has_help_and_one_spelling():
+    """Every visible option says what it does; JSON on standard output is --report-format json,
+    parallel processes are -j/--jobs (serve's --workers are server processes), and the old
+    spellings (--json, tag's --workers, search's --json FILE) are hidden aliases."""
+    import click
+
+    for name, cmd in _commands():
+        options = [p for p in cmd.params if isinstance(p, click.Option)]
+        for p in options:
+            assert p.hidden or p.help, f"crftag {name} {p.opts[0]} has no help"
+        visible = {o for p in options if not p.hidden for o in p.opts}
+        assert "--json" not in visible, name
+        if "-j" in visible:
+            assert "--jobs" in visible, name
+    shown = {name: cmd for name, cmd in _commands()}
+    for name in ("info", "backends", "resources", "models list", "stability", "eval", "stats"):
+        assert any("--report-format" in p.opts for p in shown[name].params), name
+
+
+def test_old_spellings_still_work(model, tmp_path):
+    for args in (["backends", "--json"], ["backends", "--report-format", "json"], ["info", model, "--json"],
+                 ["info", model, "--report-format", "json"], ["models", "list", "--json"]):
+        r = crftag(*args)
+        assert r.returncode == 0 and json.loads(r.stdout), (args, r.stderr)
+    for flag in ("-j", "--jobs", "--workers"):
+        r = crftag("tag", "-m", model, flag, "2", "--output-format", "text", stdin="Obama in Paris\n")
+        assert r.returncode == 0 and "[Paris|geo-loc]" in r.stdout, (flag, r.stderr)
