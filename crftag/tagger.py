@@ -196,7 +196,9 @@ class Tagger:
         for i, j, score in zip(starts.tolist(), ends.tolist(), scores.tolist(), strict=True):
             type_ = types[path[i]]
             floor = threshold_for(min_confidence, type_)
-            if floor is None or score >= floor:
+            if score != score:  # NaN: a backend that gives no confidence (spacy)
+                score = None
+            if floor is None or score is None or score >= floor:
                 start, end = spans[i][0], spans[j - 1][1]
                 ents.append(Entity(text=text[start:end], type=type_, start=start, end=end,
                                    token_start=i, token_end=j, score=score))

@@ -310,7 +310,12 @@ def bench_markdown(result: dict) -> str:
     splits = ["dev", *(["test"] if result["test"] else [])]
     head = ["backend", *[f"{s} F1" for s in splits], "dev no-types F1", "train s", "tokens/s",
             *(["vs crf"] if base else []), "p50 us", "p99 us", "model MB", "peak MB"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = [f"crftag bench: trained on {result['train']}, scored on {result['dev']}"
+             f"{' and ' + result['test'] if result['test'] else ''}; feature set {result['features']} "
+             f"(for the backends built on crftag's features; spacy has its own); "
+             f"{result['cores']} cores; tokens/s on {result['tokens']:,} tokens of dev, latency over "
+             f"{result['calls']:,} single-tweet calls", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [r["backend"], *[f"{r[s]['f1']:.2f}" for s in splits], f"{r['dev']['notypes_f1']:.2f}",
                  f"{r['train_s']:.1f}", f"{r['tokens_per_s']:,.0f}",

@@ -143,7 +143,8 @@ def plot(result: dict, path: Path) -> Path | None:
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("tagging speed, tokens/s (log scale)")
     ax.set_ylabel("dev entity F1")
-    ax.set_title(f"crftag bench: {result['dev']}, {result['cores']} cores")
+    ax.set_title(f"crftag bench: trained on {result['train']}, scored on {result['dev']}\n"
+                 f"feature set {result['features']}, {result['cores']} cores", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     tmp = path.with_suffix(".tmp.png")

@@ -17,11 +17,12 @@ QUICK = {
     "bilstm-crf": {"max_epochs": 2, "hidden": 8, "word_dim": 8, "char_dim": 4, "char_filters": 4,
                    "feature_buckets": 1024, "feature_dim": 4, "device": "cpu"},
     "transformer": {"max_epochs": 2, "batch_size": 4, "device": "cpu"},
+    "spacy": {"max_epochs": 2},
 }
 AVAILABLE = {b.name for b in list_backends() if b.available}
 
 
-@pytest.mark.parametrize("name", ["crf", "sgd", "bilstm-crf"])
+@pytest.mark.parametrize("name", ["crf", "sgd", "bilstm-crf", "spacy"])
 def test_builtin_backend_conforms(name, tmp_path):
     if name not in AVAILABLE:
         pytest.skip(f"{name} is not available here (crftag backends says why)")
