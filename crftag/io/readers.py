@@ -241,19 +241,7 @@ def read_csv(path: str | os.PathLike[str], labelled: bool = True, encoding: str 
                         "--text-col NAME)")
     i_sent, i_word, i_tag = cols["sentence #"], cols["word"], cols.get("tag")
     current: Sentence | None = None
-    lineno = 1
-    while True:
-        try:
-            row = next(rows)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            raise DataError(name, rows.line_num, f"bad CSV: {exc}") from None
-        lineno = rows.line_num
-        if not row:
-            continue
-        if len(row) != len(header):
-            raise DataError(name, lineno, f"expected {len(header)} columns, found {len(row)}")
+    for lineno, row in _csv_rows(name, header, rows):
         sid = row[i_sent].strip()
         if sid:
             if current is not None and current.tokens:
@@ -270,11 +258,9 @@ def read_csv(path: str | os.PathLike[str], labelled: bool = True, encoding: str 
         yield current
 
 
-def _text_rows(name: str, header: list[str], rows: Any, column: int,
-               max_tokens: int | None) -> Iterator[Sentence]:
-    """One sentence per CSV row: the text in ``column`` tokenised, every column kept in
-    :attr:`Sentence.extra` (JSONL output writes them back), an ``id`` column as the id."""
-    id_col = header.index("id") if "id" in header else None
+def _csv_rows(name: str, header: list[str], rows: Any) -> Iterator[tuple[int, list[str]]]:
+    """The non-empty rows after the header, with their line numbers; a row of another width, or
+    a CSV error, is a :class:`DataError` naming the line."""
     while True:
         try:
             row = next(rows)
@@ -282,11 +268,19 @@ def _text_rows(name: str, header: list[str], rows: Any, column: int,
             return
         except csv.Error as exc:
             raise DataError(name, rows.line_num, f"bad CSV: {exc}") from None
-        lineno = rows.line_num
         if not row:
             continue
         if len(row) != len(header):
-            raise DataError(name, lineno, f"expected {len(header)} columns, found {len(row)}")
+            raise DataError(name, rows.line_num, f"expected {len(header)} columns, found {len(row)}")
+        yield rows.line_num, row
+
+
+def _text_rows(name: str, header: list[str], rows: Any, column: int,
+               max_tokens: int | None) -> Iterator[Sentence]:
+    """One sentence per CSV row: the text in ``column`` tokenised, every column kept in
+    :attr:`Sentence.extra` (JSONL output writes them back), an ``id`` column as the id."""
+    id_col = header.index("id") if "id" in header else None
+    for lineno, row in _csv_rows(name, header, rows):
         text = row[column]
         toks, spans = tokenize(text)
         if max_tokens is not None and len(toks) > max_tokens:
