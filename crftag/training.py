@@ -70,6 +70,21 @@ def named_model(name: str | NamedModel, download_it: bool = False, progress: boo
     return target
 
 
+def _check_label_limits(labels: set[str]) -> None:
+    """The training data's labels against what a model file may hold (the loader refuses more):
+    said before training, not after it."""
+    from crftag.modelcheck import MAX_LABEL_CHARS, MAX_LABELS
+
+    types = len({t[2:] for t in labels if t != "O"})
+    if 2 * types + 1 > MAX_LABELS:  # a model may hold B- and I- of every type, and O
+        raise CrftagError(f"the training data has {types} entity types; a model holds at most "
+                          f"{MAX_LABELS} labels: O and B-/I- of {(MAX_LABELS - 1) // 2} types")
+    long = sorted((t for t in labels if len(t) > MAX_LABEL_CHARS), key=len)
+    if long:
+        raise CrftagError(f"label {long[0][:40]!r}... in the training data has {len(long[0])} characters; "
+                          f"a model's labels have at most {MAX_LABEL_CHARS}")
+
+
 def _outcomes(tagger: Tagger, sentences: Sequence[Sentence]) -> tuple[list[float], list[bool]]:
     """Raw confidences of the entities ``tagger`` finds in labelled sentences, and which are right."""
     tagged = tagger.tag_sentences([Sentence(list(s.tokens)) for s in sentences])
@@ -129,6 +144,7 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
         raise CrftagError("no training sentences")
     if all(t == "O" for s in train_sents for t in s.tags):
         raise CrftagError("no entities in the training data: nothing to learn (every tag is O)")
+    _check_label_limits({t for s in train_sents for t in s.tags} | {"O"})
     n_read, n_tokens = len(train_sents), sum(len(s) for s in train_sents)
     order_seed = seed if shuffle_seed is None else shuffle_seed
     dev_sents, dev_record = _load(dev, fmt, encoding) if dev is not None else ([], [])

@@ -84,3 +84,22 @@ def test_crftag_train_is_the_function_whatever_was_imported_before():
             "from crftag import train\nimport crftag\n"
             "assert callable(train) and callable(crftag.train) and train is crftag.training.train")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_labels_a_model_cannot_hold_are_refused_before_training(tmp_path):
+    """128 types (257 labels) or a 150-character type trained and saved a model that every load
+    then refused; 10,000 types trained for minutes. Now: one line, before any training."""
+    many = [Sentence([f"w{k}"], [f"B-t{k}"]) for k in range(128)]
+    with pytest.raises(CrftagError, match=r"the training data has 128 entity types; a model holds at most "
+                                          r"255 labels: O and B-/I- of 127 types"):
+        train(many, features="surface")
+    long_type = "x" * 150
+    with pytest.raises(CrftagError, match=r"has 152 characters; a model's labels have at most 100"):
+        train([Sentence(["a", "b"], [f"B-{long_type}", "O"])], features="surface")
+    src = tmp_path / "many.conll"
+    src.write_text("".join(f"w{k}\tB-t{k}\n\n" for k in range(10_000)))
+    code, _, err = run_cli(["train", str(src), "-o", str(tmp_path / "m.crftag")])
+    assert code == 2 and err.startswith("crftag: the training data has 10000 entity types;")
+    assert not (tmp_path / "m.crftag").exists()
+    ok = [Sentence([f"w{k}", "x", "."], [f"B-t{k}", f"I-t{k}", "O"]) for k in range(127)]  # 255 labels
+    assert len(train(ok, features="surface", calibration="none", max_iterations=2).labels) == 255
