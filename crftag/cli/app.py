@@ -8,6 +8,8 @@ stderr and exit with status 2; no traceback is shown for them.
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 import sys
 
@@ -64,6 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     written (a full disk, standard output closed) is one line too.
     """
     install_handlers()
+    _stand_in_for_closed_streams()
     try:
         cli.main(args=argv, prog_name="crftag", standalone_mode=False)
         sys.stdout.flush()  # a full disk behind standard output shows here, not at exit
@@ -92,6 +95,37 @@ def main(argv: list[str] | None = None) -> None:
         where = f"{exc.filename}: " if exc.filename is not None else ""
         _quiet_stdout()
         _fail(one_line(f"crftag: {where}{exc.strerror or exc}"))
+
+
+class _ClosedStream(io.TextIOBase):
+    """Standard input or output that was closed when crftag started (``>&-``, ``<&-``): Python
+    leaves None there, and the first use would be an AttributeError. Reading or writing it is an
+    OSError naming it instead (one line, status 2); it is no terminal, and flushing it is a no-op."""
+
+    def __init__(self, what: str):
+        self.what = what
+
+    def _closed(self, *args: object) -> None:
+        raise OSError(errno.EBADF, f"{self.what} is closed")
+
+    write = read = read1 = readline = fileno = _closed  # type: ignore[assignment]
+
+    def isatty(self) -> bool:
+        return False
+
+    def flush(self) -> None:
+        pass
+
+    @property
+    def buffer(self) -> _ClosedStream:  # readers read standard input's bytes
+        return self
+
+
+def _stand_in_for_closed_streams() -> None:
+    if sys.stdout is None:
+        sys.stdout = _ClosedStream("standard output")
+    if sys.stdin is None:
+        sys.stdin = _ClosedStream("standard input")
 
 
 def _fail(message: str) -> None:

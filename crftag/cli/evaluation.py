@@ -33,9 +33,9 @@ from crftag.cli.options import (
 @click.option("--write-predictions", type=click.Path(dir_okay=False),
               help="Also write 'token gold predicted' lines, the input conlleval reads.")
 @click.option("--confusion", is_flag=True, help="Entity-type and BIO-label confusion matrices.")
-@click.option("--errors", "n_errors", default=0, show_default=True, metavar="N",
+@click.option("--errors", "n_errors", default=0, show_default=True, metavar="N", type=click.IntRange(min=0),
               help="Show the N most frequent false positives and negatives, with context.")
-@click.option("--bootstrap", "n_boot", default=0, show_default=True, metavar="N",
+@click.option("--bootstrap", "n_boot", default=0, show_default=True, metavar="N", type=click.IntRange(min=0),
               help="95% bootstrap interval for F1 from N resamples of sentences.")
 @click.option("--compare", "other_model", metavar="MODEL|PRED",
               help="Paired bootstrap test against another model, or another tagger's predictions "

@@ -74,6 +74,9 @@ def features_show(name_or_path: str, example: str, token: int | None) -> None:
     fs = load_feature_set(name_or_path)
     click.echo(fs.describe())
     tokens = tokenize(example)[0]
+    if token is not None and not 0 <= token < len(tokens):
+        raise click.BadParameter(f"{token} is not a token of the example, which has {len(tokens)} "
+                                 f"(0 to {len(tokens) - 1})", param_hint="--token")
     per_token = ReferenceFeaturizer(fs, build_lexicon(fs)).featurize(tokens)
     for i, (tok, feats) in enumerate(zip(tokens, per_token, strict=True)):
         if token is None or token == i:

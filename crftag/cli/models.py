@@ -165,8 +165,10 @@ def backends(as_json: bool, with_params: bool) -> None:
               metavar="BACKEND.KEY=VALUE", help="e.g. -p bilstm-crf.max_epochs=10 (repeatable).")
 @click.option("--out", "out_dir", default="bench-results", show_default=True,
               type=click.Path(file_okay=False), help="Where bench.json/.md/.png and models go.")
-@click.option("--tokens", default=200_000, show_default=True, help="Tokens tagged for tokens/s.")
-@click.option("--calls", default=2000, show_default=True, help="Single-tweet calls for latency.")
+@click.option("--tokens", default=200_000, show_default=True, type=click.IntRange(min=1),
+              help="Tokens tagged for tokens/s.")
+@click.option("--calls", default=2000, show_default=True, type=click.IntRange(min=1),
+              help="Single-tweet calls for latency.")
 @click.option("--seed", default=0, show_default=True, help="Seed of every training.")
 @click.option("--corpus", "corpora", default=None, metavar="NAME[,NAME...]",
               help="Instead of --train/--dev, each named corpus's train and dev splits "
@@ -194,8 +196,8 @@ def bench(names: str, train_data: str, dev_data: str, test_data: str | None, fea
     if unknown:
         raise CrftagError(f"-p names backends not being compared: {', '.join(sorted(unknown))}")
     if not corpora:
-        run_bench(wanted, train_data, dev_data, test_data, features, typed, Path(out_dir),
-                  tokens=tokens, calls=calls, seed=seed, echo=click.echo)
+        _check_ran(run_bench(wanted, train_data, dev_data, test_data, features, typed, Path(out_dir),
+                             tokens=tokens, calls=calls, seed=seed, echo=click.echo))
         return
     from crftag.resources.corpora import get_corpus
     from crftag.tools.bench import corpus_summary
@@ -208,3 +210,12 @@ def bench(names: str, train_data: str, dev_data: str, test_data: str | None, fea
                                   typed, Path(out_dir) / name, tokens=tokens, calls=calls, seed=seed,
                                   echo=click.echo)
     click.echo(corpus_summary(results, Path(out_dir)))
+    for result in results.values():
+        _check_ran(result)
+
+
+def _check_ran(result: dict) -> None:
+    """A bench in which no backend ran measured nothing: an error (status 2), not a success."""
+    if not result["rows"]:
+        why = "; ".join(f"{name}: {reason}" for name, reason in result["not_run"].items())
+        raise CrftagError(f"bench: no backend ran ({why})")

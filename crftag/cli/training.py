@@ -110,7 +110,7 @@ def train(train_files: tuple[str, ...], dev_file: str | None, backend: str, feat
 @click.option("--random", "n_random", type=click.IntRange(min=1), metavar="N",
               help="Try N candidates drawn at random from the grid instead of all of them.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the draw and of every training.")
-@click.option("-j", "--jobs", "n_jobs", default=1, show_default=True,
+@click.option("-j", "--jobs", "n_jobs", default=1, show_default=True, type=click.IntRange(min=1),
               help="Trainings run in parallel (processes; each holds its own data and model).")
 @click.option("-o", "--output", "model_path", type=click.Path(dir_okay=False),
               help="Write the best candidate's model here.")
@@ -165,12 +165,13 @@ def search(train_files: tuple[str, ...], dev_file: str, backend: str, grid: dict
 @click.option("--features", default="twitter", show_default=True, metavar="NAME_OR_PATH",
               help="Feature set (a shipped name or a TOML file).")
 @param_option
-@click.option("--runs", default=5, show_default=True, help="Trainings (seeds 1..N).")
+@click.option("--runs", default=5, show_default=True, type=click.IntRange(min=1),
+              help="Trainings (seeds 1..N).")
 @click.option("--vary", type=click.Choice(["both", "order", "seed"]), default="both", show_default=True,
               help="What each seed changes: the training order, the backend's seed, or both.")
 @click.option("--threshold", default=1.0, show_default=True,
               help="Flag a standard deviation of dev F1 above this many points.")
-@click.option("-j", "--jobs", "n_jobs", default=1, show_default=True,
+@click.option("-j", "--jobs", "n_jobs", default=1, show_default=True, type=click.IntRange(min=1),
               help="Trainings run in parallel (processes; each holds its own data and model).")
 @json_output_option
 def stability(train_files: tuple[str, ...], dev_file: str, backend: str, features: str, params: dict,

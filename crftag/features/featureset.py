@@ -186,6 +186,9 @@ def _group(name: str, params: Any, source: str) -> dict:
     return clean
 
 
+MAX_FEATURE_SET_BYTES = 1 << 20  # a feature set is a page of TOML; a bigger file is something else
+
+
 def load_feature_set(name_or_path: str | os.PathLike[str]) -> FeatureSet:
     """A shipped feature set by name (``twitter``) or a ``.toml`` file by path."""
     text = os.fspath(name_or_path)
@@ -196,8 +199,16 @@ def load_feature_set(name_or_path: str | os.PathLike[str]) -> FeatureSet:
             raise DataError(text, None, "no such feature set file or name; shipped sets: "
                             f"{', '.join(shipped) or 'none'}")
         path = shipped[text]
+    if path.stat().st_size > MAX_FEATURE_SET_BYTES:
+        raise DataError(path, None, f"a feature set file of more than {MAX_FEATURE_SET_BYTES:,} bytes "
+                        "(not a TOML feature set)")
     try:
         data = tomllib.loads(path.read_text("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise DataError(path, None, f"not a TOML feature set: invalid UTF-8 at byte offset "
+                        f"{exc.start}") from None
+    except OSError as exc:
+        raise DataError(path, None, f"cannot read: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise DataError(path, None, f"invalid TOML: {exc}") from None
     return FeatureSet.from_dict(data, source=str(path))

@@ -30,7 +30,7 @@ from numba import njit
 
 from crftag.calibration import Thresholds, threshold_for
 from crftag.errors import DataError
-from crftag.io.readers import line_ends, too_long, too_many_tokens
+from crftag.io.readers import line_ends, read_chunk, too_long, too_many_tokens
 from crftag.text.chartable import SPACE, code_point_table, code_points, flags_of
 from crftag.text.tokenize import tokenize_segments
 
@@ -74,7 +74,7 @@ def read_blocks(path: str, stream: BinaryIO, encoding: str, block_bytes: int = B
     read = getattr(stream, "read1", stream.read)  # a pipe answers with what it has
     pending, offset, lineno = b"", 0, 1
     while True:
-        chunk = read(block_bytes)
+        chunk = read_chunk(read, block_bytes, path, lineno)
         data = pending + chunk
         if chunk:  # cut after the last line end (a final \r may be half of a \r\n)
             end = len(data) - 1 if data.endswith(b"\r") else len(data)

@@ -71,6 +71,15 @@ def too_long(path: str, lineno: int, limit: int) -> DataError:
                                    "--max-line-bytes)")
 
 
+def read_chunk(read: Callable[[int], bytes], size: int, path: str, lineno: int | None) -> bytes:
+    """``read(size)``, a failing read (EIO, a closed descriptor) a :class:`DataError` naming the
+    input: an input error, never blamed on the output being written meanwhile."""
+    try:
+        return read(size)
+    except OSError as exc:
+        raise DataError(path, lineno, f"cannot read: {exc.strerror or exc}") from None
+
+
 def too_many_tokens(path: str, lineno: int | None, n: int, limit: int) -> DataError:
     return DataError(path, lineno, f"sentence of {n:,} tokens, more than {limit:,} (raise the limit "
                                    "with --max-tokens)")
@@ -98,7 +107,7 @@ def _raw_lines(fh, name: str, max_line_bytes: int | None) -> Iterator[tuple[byte
             if pos < len(buf):
                 yield buf[pos:], len(buf) - pos
             return
-        chunk = read(_CHUNK)
+        chunk = read_chunk(read, _CHUNK, name, lineno)
         eof = not chunk
         buf, pos = buf[pos:] + chunk, 0
 

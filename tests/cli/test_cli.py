@@ -382,3 +382,37 @@ def test_old_spellings_still_work(model, tmp_path):
     for flag in ("-j", "--jobs", "--workers"):
         r = crftag("tag", "-m", model, flag, "2", "--output-format", "text", stdin="Obama in Paris\n")
         assert r.returncode == 0 and "[Paris|geo-loc]" in r.stdout, (flag, r.stderr)
+
+
+def _closed(fd: int, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """`crftag ARGS` with file descriptor ``fd`` closed, as `>&-` (1) or `<&-` (0) leave it."""
+    import os
+
+    return subprocess.run([sys.executable, "-m", "crftag", *args], input=stdin, stderr=subprocess.PIPE,
+                          text=True, timeout=300, preexec_fn=lambda: os.close(fd))
+
+
+def test_second_attack_commands_end_in_one_line_not_a_traceback(model, tiny_path, tmp_path):
+    """Issue 25 items 10 and 12: each of these printed a traceback, said nothing, exited 0, or
+    blamed the output for an input's read error."""
+    binary = tmp_path / "bin.toml"
+    binary.write_bytes(bytes(range(256)) * 4)
+    r = crftag("features", "show", binary)
+    assert (r.returncode, r.stderr) == (2, f"crftag: {binary}: not a TOML feature set: invalid UTF-8 at "
+                                           "byte offset 128\n")
+    r = crftag("eval", "-m", model, tiny_path, "--bootstrap", "-5")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "-5 is not in the range x>=0" in r.stderr
+    for token in ("99", "-1"):
+        r = crftag("features", "show", "surface", "--example", "Obama in Paris", "--token", token)
+        assert r.returncode == 2
+        assert f"{token} is not a token of the example, which has 3 (0 to 2)" in r.stderr
+    r = _closed(1, "tag", "-m", str(model), stdin="Obama in Paris\n")
+    assert (r.returncode, r.stderr) == (2, "crftag: standard output is closed\n")
+    r = _closed(0, "tag", "-m", str(model), "-o", str(tmp_path / "out.txt"))
+    assert r.returncode == 2 and r.stderr.endswith("cannot read: standard input is closed\n")
+    assert "Traceback" not in r.stderr and not (tmp_path / "out.txt").exists()
+    r = crftag("tag", "-m", model, "/proc/self/mem", "-o", tmp_path / "out.txt")
+    assert r.returncode == 2 and r.stderr.startswith("crftag: /proc/self/mem:1: cannot read: ")
+    r = crftag("bench", "--backends", "nope", "--train", tiny_path, "--dev", tiny_path, "--out",
+               tmp_path / "b")
+    assert r.returncode == 2 and r.stderr.endswith("crftag: bench: no backend ran (nope: not installed)\n")
