@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from crftag.calibration import Thresholds, check_threshold
-from crftag.errors import CrftagError
+from crftag.errors import CrftagError, ModelError
 from crftag.integrations.batches import Item, tag_items
 
 if TYPE_CHECKING:
@@ -397,18 +397,19 @@ def load_model(path: str, sha256: str | None = None) -> LoadedModel:
     """Load and warm up a model (numba's kernels loaded, caches primed) before it serves; with
     ``sha256``, a file with another digest is refused unread."""
     from crftag.integrations.warmup import warm_up
+    from crftag.io.modelfile import open_model_file
     from crftag.resources.models import resolve
     from crftag.tagger import Tagger
 
     path = os.fspath(resolve(path))  # a named model's name: its cached file (its digest is served)
 
     def digest_of_file() -> str:
-        with open(path, "rb") as fh:
+        with open_model_file(path) as fh:  # a FIFO or a device is refused, never waited on
             return hashlib.file_digest(fh, "sha256").hexdigest()
 
     try:
         digest = digest_of_file()  # before loading: the file may be replaced (atomically) meanwhile
-    except OSError:
+    except ModelError:
         digest = None
     tagger = Tagger.load(path, sha256=sha256)  # a missing, bad or other file: ModelError, one line
     if digest is None:

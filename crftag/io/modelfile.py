@@ -18,10 +18,11 @@ import json
 import math
 import os
 import re
+import stat
 import zipfile
 import zlib
 from collections.abc import Sequence
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 import numpy as np
 
@@ -180,23 +181,34 @@ def file_sha256(fh: IO[bytes]) -> str:
     return h.hexdigest()
 
 
-def load_model(path: str | os.PathLike[str], sha256: str | None = None) -> tuple[dict, dict[str, np.ndarray]]:
-    """Read and verify a model file; any defect raises :class:`ModelError`.
-
-    ``sha256`` pins the file: anything else is refused before it is parsed. What the
-    arrays hold is checked afterwards by :func:`crftag.modelcheck.validate_model`."""
+def open_model_file(path: str | os.PathLike[str]) -> BinaryIO:
+    """The model file opened for reading, once it is known to be a regular file of a plausible
+    size; anything else is a :class:`ModelError` before a byte is read. Opened non-blocking, so
+    that a FIFO is refused at once rather than waited on (forever, without a writer), and a
+    device such as ``/dev/zero`` is never read."""
     name = os.fspath(path)
     try:
-        fh = open(name, "rb")  # noqa: SIM115
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise ModelError(name, "no such model file") from None
     except IsADirectoryError:
         raise ModelError(name, "is a directory, not a model file") from None
     except OSError as exc:
         raise ModelError(name, f"cannot open: {exc.strerror}") from None
-    with fh:
-        if not os.path.isfile(name) or os.fstat(fh.fileno()).st_size > MAX_FILE_BYTES:
-            raise ModelError(name, "not a crftag model file (not a regular file of a plausible size)")
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
+        os.close(fd)
+        raise ModelError(name, "not a crftag model file (not a regular file of a plausible size)")
+    return os.fdopen(fd, "rb")
+
+
+def load_model(path: str | os.PathLike[str], sha256: str | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+    """Read and verify a model file; any defect raises :class:`ModelError`.
+
+    ``sha256`` pins the file: anything else is refused before it is parsed. What the
+    arrays hold is checked afterwards by :func:`crftag.modelcheck.validate_model`."""
+    name = os.fspath(path)
+    with open_model_file(name) as fh:
         if sha256 is not None:
             actual = file_sha256(fh)
             if actual != sha256.lower():

@@ -527,6 +527,29 @@ def test_model_sha256_pins_the_first_load_and_every_reload(model_file, other_mod
         assert srv.stop() == 0
 
 
+def test_a_fifo_or_device_on_reload_is_refused_and_never_wedges(model_file, tmp_path):
+    """Issue 25 item 3: a model path that became a FIFO (or a symlink to /dev/zero) wedged
+    /admin/reload, every later reload, and shutdown. Each is now a 422 at once, a good file
+    reloads after it, and SIGTERM stops the server."""
+    live = tmp_path / "live.crftag"
+    live.write_bytes(model_file.read_bytes())
+    srv = Server(live, tmp_path / "stderr", "--admin-token", "t")
+    auth = {"Authorization": "Bearer t"}
+    try:
+        for make in (os.mkfifo, lambda p: os.symlink("/dev/zero", p)):
+            odd = tmp_path / "odd.crftag"
+            make(odd)
+            os.replace(odd, live)
+            t0 = time.monotonic()
+            status, body = srv.request("POST", "/admin/reload", headers=auth)
+            assert status == 422 and "not a regular file" in json.loads(body)["error"]
+            assert time.monotonic() - t0 < 5
+        _replace(live, model_file.read_bytes())
+        assert srv.request("POST", "/admin/reload", headers=auth)[0] == 200
+    finally:
+        assert srv.stop() == 0
+
+
 def test_reload_swaps_a_good_model_and_keeps_the_old_on_a_bad_one(model_file, other_model, tmp_path):
     live = tmp_path / "live.crftag"
     live.write_bytes(model_file.read_bytes())

@@ -131,6 +131,26 @@ def test_not_a_model(tmp_path):
         load_model(tmp_path / "missing")
 
 
+def test_a_fifo_or_a_device_is_refused_without_being_read(tmp_path):
+    """Issue 25 item 3: Tagger.load on a FIFO waited for a writer forever, and a symlink to
+    /dev/zero was read endlessly; both are refused before a byte is read. Run in a child with a
+    deadline, so that a regression fails instead of hanging the suite."""
+    import os
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "fifo.crftag"
+    os.mkfifo(fifo)
+    zero = tmp_path / "zero.crftag"
+    zero.symlink_to("/dev/zero")
+    code = ("import sys\nfrom crftag import Tagger\nfrom crftag.errors import ModelError\n"
+            "try:\n    Tagger.load(sys.argv[1])\nexcept ModelError as exc:\n    print(exc)\n")
+    for path in (fifo, zero):
+        r = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                           timeout=60)
+        assert r.stdout == f"{path}: not a crftag model file (not a regular file of a plausible size)\n"
+
+
 def test_inconsistent_arrays_are_refused(tmp_path, model_file):
     """A well-formed archive whose arrays disagree with its labels (checksums re-made) is refused."""
     import hashlib
