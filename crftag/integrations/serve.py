@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from crftag.calibration import Thresholds, check_threshold
 from crftag.errors import CrftagError, ModelError
 from crftag.integrations.batches import Item, tag_items
+from crftag.io.readers import unwritable_token
 
 if TYPE_CHECKING:
     from crftag.tagger import Tagger
@@ -217,6 +218,9 @@ def _tokens_value(value: Any, where: str, mc: Thresholds, config: ServeConfig) -
         value, where = value["tokens"], f"{where}.tokens"
     if not isinstance(value, list) or not all(isinstance(t, str) and t for t in value):
         raise _invalid(f"'{where}' must be a list of non-empty strings")
+    bad = next((j for j, t in enumerate(value) if unwritable_token(t)), None)
+    if bad is not None:  # the rule of `crftag tag --input-format jsonl`: one for both
+        raise _invalid(f"'{where}[{bad}]' is blank or holds a tab or line break")
     _check_length(sum(map(len, value)) + max(len(value) - 1, 0), where, config)
     return Item(None, value, sid, mc)
 

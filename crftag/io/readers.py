@@ -310,13 +310,13 @@ def _no_constant(text: str) -> float:
     raise ValueError(f"{text} is not JSON")
 
 
-def _whitespace_token(token: str) -> bool:
+def unwritable_token(token: str) -> bool:
     """A token that is blank, or holds a tab or a line break: CoNLL output cannot carry it."""
     return not token.strip() or "\t" in token or "\n" in token or "\r" in token
 
 
 def _check_token(path: str, lineno: int, token: Any) -> str:
-    if not isinstance(token, str) or _whitespace_token(token):
+    if not isinstance(token, str) or unwritable_token(token):
         raise DataError(path, lineno, f"token {str(token)[:40]!r} is blank or holds a tab or line break")
     return token
 

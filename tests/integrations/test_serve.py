@@ -266,6 +266,11 @@ BAD = [
     (b'{"tokens": ["a", "b"]}', JSON, 422, "invalid_request"),
     (b'{"tokens": [["a", ""]]}', JSON, 422, "invalid_request"),
     (b'{"tokens": [["a", 1]]}', JSON, 422, "invalid_request"),
+    # the rule of `crftag tag --input-format jsonl` (issue 25 item 13: these were accepted)
+    (b'{"tokens": [["a", "b\\tc"]]}', JSON, 422, "invalid_request"),
+    (b'{"tokens": [["a\\nb"]]}', JSON, 422, "invalid_request"),
+    (b'{"tokens": [["a", "   "]]}', JSON, 422, "invalid_request"),
+    (b'{"tokens": [{"id": 1, "tokens": ["x\\r"]}]}', JSON, 422, "invalid_request"),
     (b'{"text": "x", "min_confidence": 2}', JSON, 422, "invalid_request"),
     (b'{"text": "x", "min_confidence": "0.5"}', JSON, 422, "invalid_request"),
     (b'{"text": "x", "min_confidence": true}', JSON, 422, "invalid_request"),
