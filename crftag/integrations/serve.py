@@ -44,6 +44,8 @@ from crftag.io.readers import unwritable_token
 if TYPE_CHECKING:
     from crftag.tagger import Tagger
 
+MODEL_HEADER = "X-Crftag-Model-Sha256"  # on every /v1/tag answer: the model that tagged all of it
+
 # -- limits: each is an option of `crftag serve` (documented in its --help and the README) -----
 MAX_BODY_BYTES = 1 << 20  # request body, bytes
 MAX_TEXTS = 1000  # texts (or token lists) in one request
@@ -240,6 +242,7 @@ class _Job:
     future: asyncio.Future
     arrived: float
     results: list
+    key: Any = None  # what tags it (the service's model when it arrived): a batch holds one key
     taken: int = 0  # items handed to a batch
     done: int = 0  # items answered
 
@@ -255,10 +258,12 @@ class MicroBatcher:
     at a time on a tagging thread (the tagger's kernels release the GIL) while the event loop
     goes on reading requests, which then form the next batch. Each request gets exactly its
     own results, in its order; if a batch fails, its requests are retried one by one, so a
-    failure stays with its request.
+    failure stays with its request. Each request comes with a key (the model that was serving
+    when it arrived) and ``tag(items, key)`` tags a batch: a batch holds one key only, so every
+    item of a request is tagged by the same model, even when a reload lands between its batches.
     """
 
-    def __init__(self, tag: Callable[[list], list], max_batch: int = MAX_BATCH,
+    def __init__(self, tag: Callable[[list, Any], list], max_batch: int = MAX_BATCH,
                  max_wait_s: float = MAX_WAIT_MS / 1000, max_queue: int = MAX_QUEUE_TEXTS,
                  on_batch: Callable[[int, float], None] | None = None):
         if max_batch < 1:
@@ -301,8 +306,8 @@ class MicroBatcher:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
 
-    async def submit(self, items: list) -> list:
-        """The results of ``items``, in order, once their batches have run."""
+    async def submit(self, items: list, key: Any = None) -> list:
+        """The results of ``items``, in order, once their batches (all with ``key``) have run."""
         if not items:
             return []
         if not self.running:
@@ -310,7 +315,7 @@ class MicroBatcher:
         if self._waiting + len(items) > self.max_queue:
             raise Overloaded()
         loop = asyncio.get_running_loop()
-        job = _Job(items, loop.create_future(), loop.time(), [None] * len(items))
+        job = _Job(items, loop.create_future(), loop.time(), [None] * len(items), key)
         self._jobs.append(job)
         self._waiting += len(items)
         self._wake.set()
@@ -335,7 +340,8 @@ class MicroBatcher:
                 await self._run_batch(batch)
 
     def _take(self) -> list[tuple[_Job, int, int]]:
-        """Slices ``(job, start, stop)`` of waiting jobs, oldest first, up to ``max_batch`` items."""
+        """Slices ``(job, start, stop)`` of waiting jobs, oldest first, up to ``max_batch`` items,
+        all with the oldest job's key."""
         batch, size = [], 0
         while self._jobs and size < self.max_batch:
             job = self._jobs[0]
@@ -343,6 +349,8 @@ class MicroBatcher:
                 self._waiting -= len(job.items) - job.taken
                 self._jobs.popleft()
                 continue
+            if batch and job.key is not batch[0][0].key:  # another model: the next batch
+                break
             n = min(len(job.items) - job.taken, self.max_batch - size)
             batch.append((job, job.taken, job.taken + n))
             job.taken += n
@@ -354,15 +362,16 @@ class MicroBatcher:
 
     async def _run_batch(self, batch: list[tuple[_Job, int, int]]) -> None:
         items = [it for job, a, b in batch for it in job.items[a:b]]
+        key = batch[0][0].key
         t0 = time.perf_counter()
         try:
-            results = await self._call(items)
+            results = await self._call(items, key)
             if len(results) != len(items):
                 raise RuntimeError(f"the tagger answered {len(results)} of {len(items)} items")
         except Exception:
             for job, a, b in batch:  # one by one: a failure stays with its own request
                 try:
-                    part = await self._call(job.items[a:b])
+                    part = await self._call(job.items[a:b], key)
                 except Exception as exc:
                     if not job.future.done():
                         job.future.set_exception(exc)
@@ -377,8 +386,8 @@ class MicroBatcher:
             self._deliver(job, a, b, results[pos:pos + b - a])
             pos += b - a
 
-    async def _call(self, items: list) -> list:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self.tag, items)
+    async def _call(self, items: list, key: Any) -> list:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self.tag, items, key)
 
     @staticmethod
     def _deliver(job: _Job, a: int, b: int, part: list) -> None:
@@ -473,8 +482,9 @@ class Service:
         self.batcher = MicroBatcher(self._tag, config.max_batch, config.max_wait_ms / 1000,
                                     config.max_queue, self._observe_batch)
 
-    def _tag(self, items: list) -> list[dict]:
-        return tag_items(self.model.tagger, items)  # the model of the moment: a reload swaps it
+    @staticmethod
+    def _tag(items: list, model: LoadedModel) -> list[dict]:
+        return tag_items(model.tagger, items)  # the request's model: the one serving when it came
 
     def _observe_batch(self, n: int, seconds: float) -> None:
         self.m_batch.observe(n)
@@ -676,8 +686,9 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None) -> Any:
             raise RequestError(503, "not_ready", service.model_status()["reason"])
         check_content_type(request.headers.get("content-type"))
         parsed = parse_body(await read_body(request), config)
+        model = service.model  # one model answers the whole request, and the answer says which
         try:
-            results = await service.batcher.submit(parsed.items)
+            results = await service.batcher.submit(parsed.items, model)
         except Overloaded:
             raise RequestError(503, "overloaded", f"more than {config.max_queue} texts waiting "
                                "(--max-queue); retry later") from None
@@ -685,7 +696,9 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None) -> Any:
             raise RequestError(503, "shutting_down", "the server is shutting down") from None
         request.state.texts = len(parsed.items)
         service.observe_entities(results)
-        return answer(200, results[0] if parsed.single else {"results": results})
+        response = answer(200, results[0] if parsed.single else {"results": results})
+        response.headers[MODEL_HEADER] = model.sha256
+        return response
 
     async def healthz(request: Request) -> Response:
         return answer(200, {"alive": True})

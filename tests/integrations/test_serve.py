@@ -522,6 +522,10 @@ def test_model_sha256_pins_the_first_load_and_every_reload(model_file, other_mod
     srv = Server(live, tmp_path / "stderr", "--admin-token", "t", "--model-sha256", pin)
     try:
         want = srv.tag({"text": "Barack Obama visited Paris today"})
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=TIMEOUT)
+        conn.request("POST", "/v1/tag", body=b'{"texts": ["Obama"]}', headers=JSON)
+        assert conn.getresponse().getheader("X-Crftag-Model-Sha256") == pin  # which model answered
+        conn.close()
         _replace(live, other_model.read_bytes())
         status, body = srv.request("POST", "/admin/reload", headers={"Authorization": "Bearer t"})
         assert status == 422 and json.loads(body)["kind"] == "reload_failed"
@@ -772,7 +776,7 @@ def test_micro_batcher_gives_each_request_its_own_results():
     sizes: list[int] = []
     mixed: list[bool] = []
 
-    def tag(items: list) -> list:
+    def tag(items: list, key=None) -> list:
         if "poison" in items:
             raise ValueError("poisoned batch")
         sizes.append(len(items))
@@ -810,7 +814,7 @@ def test_micro_batcher_lone_request_does_not_wait_and_queue_is_bounded():
     async def main() -> None:
         gate = threading.Event()
 
-        def tag(items: list) -> list:
+        def tag(items: list, key=None) -> list:
             gate.wait(10)
             return items
 
@@ -843,3 +847,36 @@ def test_threshold_equals_tagger_min_confidence(tiny_crf, tiny):
             cut = tiny_crf.analyse(Sentence(list(s.tokens)), mc)
             got = threshold(full, mc)
             assert isinstance(got, Tagged) and (got.tags, got.entities) == (cut.tags, cut.entities)
+
+
+def test_micro_batcher_tags_each_request_with_one_key():
+    """Issue 25 item 4: during reloads, requests of 8-700 texts got some items from the old model
+    and some from the new. A batch now holds one key (the model serving when its request came),
+    so every item of a request is tagged with that request's key, even as keys change between
+    the batches of a long request."""
+    rng = random.Random(7)
+    keys = [f"model{i}" for i in range(5)]  # five models, as four reloads under load would bring
+    jobs = [(keys[j * len(keys) // 200], [f"{j}.{k}" for k in range(rng.choice([1, 8, 40, 700]))])
+            for j in range(200)]
+    batches: list[str] = []
+
+    def tag(items: list, key: str) -> list:
+        assert {jobs[int(it.split(".")[0])][0] for it in items} == {key}  # one model per batch
+        batches.append(key)
+        return [f"{key}:{it}" for it in items]
+
+    async def main() -> None:
+        batcher = MicroBatcher(tag, max_batch=16, max_wait_s=0.002, max_queue=1_000_000)
+        batcher.start()
+
+        async def one(key: str, items: list):
+            await asyncio.sleep(rng.random() * 0.02)
+            return await batcher.submit(items, key)
+
+        results = await asyncio.gather(*(one(key, items) for key, items in jobs))
+        await batcher.stop()
+        for (key, items), got in zip(jobs, results, strict=True):
+            assert got == [f"{key}:{it}" for it in items]
+        assert set(batches) == set(keys)
+
+    asyncio.run(asyncio.wait_for(main(), 120))
