@@ -10,6 +10,7 @@ atomically, so an interrupted download leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import http.client
@@ -18,6 +19,8 @@ import importlib.util
 import json
 import os
 import shutil
+import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -236,8 +239,73 @@ def download(url: str, target: Path, sha256: str, label: str = "downloading",
     raise ResourceError(f"{url}: download failed after {tries}: {last}")
 
 
+class _Deadline:
+    """Shuts the connection's socket down when the deadline passes, whatever urllib is waiting
+    for at that moment: the connection, a header line a server trickles byte by byte (each byte
+    resets a read timeout, so a timeout alone never fires), or the body."""
+
+    def __init__(self, end: float):
+        self.end = end
+        self.fired = False
+        self._timer: threading.Timer | None = None
+
+    def arm(self, sock: socket.socket) -> None:
+        self.cancel()  # a redirect's new connection replaces the old one
+        self._timer = threading.Timer(max(0.0, self.end - time.monotonic()), self._fire, (sock,))
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self, sock: socket.socket) -> None:
+        self.fired = True
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def opener(self) -> urllib.request.OpenerDirector:
+        """urllib's opener, its connections armed with this deadline as soon as they connect."""
+        deadline = self
+
+        class Connection(http.client.HTTPConnection):
+            def connect(self) -> None:
+                super().connect()
+                deadline.arm(self.sock)
+
+        class SecureConnection(http.client.HTTPSConnection):
+            def connect(self) -> None:
+                super().connect()
+                deadline.arm(self.sock)
+
+        class Handler(urllib.request.HTTPHandler):
+            def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+                return self.do_open(Connection, req)
+
+        class SecureHandler(urllib.request.HTTPSHandler):
+            def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+                return self.do_open(SecureConnection, req, context=self._context)
+
+        return urllib.request.build_opener(Handler, SecureHandler)
+
+
 def _download_once(url: str, target: Path, sha256: str, label: str, show_progress: bool, timeout: float,
                    size: int | None, end: float) -> None:
+    """One attempt; the deadline covers connecting, the headers and the body alike."""
+    deadline = _Deadline(end)
+    try:
+        _attempt(url, target, sha256, label, show_progress, timeout, size, end, deadline)
+    except (ResourceError, _Transient):
+        if deadline.fired:
+            raise ResourceError(f"{url}: download took longer than its deadline; nothing was saved") \
+                from None
+        raise
+    finally:
+        deadline.cancel()
+
+
+def _attempt(url: str, target: Path, sha256: str, label: str, show_progress: bool, timeout: float,
+             size: int | None, end: float, deadline: _Deadline) -> None:
     limit = size if size is not None else MAX_DOWNLOAD_BYTES
     h = hashlib.sha256()
     got = 0
@@ -245,7 +313,7 @@ def _download_once(url: str, target: Path, sha256: str, label: str, show_progres
         remaining = end - time.monotonic()
         if remaining <= 0:
             raise ResourceError(f"{url}: download took longer than its deadline")
-        with urllib.request.urlopen(url, timeout=min(timeout, remaining)) as resp:
+        with deadline.opener().open(url, timeout=min(timeout, remaining)) as resp:
             declared = resp.headers.get("Content-Length")
             if declared is not None and declared.isdigit() and int(declared) > limit:
                 raise ResourceError(f"{url}: the server offers {int(declared):,} bytes, more than the "

@@ -197,3 +197,27 @@ def test_fetch_cli_with_a_bad_home_is_one_line(tmp_path):
                                                     "https_proxy": "http://127.0.0.1:9"})
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
     assert r.stderr.startswith(f"crftag: {home}/datasets/wnut16/dev: cannot write: Not a directory"), r.stderr
+
+
+def test_the_deadline_covers_trickled_headers(tmp_path, serve):
+    """Issue 25 item 11: with a 3 s deadline, a server trickling one header line (a byte every
+    0.2 s resets any read timeout) was still being read at 40 s. Now the deadline cuts the
+    connection wherever urllib waits: the status line, the headers or the body."""
+    def trickled_headers(conn):
+        conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        for _ in range(600):
+            conn.sendall(b"a")
+            time.sleep(0.2)
+
+    def trickled_status(conn):
+        for b in b"HTTP/1.1 200 OK\r\n" * 50:
+            conn.sendall(bytes([b]))
+            time.sleep(0.2)
+
+    for respond in (trickled_headers, trickled_status):
+        server = serve(respond)
+        t0 = time.monotonic()
+        with pytest.raises(ResourceError, match="longer than its deadline"):
+            _fetch(_registry(tmp_path, server.url), deadline=2.0, timeout=1.0, backoff=0.1)
+        assert time.monotonic() - t0 < 5
+        _nothing_saved(tmp_path)
