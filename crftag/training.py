@@ -21,6 +21,7 @@ from crftag.evaluation.scores import evaluate
 from crftag.features.featureset import FeatureSet, load_feature_set
 from crftag.features.featurize import Featurizer
 from crftag.features.lexicon import build_lexicon
+from crftag.limits import MAX_TOKENS
 from crftag.linear.model import average
 from crftag.resources.corpora import load_with_provenance
 from crftag.resources.models import NamedModel, check_build, fetch, lookup
@@ -33,20 +34,25 @@ from crftag.types import Sentence
 DataArg = str | os.PathLike[str] | Sequence[Sentence]
 
 
-def _load(data: DataArg | Sequence[DataArg], fmt: str | None,
-          encoding: str = "utf-8") -> tuple[list[Sentence], list[dict]]:
-    """Sentences and a provenance record (name, sha256) for each source."""
+def _load(data: DataArg | Sequence[DataArg], fmt: str | None, encoding: str = "utf-8",
+          max_tokens: int | None = MAX_TOKENS) -> tuple[list[Sentence], list[dict]]:
+    """Sentences and a provenance record (name, sha256) for each source; a sentence of more than
+    ``max_tokens`` tokens is an error (from a file: naming its line, before it is read whole)."""
     if isinstance(data, (str, os.PathLike)):
         data = [data]
     data = list(data)
     if data and all(isinstance(s, Sentence) for s in data):
-        return list(data), [{"source": "<in-memory>", "sentences": len(data)}]
-    sentences: list[Sentence] = []
-    record = []
-    for item in data:
-        sents, rec = load_with_provenance(item, fmt, encoding)
-        sentences.extend(sents)
-        record.append(rec)
+        sentences, record = list(data), [{"source": "<in-memory>", "sentences": len(data)}]
+    else:
+        sentences, record = [], []
+        for item in data:
+            sents, rec = load_with_provenance(item, fmt, encoding, max_tokens)
+            sentences.extend(sents)
+            record.append(rec)
+    longest = max(range(len(sentences)), key=lambda k: len(sentences[k]), default=None)
+    if max_tokens is not None and longest is not None and len(sentences[longest]) > max_tokens:
+        raise CrftagError(f"sentence {longest + 1} has {len(sentences[longest]):,} tokens, more than "
+                          f"{max_tokens:,} (max_tokens; training memory grows with sentence length)")
     return sentences, record
 
 
@@ -96,7 +102,8 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
           fmt: str | None = None, seed: int = 0, progress: bool = False,
           oversample: int = 1, shuffle_seed: int | None = None, encoding: str = "utf-8",
           empty_fraction: float = 0.5, bags: int = 1, calibration: str = "auto",
-          calibrate_on: str = "auto", calibration_folds: int = 3, **params: Any) -> Tagger:
+          calibrate_on: str = "auto", calibration_folds: int = 3, max_tokens: int | None = MAX_TOKENS,
+          **params: Any) -> Tagger:
     """Train a tagger.
 
     ``train_data`` is a path, a registry name (``"wnut16:train"``), a corpus split
@@ -119,7 +126,9 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
     many trainings); ``"auto"``: dev when given, which is new text as the model will see it, else
     the jackknife. ``calibration="auto"`` chooses among none, Platt and isotonic by cross-validated
     calibration error (for linear backends; ``"none"`` for others, whose folds would cost as much
-    as training); a method's name forces it. ``params`` go to the backend's constructor.
+    as training); a method's name forces it. ``max_tokens`` bounds a training or dev sentence's
+    length (training memory grows with it: about 3.5 KB a token for the CRF); None lifts it.
+    ``params`` go to the backend's constructor.
     """
     backend_cls = get_backend(backend)  # a name, or a Backend subclass (registered for this process)
     backend = backend_cls.name
@@ -139,7 +148,7 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
         raise CrftagError("bags differ only in which entity-less sentences they keep: "
                           "give an empty fraction below 1")
     feature_set = features if isinstance(features, FeatureSet) else load_feature_set(features)
-    train_sents, train_record = _load(train_data, fmt, encoding)
+    train_sents, train_record = _load(train_data, fmt, encoding, max_tokens)
     if not train_sents:
         raise CrftagError("no training sentences")
     if all(t == "O" for s in train_sents for t in s.tags):
@@ -147,7 +156,7 @@ def train(train_data: DataArg | Sequence[DataArg], dev: DataArg | None = None,
     _check_label_limits({t for s in train_sents for t in s.tags} | {"O"})
     n_read, n_tokens = len(train_sents), sum(len(s) for s in train_sents)
     order_seed = seed if shuffle_seed is None else shuffle_seed
-    dev_sents, dev_record = _load(dev, fmt, encoding) if dev is not None else ([], [])
+    dev_sents, dev_record = _load(dev, fmt, encoding, max_tokens) if dev is not None else ([], [])
 
     lexicon = build_lexicon(feature_set)
     featurizer = Featurizer(feature_set, lexicon)

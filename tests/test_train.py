@@ -69,6 +69,23 @@ def test_one_giant_sentence_trains_and_tags(tmp_path, tiny):
     assert len(tagger.tag_tokens(tokens)) == len(tokens) > 50_000
 
 
+def test_a_sentence_over_max_tokens_is_refused_before_training(tmp_path, tiny):
+    """Issue 25 item 9: a 50 MB single-sentence file ran out of memory (MemoryError traceback at
+    2.6 GB). Training memory grows with sentence length, so the length is bounded: a file's
+    over-long sentence is one line naming it, raised while it is read."""
+    src = tmp_path / "giant.conll"
+    src.write_text("x\tO\n" * 3 + "\n" + "Obama\tB-person\n" * 2_001)
+    code, _, err = run_cli(["train", str(src), "--max-tokens", "2000", "-o", str(tmp_path / "m.crftag")])
+    assert (code, err) == (2, f"crftag: {src}:5: sentence of 2,001 tokens, more than 2,000 (raise the "
+                              "limit with --max-tokens)\n")
+    assert not (tmp_path / "m.crftag").exists()
+    with pytest.raises(CrftagError, match="sentence 2 has 3 tokens, more than 2 "):
+        train([Sentence(["a"], ["B-x"]), Sentence(["a", "b", "c"], ["B-x", "O", "O"])], max_tokens=2)
+    big = [Sentence(["Obama"] * 100_001, ["B-person"] * 100_001)]
+    with pytest.raises(CrftagError, match="has 100,001 tokens, more than 100,000"):
+        train(big, features="surface")  # the default limit, through the API too
+
+
 @pytest.mark.parametrize("backend", ["crf", "sgd"])
 def test_training_data_without_entities_is_an_error(backend):
     with pytest.raises(CrftagError, match="no entities in the training data: nothing to learn"):

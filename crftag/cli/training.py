@@ -17,6 +17,7 @@ from crftag.cli.options import (
     value_lists,
 )
 from crftag.errors import CrftagError
+from crftag.limits import MAX_TOKENS
 
 
 @click.command()
@@ -36,6 +37,9 @@ from crftag.errors import CrftagError
               help="Repeat sentences with rare entity types this many times in all.")
 @click.option("--empty-fraction", default=0.5, show_default=True, type=click.FloatRange(0, 1, min_open=True),
               help="Keep this share of the training sentences that name no entity (recall up; 1: all).")
+@click.option("--max-tokens", default=MAX_TOKENS, show_default=True, type=click.IntRange(min=1),
+              help="A training or dev sentence with more tokens is an error naming its line "
+                   "(training memory grows with sentence length).")
 @click.option("--bags", default=1, show_default=True, type=click.IntRange(min=1),
               help="Train this many models, each keeping different entity-less sentences, and "
                    "average their weights into one (crf, sgd).")
@@ -56,8 +60,8 @@ from crftag.errors import CrftagError
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def train(train_files: tuple[str, ...], dev_file: str | None, backend: str, features: str,
           model_path: str, fmt: str | None, params: dict, seed: int, oversample: int, empty_fraction: float,
-          bags: int, calibration: str, calibrate_on: str, calibration_folds: int, device: str | None,
-          encoding: str, quiet: bool) -> None:
+          max_tokens: int, bags: int, calibration: str, calibrate_on: str, calibration_folds: int,
+          device: str | None, encoding: str, quiet: bool) -> None:
     """Train a model from labelled data (several TRAIN_FILEs are concatenated).
 
     \b
@@ -88,7 +92,7 @@ def train(train_files: tuple[str, ...], dev_file: str | None, backend: str, feat
                               fmt=fmt, seed=seed, progress=progress, oversample=oversample,
                               empty_fraction=empty_fraction, bags=bags, encoding=encoding,
                               calibration=calibration, calibrate_on=calibrate_on,
-                              calibration_folds=calibration_folds, **typed)
+                              calibration_folds=calibration_folds, max_tokens=max_tokens, **typed)
     elapsed = time.perf_counter() - t0
     tagger.save(model_path)
     if quiet:

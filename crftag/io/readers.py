@@ -437,12 +437,14 @@ def read(path: str | os.PathLike[str], fmt: str | None = None, labelled: bool = 
 
 
 def read_labelled(paths: Iterable[str | os.PathLike[str]], fmt: str | None = None,
-                  encoding: str = "utf-8") -> list[Sentence]:
-    """All labelled sentences of several files, concatenated; an empty result is an error."""
+                  encoding: str = "utf-8", max_tokens: int | None = None) -> list[Sentence]:
+    """All labelled sentences of several files, concatenated; an empty result is an error. A
+    sentence of more than ``max_tokens`` tokens is an error naming its line, raised as it is read."""
     sentences: list[Sentence] = []
     for p in paths:
         n = len(sentences)
-        sentences.extend(s for s in read(p, fmt, labelled=True, encoding=encoding) if s.tokens)
+        sentences.extend(s for s in read(p, fmt, labelled=True, encoding=encoding, max_tokens=max_tokens)
+                         if s.tokens)
         if len(sentences) == n:
             raise DataError(p, None, "no sentences found")
     return sentences

@@ -125,8 +125,8 @@ def load_labelled(ref: str | os.PathLike[str], fmt: str | None = None,
     return read_split(str(ref)) if is_split_ref(ref) else _read_file(ref, fmt, encoding)[0]
 
 
-def load_with_provenance(ref: str | os.PathLike[str], fmt: str | None = None,
-                         encoding: str = "utf-8") -> tuple[list[Sentence], dict]:
+def load_with_provenance(ref: str | os.PathLike[str], fmt: str | None = None, encoding: str = "utf-8",
+                         max_tokens: int | None = None) -> tuple[list[Sentence], dict]:
     """:func:`load_labelled`, and the record a model keeps of it: the reference, how many sentences,
     and the sha256 of what was read (each part's, for a corpus split)."""
     from crftag.resources.registry import sha256_file
@@ -134,7 +134,7 @@ def load_with_provenance(ref: str | os.PathLike[str], fmt: str | None = None,
     if is_split_ref(ref):
         sents = read_split(str(ref))
         return sents, {"source": str(ref), "sentences": len(sents), "parts": split_provenance(str(ref))}
-    sents, path = _read_file(ref, fmt, encoding)
+    sents, path = _read_file(ref, fmt, encoding, max_tokens)
     return sents, {"source": os.fspath(ref), "sha256": sha256_file(path), "sentences": len(sents)}
 
 
@@ -159,14 +159,15 @@ def training_overlap(training: dict | None, record: dict) -> list[dict]:
     return found
 
 
-def _read_file(ref: str | os.PathLike[str], fmt: str | None, encoding: str) -> tuple[list[Sentence], Path]:
+def _read_file(ref: str | os.PathLike[str], fmt: str | None, encoding: str,
+               max_tokens: int | None = None) -> tuple[list[Sentence], Path]:
     """The sentences of a file or registry name (in ``fmt``, else the registry's format, else the
     extension's), and the local path they were read from."""
     from crftag.io.readers import read_labelled
     from crftag.resources.registry import resolve_data_format
 
     path, known = resolve_data_format(ref)
-    return read_labelled([path], fmt or known, encoding), path
+    return read_labelled([path], fmt or known, encoding, max_tokens), path
 
 
 def source_paths(ref: str | os.PathLike[str]) -> list[str]:
