@@ -175,7 +175,8 @@ def run(coro):
 
 def build_requests(model: str, texts: list[str], per_request: int) -> list[tuple[bytes, bytes]]:
     """(HTTP request bytes, the exact answer body Tagger gives) for each group of tweets."""
-    from crftag.integrations.serve import Item, encode, tag_items
+    from crftag.integrations.batches import Item, tag_items
+    from crftag.integrations.serve import encode
     from crftag.tagger import Tagger
 
     tagger = Tagger.load(model)

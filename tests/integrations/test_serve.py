@@ -37,7 +37,7 @@ from crftag.integrations.serve import (
     MAX_WAIT_MS,
     MicroBatcher,
     Overloaded,
-    _is_loopback,
+    is_loopback,
 )
 from crftag.io.readers import read_conll
 from crftag.io.writers import jsonl_object
@@ -628,9 +628,9 @@ def test_reload_swaps_a_good_model_and_keeps_the_old_on_a_bad_one(model_file, ot
 
 
 def test_admin_without_token_is_loopback_only():
-    assert _is_loopback("127.0.0.1") and _is_loopback("::1") and _is_loopback("127.8.9.10")
-    assert not _is_loopback("10.0.0.1") and not _is_loopback("192.168.1.2") and not _is_loopback(None)
-    assert not _is_loopback("testclient")
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("127.8.9.10")
+    assert not is_loopback("10.0.0.1") and not is_loopback("192.168.1.2") and not is_loopback(None)
+    assert not is_loopback("testclient")
 
 
 # -- shutdown ---------------------------------------------------------------------------------------
