@@ -233,9 +233,12 @@ def _text(value: Any, what: str) -> str:
 
 
 def _tokens(value: Any, what: str) -> Sequence[str]:
-    """A sentence of tokens: a sequence of str, not one str (which would be its characters)."""
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+    """A sentence of tokens: a list (tuple, array, any iterable) of str, not one str (which would
+    be its characters)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         raise TypeError(f"{what} must be a sequence of token strings, not {type(value).__name__}")
+    if not isinstance(value, (list, tuple)):
+        value = list(value)  # a numpy array, a pandas Series, a generator
     if not all(isinstance(token, str) for token in value):
         j, token = next((j, t) for j, t in enumerate(value) if not isinstance(t, str))
         raise TypeError(f"{what}[{j}] must be a str token, not {type(token).__name__}")

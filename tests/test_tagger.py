@@ -112,6 +112,11 @@ def test_the_boundary_refuses_wrong_types_in_one_sentence(tiny_crf):
     for call, message in cases:
         with pytest.raises(TypeError, match=message):
             call()
+    import numpy as np
+
+    tokens = ["Barack", "Obama", "in", "Paris"]  # any sequence of str is a sentence: arrays too
+    assert tiny_crf.tag_tokens(np.array(tokens)) == tiny_crf.tag_tokens(tuple(tokens)) == \
+        tiny_crf.tag_tokens(tokens)
 
 
 @pytest.mark.parametrize("bad", [80, -0.1, 1.5, float("nan"), float("inf"), {"person": 2}, {"*": -1}])
