@@ -126,7 +126,9 @@ class CrftagNER:
             return self._data
         if not self.model_path:
             raise ValueError("crftag_ner has no model file to save")
-        return Path(self.model_path).read_bytes()
+        from crftag.resources.models import resolve
+
+        return Path(resolve(self.model_path)).read_bytes()  # a named model: its cached file
 
     def to_disk(self, path: str | os.PathLike, *, exclude: Iterable[str] = ()) -> None:
         target = Path(path) / MODEL_FILE
