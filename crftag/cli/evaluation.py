@@ -97,33 +97,37 @@ def eval_cmd(model_path: str | None, pred_file: str | None, pred_format: str | N
     from crftag.tagger import Tagger
 
     gold, provenance = load_with_provenance(gold_file, input_format, encoding)
-    if pred_file:
+    tagger, tagged, head = None, None, {}
+    if pred_file:  # another tagger's output: the model-free part of the report
         pred = read_predictions(pred_file, gold, gold_file, pred_format, encoding)
-        _report_predictions(gold, pred, gold_file, pred_file, fmt, write_predictions, confusion,
-                            n_errors, n_boot, other_model, pred_format, plot_dir, seed, encoding)
-        return
-    tagger = Tagger.load(model_path)
-    warning = disjoint_types(tagger.labels, [s.tags for s in gold], gold_file)
+        labels, whose = sorted({t for tags in pred for t in tags}), pred_file
+        head["predictions"] = pred_file
+    else:
+        tagger = Tagger.load(model_path)
+        labels, whose = tagger.labels, "the model"
+    warning = disjoint_types(labels, [s.tags for s in gold], gold_file)
     if warning:
-        click.echo(f"crftag: warning: {warning}", err=True)
-    seen = training_overlap(tagger.meta.get("training"), provenance)
-    if seen:  # a score on training data is no estimate of anything: say so before it is read
-        where = "; ".join(f"as {o['trained_as']}, sha256 {o['sha256'][:12]}" for o in seen)
-        click.echo(f"crftag: warning: {gold_file} is in this model's training data ({where}): these "
-                   "are not held-out scores", err=True)
-    model_calibration = tagger.calibration
-    if calibration:  # the raw confidences: the report applies the model's map itself
-        from crftag.calibration import Calibration
+        click.echo(f"crftag: warning: {warning.replace('the model', whose)}", err=True)
+    if tagger is not None:
+        seen = training_overlap(tagger.meta.get("training"), provenance)
+        if seen:  # a score on training data is no estimate of anything: say so before it is read
+            where = "; ".join(f"as {o['trained_as']}, sha256 {o['sha256'][:12]}" for o in seen)
+            click.echo(f"crftag: warning: {gold_file} is in this model's training data ({where}): these "
+                       "are not held-out scores", err=True)
+        model_calibration = tagger.calibration
+        if calibration:  # the raw confidences: the report applies the model's map itself
+            from crftag.calibration import Calibration
 
-        tagger.calibration = Calibration()
-    tagged = list(tagger.tag_sentences(gold))
-    pred = [t.tags for t in tagged]
+            tagger.calibration = Calibration()
+        tagged = list(tagger.tag_sentences(gold))
+        pred = [t.tags for t in tagged]
     if write_predictions:
         _write_predictions(write_predictions, gold, pred)
     report = evaluate([s.tags for s in gold], pred)
     other = _other(other_model, gold, gold_file, pred_format, encoding)
-    extras = eval_extras(gold, pred, tagger, confusion, n_errors, n_boot, other, auc, seed)
-    extras["in_training_data"] = seen
+    extras = {**head, **eval_extras(gold, pred, tagger, confusion, n_errors, n_boot, other, auc, seed)}
+    if tagger is not None:
+        extras["in_training_data"] = seen
     if calibration:
         from crftag.calibration import calibration_report
 
@@ -136,32 +140,6 @@ def eval_cmd(model_path: str | None, pred_file: str | None, pred_format: str | N
 
             paths.append(reliability_plot(extras["calibration"], Path(plot_dir) / "reliability.png"))
         for path in paths:
-            click.echo(f"wrote {path}", err=True)
-    click.echo(render_report(report, fmt, extras), nl=False)
-
-
-def _report_predictions(gold: list, pred: list[list[str]], gold_file: str, pred_file: str, fmt: str,
-                        write_predictions: str | None, confusion: bool, n_errors: int, n_boot: int,
-                        other_model: str | None, pred_format: str | None, plot_dir: str | None,
-                        seed: int, encoding: str) -> None:
-    """``crftag eval --pred``: the model-free half of the report, on another tagger's tags."""
-    from crftag.evaluation.analysis import disjoint_types, eval_extras
-    from crftag.evaluation.plots import eval_plots
-    from crftag.evaluation.report import render_report
-    from crftag.evaluation.scores import evaluate
-
-    found = sorted({t for tags in pred for t in tags})
-    warning = disjoint_types(found, [s.tags for s in gold], gold_file)
-    if warning:
-        click.echo(f"crftag: warning: {warning.replace('the model', pred_file)}", err=True)
-    if write_predictions:
-        _write_predictions(write_predictions, gold, pred)
-    report = evaluate([s.tags for s in gold], pred)
-    other = _other(other_model, gold, gold_file, pred_format, encoding)
-    extras = {"predictions": pred_file,
-              **eval_extras(gold, pred, None, confusion, n_errors, n_boot, other, False, seed)}
-    if plot_dir:
-        for path in eval_plots(report, [s.tags for s in gold], pred, Path(plot_dir)):
             click.echo(f"wrote {path}", err=True)
     click.echo(render_report(report, fmt, extras), nl=False)
 
