@@ -265,6 +265,40 @@ def test_a_signal_swallowed_by_a_library_still_stops_the_command(name, code):
     assert (r.returncode, r.stderr) == (code, said)
 
 
+IN_NUMBA_INIT = """
+import os, signal, sys
+
+
+class SignalInsideNumbasInit:
+    \"\"\"Sends the signal while numba's _dispatcher (C) imports numba._devicearray.\"\"\"
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "numba._devicearray":
+            os.kill(os.getpid(), signal.SIG{name})
+        return None
+
+
+sys.meta_path.insert(0, SignalInsideNumbasInit())
+from crftag.cli import entry
+
+entry.main(["tag", "-m", sys.argv[1]])
+"""
+
+
+@pytest.mark.parametrize("name, code", [("TERM", 143), ("INT", 130)])
+def test_a_signal_inside_numbas_c_init_is_one_line(tmp_path, tiny_crf, name, code):
+    """numba's C extensions print a traceback themselves when an import they make from C fails
+    (the CI failure of stop 28: SIGTERM 0.2 s into `crftag tag`): the signal waits until numba
+    is imported, then stops the command with its one line."""
+    model = tmp_path / "m.crftag"
+    tiny_crf.save(model)
+    r = subprocess.run([sys.executable, "-c", IN_NUMBA_INIT.replace("{name}", name), str(model)],
+                       input="", capture_output=True, text=True, timeout=120,
+                       preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    said = "crftag: terminated\n" if code == 143 else "crftag: interrupted\n"
+    assert (r.returncode, r.stderr) == (code, said)
+
+
 def test_a_signal_wrapped_in_another_exception_is_still_a_signal():
     """Python wraps some exceptions (one raised in a class's ``__set_name__``, say) in another;
     a signal found anywhere in the chain of causes gives its status, anything else none."""

@@ -32,12 +32,33 @@ _received: list[int] = []  # every signal the handlers saw, even one a library t
 
 def _on_sigterm(signum: int, frame: object) -> None:
     _received.append(TERMINATED)
-    raise Terminated
+    if _numba_initialising():
+        _send_again(signal.SIGTERM)
+    else:
+        raise Terminated
 
 
 def _on_sigint(signum: int, frame: object) -> None:
     _received.append(INTERRUPTED)
-    raise Interrupted
+    if _numba_initialising():
+        _send_again(signal.SIGINT)
+    else:
+        raise Interrupted
+
+
+def _numba_initialising() -> bool:
+    """Whether numba's package is being imported. Its C extensions import modules from C and,
+    when that fails (our exception raised in the middle), print the traceback themselves
+    (``PyErr_Print`` in ``_dispatcher``): a signal then waits until the import is over."""
+    spec = getattr(sys.modules.get("numba"), "__spec__", None)
+    return bool(getattr(spec, "_initializing", False))
+
+
+def _send_again(signum: int) -> None:
+    """Send ``signum`` to this process again a moment later, to land where it can propagate."""
+    timer = threading.Timer(0.01, os.kill, (os.getpid(), signum))
+    timer.daemon = True
+    timer.start()
 
 
 def pending() -> int | None:
@@ -53,10 +74,7 @@ def _redeliver(info: object) -> None:
     where it can propagate."""
     exc = getattr(info, "exc_value", None)
     if isinstance(exc, (Interrupted, Terminated)):
-        signum = signal.SIGINT if isinstance(exc, Interrupted) else signal.SIGTERM
-        timer = threading.Timer(0.01, os.kill, (os.getpid(), signum))
-        timer.daemon = True
-        timer.start()
+        _send_again(signal.SIGINT if isinstance(exc, Interrupted) else signal.SIGTERM)
     else:
         _previous_unraisablehook(info)
 
