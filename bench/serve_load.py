@@ -48,9 +48,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(model: str, port: int, max_batch: int, max_wait_ms: float) -> subprocess.Popen:
+def start_server(model: str, port: int, *options: str) -> subprocess.Popen:
+    """`crftag serve` on 127.0.0.1:port with ``options``, once /readyz answers 200."""
     cmd = [sys.executable, "-m", "crftag", "serve", "-m", model, "--host", "127.0.0.1", "--port", str(port),
-           "--max-batch", str(max_batch), "--max-wait-ms", str(max_wait_ms), "--log-level", "warning"]
+           "--log-level", "warning", *options]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -92,19 +93,24 @@ def batch_stats(port: int) -> tuple[float, float]:
 
 
 async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    status, _, body = await read_response_headers(reader)
+    return status, body
+
+
+async def read_response_headers(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+    """One response: its status, its headers (names in lower case) and its body."""
     status_line = await reader.readline()
     if not status_line:
         raise ConnectionError("connection closed")
     status = int(status_line.split()[1])
-    length = 0
+    headers = {}
     while True:
         line = await reader.readline()
         if line in (b"\r\n", b"\n", b""):
             break
         name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    return status, await reader.readexactly(length)
+        headers[name.strip().lower().decode("latin-1")] = value.strip().decode("latin-1")
+    return status, headers, await reader.readexactly(int(headers.get("content-length", 0)))
 
 
 class Cell:
@@ -225,7 +231,7 @@ def main() -> None:
     for config in configs:
         max_batch, max_wait = config.split(":")
         port = free_port()
-        proc = start_server(args.model, port, int(max_batch), float(max_wait))
+        proc = start_server(args.model, port, "--max-batch", max_batch, "--max-wait-ms", max_wait)
         try:
             for c in levels:
                 run(run_load(port, requests, c, args.warmup, None, args.max_requests))

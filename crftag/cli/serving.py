@@ -36,6 +36,19 @@ from crftag.errors import CrftagError
               help="Limit: texts waiting for the tagger before requests are refused (503 overloaded).")
 @click.option("--graceful-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0),
               help="On SIGTERM, seconds in-flight requests get to be answered.")
+@click.option("--max-header-bytes", default=16_384, show_default=True, type=click.IntRange(min=256),
+              help="Limit: request line and headers (431 header_too_large, connection closed).")
+@click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Limit: seconds from a connection's start, or a request's first byte, to its "
+                   "last header (408 header_timeout; a connection that sent nothing is closed).")
+@click.option("--body-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Limit: seconds from a request's last header to its body's last byte "
+                   "(408 body_timeout).")
+@click.option("--keep-alive-timeout", default=5.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Limit: seconds a connection may stay idle between requests.")
+@click.option("--max-connections", default=1000, show_default=True, type=click.IntRange(min=1),
+              help="Limit: open connections (lowered to fit the open-file limit); a new one over "
+                   "it closes the one idle the longest, or itself when all are busy.")
 @click.option("--access-log", is_flag=True, help="One JSON line per request on stderr.")
 @click.option("--admin-token", envvar="CRFTAG_ADMIN_TOKEN", metavar="TOKEN",
               help="Bearer token for POST /admin/reload (or $CRFTAG_ADMIN_TOKEN); without one, "
@@ -47,8 +60,9 @@ from crftag.errors import CrftagError
               default="info", show_default=True, help="uvicorn's log level.")
 def serve(model_path: str, host: str, port: int, workers: int, max_batch: int, max_wait_ms: float,
           max_body_bytes: int, max_texts: int, max_text_chars: int, max_queue: int,
-          graceful_timeout: float, access_log: bool, admin_token: str | None, model_sha256: str | None,
-          log_level: str) -> None:
+          graceful_timeout: float, max_header_bytes: int, header_timeout: float, body_timeout: float,
+          keep_alive_timeout: float, max_connections: int, access_log: bool, admin_token: str | None,
+          model_sha256: str | None, log_level: str) -> None:
     """Serve the tagger over HTTP (pip install 'crftag[serve]'): Starlette on uvicorn.
 
     \b
@@ -60,8 +74,10 @@ def serve(model_path: str, host: str, port: int, workers: int, max_batch: int, m
     POST /admin/reload  reload the model file (also SIGHUP); a bad file keeps the old model
 
     Concurrent requests are micro-batched into one compiled call. Bad input gets a 4xx
-    with one line of JSON, {"error": ..., "kind": ...}. SIGTERM stops accepting, answers
-    the requests in flight, and exits 0.
+    with one line of JSON, {"error": ..., "kind": ...}; a slow or idle client is cut off
+    by the header, body and idle limits (one JSON log line each) and delays no one else.
+    SIGTERM stops accepting, answers the requests in flight with `Connection: close`, and
+    exits 0; a worker replaced by SIGHUP (--workers N) ends the same way.
 
     \b
     Examples:
@@ -70,9 +86,10 @@ def serve(model_path: str, host: str, port: int, workers: int, max_batch: int, m
       curl -s localhost:8080/v1/tag -H 'Content-Type: application/json' -d '{"text": "Obama in Paris"}'
     """
     try:
+        import httptools  # noqa: F401
         import prometheus_client  # noqa: F401
         import starlette  # noqa: F401
-        import uvicorn
+        import uvicorn  # noqa: F401
 
         from crftag.integrations import serve as serving
     except ImportError as exc:
@@ -84,7 +101,8 @@ def serve(model_path: str, host: str, port: int, workers: int, max_batch: int, m
     lean_numba()
     config = serving.ServeConfig(model_path, max_batch, max_wait_ms, max_body_bytes, max_texts,
                                  max_text_chars, max_queue, access_log, admin_token, workers,
-                                 model_sha256)
+                                 model_sha256, max_header_bytes, header_timeout, body_timeout,
+                                 keep_alive_timeout, serving.fit_open_files(max_connections))
     serving.check_address(host, port)
     from crftag.io.modelfile import load_model
 
@@ -95,18 +113,8 @@ def serve(model_path: str, host: str, port: int, workers: int, max_batch: int, m
     else:  # each worker loads the model itself
         os.environ[serving.CONFIG_ENV] = config.to_env()
         target = "crftag.integrations.serve:app_from_env"
-    stopped: list[int] = []
-    previous = {sig: signal.signal(sig, lambda signum, frame: stopped.append(signum))
-                for sig in (signal.SIGINT, signal.SIGTERM)}  # uvicorn re-raises what stopped it
-    try:
-        uvicorn.run(target, factory=workers > 1, host=host, port=port, workers=workers,
-                    log_level=log_level, access_log=False, timeout_graceful_shutdown=graceful_timeout,
-                    lifespan="on")
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    failed = getattr(target, "state", None) and target.state.service.failed
-    if failed:
-        raise CrftagError(f"serve: {model_path}: {failed}")
-    how = f" on {signal.Signals(stopped[0]).name}" if stopped else ""
+    stopped = serving.run_server(target, config, host, port, log_level, graceful_timeout)
+    if stopped.error:
+        raise CrftagError(f"serve: {model_path}: {stopped.error}")
+    how = f" on {signal.Signals(stopped.signal).name}" if stopped.signal else ""
     click.echo(f"crftag serve: stopped{how}", err=True)

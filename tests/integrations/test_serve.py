@@ -27,10 +27,17 @@ pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 pytest.importorskip("prometheus_client")
 
+from serverprocess import TIMEOUT, Server, expected, free_port, read_http, recv_response
+
 from crftag import Tagger, train
 from crftag.integrations.serve import (
+    BODY_TIMEOUT_S,
+    HEADER_TIMEOUT_S,
+    KEEP_ALIVE_S,
     MAX_BATCH,
     MAX_BODY_BYTES,
+    MAX_CONNECTIONS,
+    MAX_HEADER_BYTES,
     MAX_QUEUE_TEXTS,
     MAX_TEXT_CHARS,
     MAX_TEXTS,
@@ -43,72 +50,7 @@ from crftag.io.readers import read_conll
 from crftag.io.writers import jsonl_object
 from crftag.types import Sentence, Tagged
 
-TIMEOUT = 30  # seconds any one request, start or stop may take
 LIMITS = ["--max-texts", "100", "--max-text-chars", "1000", "--max-body-bytes", "200000"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """A `python -m crftag serve` subprocess on 127.0.0.1; its stderr goes to a file."""
-
-    def __init__(self, model: Path, log: Path, *args: str):
-        self.port = free_port()
-        self.log = log
-        with open(log, "wb") as err:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "crftag", "serve", "-m", str(model), "--host", "127.0.0.1",
-                 "--port", str(self.port), *args], stdout=subprocess.DEVNULL, stderr=err)
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"server exited {self.proc.returncode}: {log.read_text()}")
-            try:
-                if self.request("GET", "/readyz", timeout=2)[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise AssertionError("server not ready in 300 s")
-
-    def request(self, method: str, path: str, body: bytes | dict | None = None,
-                headers: dict | None = None, timeout: float = TIMEOUT) -> tuple[int, bytes]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            if isinstance(body, dict):
-                body = json.dumps(body).encode()
-                headers = {"Content-Type": "application/json", **(headers or {})}
-            conn.request(method, path, body=body, headers=headers or {})
-            resp = conn.getresponse()
-            return resp.status, resp.read()
-        finally:
-            conn.close()
-
-    def tag(self, body: dict) -> dict:
-        status, data = self.request("POST", "/v1/tag", body)
-        assert status == 200, data
-        return json.loads(data)
-
-    def metric(self, line_start: str) -> float:
-        text = self.request("GET", "/metrics")[1].decode()
-        for line in text.splitlines():
-            if line.startswith(line_start + " "):
-                return float(line.rsplit(" ", 1)[1])
-        return 0.0
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError("server did not stop in time") from None
 
 
 @pytest.fixture(scope="module")
@@ -131,17 +73,6 @@ def server(model_file, tmp_path_factory):
     srv = Server(model_file, tmp_path_factory.mktemp("serve-log") / "stderr", *LIMITS, "--access-log")
     yield srv
     assert srv.stop() == 0
-
-
-def expected(tagger: Tagger, text: str, min_confidence: float | None = None, sid=None) -> dict:
-    """What `crftag tag --output-format jsonl` writes for a text (the reference answer)."""
-    from crftag.text.tokenize import tokenize
-
-    tokens, spans = tokenize(text)
-    tagged = tagger.analyse(Sentence(tokens, text=text, spans=spans, id=sid), min_confidence)
-    obj = jsonl_object(tagged)
-    assert obj["entities"] == [e.to_dict() for e in tagger.tag(text, min_confidence)]
-    return obj
 
 
 def expected_tokens(tagger: Tagger, tokens: list[str], min_confidence: float | None = None) -> dict:
@@ -320,7 +251,7 @@ def test_oversized_streamed_bodies_are_answered_not_dropped(server, tagger):
                     s.sendall(chunk)
                 except (BrokenPipeError, ConnectionResetError):
                     break
-            return _recv_response(s)
+            return recv_response(s)
 
     big = b"x" * 65536
     declared = raw(b"POST /v1/tag HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
@@ -330,13 +261,6 @@ def test_oversized_streamed_bodies_are_answered_not_dropped(server, tagger):
                   b"Transfer-Encoding: chunked\r\n\r\n", [b"10000\r\n" + big + b"\r\n"] * 5 + [b"0\r\n\r\n"])
     assert chunked.startswith(b"HTTP/1.1 413") and b"over 200000 bytes" in chunked
     assert server.tag({"text": "Obama in Paris"}) == expected(tagger, "Obama in Paris")
-
-
-def _length(response: bytes) -> int:
-    for line in response.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            return int(line.split(b":")[1])
-    return 0
 
 
 def test_garbage_on_the_socket_does_not_stop_the_server(server, tagger):
@@ -669,7 +593,7 @@ def test_sigterm_answers_requests_in_flight_then_exits_0(model_file, tagger, tmp
                 socket.create_connection(("127.0.0.1", srv.port), timeout=2).close()
             for s, body in zip(socks, bodies, strict=True):
                 s.sendall(body[len(body) // 2:])
-            answers = [_read_http(s) for s in socks]
+            answers = [read_http(s) for s in socks]
             stop.set()
             for f in futures:
                 f.result()
@@ -683,23 +607,6 @@ def test_sigterm_answers_requests_in_flight_then_exits_0(model_file, tagger, tmp
             s.close()
         srv.stop(signal.SIGKILL)
     assert "crftag serve: stopped on SIGTERM" in (tmp_path / "stderr").read_text()
-
-
-def _recv_response(s: socket.socket) -> bytes:
-    """One HTTP response's bytes: the head, then as much body as Content-Length says (or until
-    the server closes)."""
-    data = b""
-    while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < _length(data):
-        more = s.recv(65536)
-        if not more:
-            break
-        data += more
-    return data
-
-
-def _read_http(s: socket.socket) -> tuple[int, bytes]:
-    head, body = _recv_response(s).split(b"\r\n\r\n", 1)
-    return int(head.split()[1]), body
 
 
 def test_workers_answer_and_reload_by_rolling_restart(model_file, other_model, tmp_path):
@@ -724,6 +631,11 @@ def test_workers_answer_and_reload_by_rolling_restart(model_file, other_model, t
                               for _ in range(6)), "rolling restart", 120)
     finally:
         assert srv.stop() == 0
+    log = (tmp_path / "stderr").read_text()
+    failed = [json.loads(line) for line in log.splitlines() if "this worker is not started" in line]
+    assert len(failed) == 1 and "not a crftag model file" in failed[0]["error"], log
+    assert "Traceback" not in log  # the stop-28 server logged a 26-line one for the refused file
+    assert "crftag serve: stopped on SIGTERM" in log
 
 
 # -- the command line -------------------------------------------------------------------------------
@@ -734,12 +646,18 @@ def test_serve_help_documents_the_limits_with_their_defaults():
     assert defaults["max_batch"] == MAX_BATCH and defaults["max_wait_ms"] == MAX_WAIT_MS
     assert defaults["max_body_bytes"] == MAX_BODY_BYTES and defaults["max_texts"] == MAX_TEXTS
     assert defaults["max_text_chars"] == MAX_TEXT_CHARS and defaults["max_queue"] == MAX_QUEUE_TEXTS
+    assert (defaults["max_header_bytes"], defaults["header_timeout"], defaults["body_timeout"],
+            defaults["keep_alive_timeout"], defaults["max_connections"]) == (
+        MAX_HEADER_BYTES, HEADER_TIMEOUT_S, BODY_TIMEOUT_S, KEEP_ALIVE_S, MAX_CONNECTIONS)
     r = subprocess.run([sys.executable, "-m", "crftag", "serve", "--help"], capture_output=True, text=True,
                        timeout=60, check=True)
     out = " ".join(r.stdout.split())
     for text in ("--max-body-bytes", "default: 1048576", "--max-texts", "default: 1000", "--max-text-chars",
                  "default: 10000", "--max-batch", "default: 256", "--max-wait-ms", "default: 2.0",
-                 "--max-queue", "413 body_too_large", "Example"):
+                 "--max-queue", "413 body_too_large", "--max-header-bytes", "default: 16384",
+                 "--header-timeout", "default: 10.0", "--body-timeout", "default: 30.0",
+                 "--keep-alive-timeout", "default: 5.0", "--max-connections", "431 header_too_large",
+                 "408 body_timeout", "Example"):
         assert text in out, text
 
 

@@ -15,18 +15,33 @@ in one compiled call of up to ``max_batch`` texts, waiting at most ``max_wait_ms
 oldest arrived. Every refusal is a 4xx with a one-line JSON body ``{"error": ..., "kind": ...}``.
 
 One concern per module, in the order a request meets them: :mod:`.config` (options, limits,
-the refusal), :mod:`.requests` (parsing a body), :mod:`.batcher` (micro-batching),
+the refusal), :mod:`.connections` (what one connection may hold and for how long, and how it
+ends on shutdown), :mod:`.requests` (parsing a body), :mod:`.batcher` (micro-batching),
 :mod:`.service` (the model, reloads, metrics, logs) and :mod:`.app` (routes, and what
 ``crftag serve`` starts).
 """
 
-from crftag.integrations.serve.app import app_from_env, check_address, create_app, encode, is_loopback
+from crftag.integrations.serve.app import (
+    Stopped,
+    app_from_env,
+    check_address,
+    create_app,
+    encode,
+    fit_open_files,
+    is_loopback,
+    run_server,
+)
 from crftag.integrations.serve.batcher import MicroBatcher, Overloaded, ShuttingDown
 from crftag.integrations.serve.config import (
+    BODY_TIMEOUT_S,
     CONFIG_ENV,
     GRACEFUL_TIMEOUT_S,
+    HEADER_TIMEOUT_S,
+    KEEP_ALIVE_S,
     MAX_BATCH,
     MAX_BODY_BYTES,
+    MAX_CONNECTIONS,
+    MAX_HEADER_BYTES,
     MAX_QUEUE_TEXTS,
     MAX_TEXT_CHARS,
     MAX_TEXTS,
@@ -38,7 +53,9 @@ from crftag.integrations.serve.config import (
 from crftag.integrations.serve.requests import parse_body
 from crftag.integrations.serve.service import LoadedModel, Service, load_model
 
-__all__ = ["CONFIG_ENV", "GRACEFUL_TIMEOUT_S", "MAX_BATCH", "MAX_BODY_BYTES", "MAX_QUEUE_TEXTS",
+__all__ = ["BODY_TIMEOUT_S", "CONFIG_ENV", "GRACEFUL_TIMEOUT_S", "HEADER_TIMEOUT_S", "KEEP_ALIVE_S",
+           "MAX_BATCH", "MAX_BODY_BYTES", "MAX_CONNECTIONS", "MAX_HEADER_BYTES", "MAX_QUEUE_TEXTS",
            "MAX_TEXTS", "MAX_TEXT_CHARS", "MAX_WAIT_MS", "MODEL_HEADER", "LoadedModel", "MicroBatcher",
-           "Overloaded", "RequestError", "ServeConfig", "Service", "ShuttingDown", "app_from_env",
-           "check_address", "create_app", "encode", "is_loopback", "load_model", "parse_body"]
+           "Overloaded", "RequestError", "ServeConfig", "Service", "ShuttingDown", "Stopped", "app_from_env",
+           "check_address", "create_app", "encode", "fit_open_files", "is_loopback", "load_model",
+           "parse_body", "run_server"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import hmac
 import ipaddress
 import json
@@ -11,6 +13,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from crftag.errors import CrftagError
@@ -139,6 +142,10 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None) -> Any:
             except ClientDisconnect:
                 kind, response = "client_disconnected", answer(400, {"error": "client disconnected",
                                                                      "kind": "client_disconnected"})
+            except asyncio.CancelledError:  # uvicorn's graceful timeout ran out on this request
+                kind = "shutting_down"
+                response = refuse(RequestError(503, kind, "the server stopped before this request "
+                                               "was complete (--graceful-timeout)"))
             except Exception as exc:  # a bug: still one line of JSON, and the server goes on
                 kind = "internal"
                 response = answer(500, {"error": one_line(f"internal error: {type(exc).__name__}: {exc}"),
@@ -205,3 +212,74 @@ def check_address(host: str, port: int) -> None:
             sock.bind(addr)
         except OSError as exc:
             raise CrftagError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def fit_open_files(max_connections: int) -> int:
+    """``--max-connections``, lowered to what the process's open-file limit leaves room for (64
+    files kept for the model, logs and the interpreter), saying so in one line."""
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, OSError, ValueError):
+        return max_connections
+    room = soft - 64 if soft != resource.RLIM_INFINITY else max_connections
+    if max_connections > room:
+        print(f"crftag serve: --max-connections {max_connections} lowered to {max(room, 1)}: the open-file "
+              f"limit is {soft} (ulimit -n)", file=sys.stderr, flush=True)
+        return max(room, 1)
+    return max_connections
+
+
+@dataclass
+class Stopped:
+    """How a server run ended: the signal that stopped it, and why its first model failed to load."""
+
+    signal: int | None = None
+    error: str | None = None
+
+
+def run_server(target: Any, config: ServeConfig, host: str, port: int, log_level: str,
+               graceful_timeout: float) -> Stopped:
+    """Run uvicorn until a signal stops it: one process (``target`` an application) or
+    ``config.workers`` processes (``target`` the import string of :func:`app_from_env`), each
+    connection on :class:`~crftag.integrations.serve.connections.LimitedHttpProtocol`."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from crftag.integrations.serve.connections import LimitedHttpProtocol
+
+    stopped = Stopped()
+    server_config = uvicorn.Config(
+        target, factory=config.workers > 1, host=host, port=port, workers=config.workers,
+        log_level=log_level, access_log=False, timeout_graceful_shutdown=graceful_timeout,
+        timeout_keep_alive=config.keep_alive_s, lifespan="on",
+        http=functools.partial(LimitedHttpProtocol, limits=config))  # type: ignore[arg-type]
+
+    def note(signum: int, frame: object) -> None:
+        stopped.signal = stopped.signal or signum
+
+    class Supervisor(Multiprocess):
+        """uvicorn's supervisor of --workers N, noting which signal stopped it."""
+
+        def handle_int(self) -> None:
+            note(signal.SIGINT, None)
+            super().handle_int()
+
+        def handle_term(self) -> None:
+            note(signal.SIGTERM, None)
+            super().handle_term()
+
+    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        if config.workers == 1:
+            uvicorn.Server(server_config).run()  # it re-raises what stopped it: noted above
+        else:
+            Supervisor(server_config, sockets=[server_config.bind_socket()]).run()
+    except KeyboardInterrupt:
+        stopped.signal = stopped.signal or signal.SIGINT
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    stopped.error = getattr(target, "state", None) and target.state.service.failed
+    return stopped

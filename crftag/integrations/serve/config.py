@@ -18,6 +18,11 @@ MAX_QUEUE_TEXTS = 10_000  # texts waiting for the tagger; past it requests get 5
 MAX_BATCH = 256  # texts in one compiled call
 MAX_WAIT_MS = 2.0  # how long the oldest waiting text may wait for others to join its batch
 GRACEFUL_TIMEOUT_S = 30.0  # on SIGTERM, how long in-flight requests may take to be answered
+MAX_HEADER_BYTES = 16_384  # request line and headers (h11's default; httptools has none)
+HEADER_TIMEOUT_S = 10.0  # from a connection's start, or a request's first byte, to its last header
+BODY_TIMEOUT_S = 30.0  # from a request's last header to its body's last byte
+KEEP_ALIVE_S = 5.0  # idle time between requests on one connection (uvicorn's timeout_keep_alive)
+MAX_CONNECTIONS = 1000  # open connections (lowered to what the open-file limit allows)
 
 CONFIG_ENV = "CRFTAG_SERVE_CONFIG"  # how `--workers N` hands the configuration to each worker
 RETRY_AFTER_S = 1  # what a 503 (not ready, overloaded, shutting down) tells a client to wait
@@ -38,6 +43,11 @@ class ServeConfig:
     admin_token: str | None = None
     workers: int = 1
     model_sha256: str | None = None  # the model file's pinned digest, on the first load and every reload
+    max_header_bytes: int = MAX_HEADER_BYTES
+    header_timeout_s: float = HEADER_TIMEOUT_S
+    body_timeout_s: float = BODY_TIMEOUT_S
+    keep_alive_s: float = KEEP_ALIVE_S
+    max_connections: int = MAX_CONNECTIONS
 
     def to_env(self) -> str:
         return json.dumps(dataclasses.asdict(self))

@@ -20,6 +20,9 @@ from crftag.errors import CrftagError, ModelError
 from crftag.integrations.batches import tag_items
 from crftag.integrations.serve.batcher import MicroBatcher
 from crftag.integrations.serve.config import ServeConfig
+from crftag.integrations.serve.connections import ConnectionMetrics
+
+STARTUP_FAILURE = 3  # uvicorn's exit status for a worker that could not start (uvicorn.config)
 
 if TYPE_CHECKING:
     from crftag.tagger import Tagger
@@ -100,6 +103,7 @@ class Service:
                                       "(calibrated where the model has a calibration).",
                                       buckets=(.1, .2, .3, .4, .5, .6, .7, .8, .9, .95, .99, 1.0), registry=r)
         ProcessCollector(registry=r)  # process_resident_memory_bytes, process_cpu_seconds_total, ...
+        r.register(ConnectionMetrics())  # connections open, and closed by a limit
         self._model_labels: tuple[str, ...] | None = None
         self.m_requests.labels("/v1/tag", "200")  # the series exist (at 0) from the start
         self.m_errors.labels("invalid_request")
@@ -133,8 +137,14 @@ class Service:
         if self.config.workers > 1:
             # uvicorn brings a worker into service (at start, and in a SIGHUP's rolling restart)
             # when its start-up ends: only a worker whose model loaded may end it, so that a bad
-            # file on reload leaves the old workers serving
-            self._serve(await loop.run_in_executor(None, self._load))
+            # file on reload leaves the old workers serving. One that fails says why in one line
+            # and exits with uvicorn's start-up failure status (raising would log a traceback).
+            try:
+                self._serve(await loop.run_in_executor(None, self._load))
+            except Exception as exc:
+                _log("model failed to load; this worker is not started",
+                     {"error": why(exc), "model": self.config.model, "pid": os.getpid()})
+                os._exit(STARTUP_FAILURE)
             return
         done: asyncio.Future = loop.create_future()
 
@@ -152,8 +162,7 @@ class Service:
     async def _finish_loading(self, done: asyncio.Future) -> None:
         result = await done
         if isinstance(result, Exception):
-            self.failed = one_line(str(result) if isinstance(result, CrftagError)
-                                    else f"{type(result).__name__}: {result}")
+            self.failed = why(result)
             _log("model failed to load; stopping", {"error": self.failed, "model": self.config.model})
             os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's own shutdown; the command exits 1
             return
@@ -250,6 +259,11 @@ class Service:
 
 def one_line(exc: object) -> str:
     return " ".join(str(exc).split())
+
+
+def why(exc: BaseException) -> str:
+    """One line for a failed load: crftag's own message, else the exception's type and text."""
+    return one_line(exc if isinstance(exc, CrftagError) else f"{type(exc).__name__}: {exc}")
 
 
 def _log(message: str, detail: dict) -> None:
