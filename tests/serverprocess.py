@@ -124,3 +124,15 @@ def _limit_open_files(n: int) -> None:
     import resource
 
     resource.setrlimit(resource.RLIMIT_NOFILE, (n, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+
+def read_pipelined(stream) -> tuple[int, bytes]:
+    """The next response from ``stream`` (a socket's ``makefile("rb")``): responses to pipelined
+    requests arrive back to back, so each is read by its Content-Length, not by what one recv gives."""
+    status = int(stream.readline().split()[1])
+    length = 0
+    while (line := stream.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    return status, stream.read(length)

@@ -20,7 +20,7 @@ pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 pytest.importorskip("httptools")
 
-from serverprocess import TIMEOUT, Server, expected, read_http, recv_response
+from serverprocess import TIMEOUT, Server, expected, read_http, read_pipelined, recv_response
 
 from crftag import Tagger
 
@@ -188,12 +188,13 @@ def test_pipelined_requests_before_garbage_are_answered_then_400(model_file, tmp
     try:
         with socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT) as s:
             s.sendall(b"".join(POST_HEAD % len(b) + b for b in bodies) + b"\x00\xffGARBAGE\r\n\r\n")
+            stream = s.makefile("rb")
             for text in texts:
-                status, body = read_http(s)
+                status, body = read_pipelined(stream)
                 assert (status, json.loads(body)) == (200, expected(tagger, text))
-            status, body = read_http(s)
+            status, body = read_pipelined(stream)
             assert status == 400 and json.loads(body)["kind"] == "invalid_http"
-            assert s.recv(1) == b""
+            assert stream.read() == b""
         assert srv.tag({"text": texts[0]}) == expected(tagger, texts[0])
     finally:
         assert srv.stop() == 0
