@@ -123,6 +123,24 @@ def test_slow_and_idle_clients_delay_no_one_and_are_cut_off(model_file, tmp_path
         "idle_connection", "header_timeout", "body_timeout", "header_too_large"}
 
 
+def test_a_refused_connection_is_refused_once(model_file, tmp_path):
+    """An endless header refused (431) while its header deadline (0.5 s) passes during the 2 s
+    the server drops what it still sends: one answer, one log line, no error in the log."""
+    srv = Server(model_file, tmp_path / "stderr", "--header-timeout", "0.5")
+    stop, got = threading.Event(), []
+    try:
+        streamer = threading.Thread(target=endless_header, args=(srv.port, stop, got))
+        streamer.start()
+        time.sleep(3)
+        stop.set()
+        streamer.join(TIMEOUT)
+        assert got and got[0].startswith(b"HTTP/1.1 431 ") and got[0].count(b"HTTP/1.1") == 1
+    finally:
+        assert srv.stop() == 0
+    log = (tmp_path / "stderr").read_text()
+    assert log.count('"event": "connection closed"') == 1 and "Traceback" not in log, log
+
+
 def test_over_the_connection_cap_the_longest_idle_one_is_closed(model_file, tmp_path):
     """--max-connections 20: 30 idle connections close the 10 oldest, and an ordinary request
     one more; when all 20 are busy (half a head sent), a new connection is closed itself."""

@@ -85,10 +85,14 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         open_connections.discard(self)
+        self._stop_timers()
+        super().connection_lost(exc)
+
+    def _stop_timers(self) -> None:
         for timer in (self._head_timer, self._body_timer, self._drain_timer):
             if timer is not None:
                 timer.cancel()
-        super().connection_lost(exc)
+        self._head_timer = self._body_timer = self._drain_timer = None
 
     def data_received(self, data: bytes) -> None:
         if self._owed is not None or self._lingering:
@@ -169,7 +173,8 @@ class LimitedHttpProtocol(HttpToolsProtocol):
     def _body_timeout(self) -> None:
         self._body_timer = None
         cycle = self.cycle
-        if self.transport.is_closing() or cycle is None or cycle.response_started or not self._in_body:
+        if (self.transport.is_closing() or self._lingering or cycle is None or cycle.response_started
+                or not self._in_body):
             return
         message = f"request body not complete after {self.limits.body_timeout_s:g} s (--body-timeout)"
         _log_closed("body_timeout", self.client, message)
@@ -184,6 +189,8 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     def _refuse(self, status: int, reason: str, message: str) -> None:
         """Answer ``status`` with one line of JSON and close; after the requests already read."""
+        if self._lingering:
+            return  # already refused: one answer, one log line
         _log_closed(reason, self.client, message)
         if self._busy():
             self._owed = (status, reason, message)
@@ -193,6 +200,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     def _write_refusal(self, status: int, reason: str, message: str) -> None:
         self._owed = None
+        self._stop_timers()
         body = (json.dumps({"error": message, "kind": reason}) + "\n").encode()
         self.transport.write(b"".join([STATUS_LINE[status], b"content-type: application/json\r\n",
                                        b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body), body]))
