@@ -69,7 +69,7 @@ def test_slow_and_idle_clients_delay_no_one_and_are_cut_off(model_file, tmp_path
     endless header line: ordinary requests answer as fast as without them (the stop-28 server:
     no answer within 10 s), the endless header gets 431 at --max-header-bytes, and each slow
     connection is closed at its deadline (408 where it had begun a request), each with one log line."""
-    srv = Server(model_file, tmp_path / "stderr", "--header-timeout", "4", "--body-timeout", "4")
+    srv = Server(model_file, tmp_path / "stderr", "--header-timeout", "8", "--body-timeout", "8")
     tagger = Tagger.load(model_file)
     text = "Barack Obama visited Paris today"
     socks: list[tuple[str, socket.socket]] = []
@@ -90,7 +90,7 @@ def test_slow_and_idle_clients_delay_no_one_and_are_cut_off(model_file, tmp_path
         streamer.start()
         time.sleep(0.2)
         beside = timed_requests(srv, text, 60)
-        assert time.monotonic() - opened < 4  # all of them measured while the 200 were still open
+        assert time.monotonic() - opened < 8  # all of them measured while the 200 were still open
         print(f"ordinary requests alone: p50 {statistics.median(alone) * 1000:.1f} ms, "
               f"p99 {p99(alone) * 1000:.1f} ms; beside 200 slow connections and an endless header: "
               f"p50 {statistics.median(beside) * 1000:.1f} ms, p99 {p99(beside) * 1000:.1f} ms")
@@ -102,7 +102,7 @@ def test_slow_and_idle_clients_delay_no_one_and_are_cut_off(model_file, tmp_path
         for kind, s in socks:
             s.settimeout(TIMEOUT)
             answers.setdefault(kind, []).append(recv_response(s))
-        assert time.monotonic() - opened < 4 + 10
+        assert time.monotonic() - opened < 8 + 10
         assert set(answers["nothing"]) == {b""}  # closed without a word
         for kind in ("half a head", "half a body"):
             assert all(a.startswith(b"HTTP/1.1 408 ") for a in answers[kind]), kind
