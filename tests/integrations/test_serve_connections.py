@@ -240,6 +240,8 @@ def test_sigterm_with_unfinished_requests_logs_one_line_each_not_tracebacks(mode
     assert {(status, json.loads(body)["kind"]) for status, body in answers} == {(503, "shutting_down")}
     log = (tmp_path / "stderr").read_text()
     assert "Traceback" not in log and "CancelledError" not in log
+    cut = [json.loads(line) for line in log.splitlines() if '"event": "request cut short"' in line]
+    assert len(cut) == 50 and {c["path"] for c in cut} == {"/v1/tag"}
     assert "crftag serve: stopped on SIGTERM" in log
 
 

@@ -20,7 +20,7 @@ from crftag.errors import CrftagError
 from crftag.integrations.serve.batcher import Overloaded, ShuttingDown
 from crftag.integrations.serve.config import MODEL_HEADER, RETRY_AFTER_S, RequestError, ServeConfig
 from crftag.integrations.serve.requests import check_content_type, parse_body
-from crftag.integrations.serve.service import LoadedModel, Service, one_line
+from crftag.integrations.serve.service import LoadedModel, Service, log_event, one_line
 
 
 def encode(obj: Any) -> bytes:
@@ -144,8 +144,11 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None) -> Any:
                                                                      "kind": "client_disconnected"})
             except asyncio.CancelledError:  # uvicorn's graceful timeout ran out on this request
                 kind = "shutting_down"
-                response = refuse(RequestError(503, kind, "the server stopped before this request "
-                                               "was complete (--graceful-timeout)"))
+                err = RequestError(503, kind, "the server stopped before this request was complete "
+                                   "(--graceful-timeout)")
+                log_event("request cut short", {"client": _client(request), "method": request.method,
+                                                "path": request.url.path, "error": err.message})
+                response = refuse(err)
             except Exception as exc:  # a bug: still one line of JSON, and the server goes on
                 kind = "internal"
                 response = answer(500, {"error": one_line(f"internal error: {type(exc).__name__}: {exc}"),
@@ -160,9 +163,8 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None) -> Any:
         if kind is not None:
             service.m_errors.labels(kind).inc()
         if config.access_log:
-            client = request.client
             _log_access({"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z",
-                         "client": f"{client.host}:{client.port}" if client else None,
+                         "client": _client(request),
                          "method": request.method, "path": request.url.path, "status": status,
                          "ms": round(seconds * 1000, 3), "texts": getattr(request.state, "texts", None),
                          "error": kind})
@@ -186,6 +188,11 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None) -> Any:
                     exception_handlers={HTTPException: http_error}, lifespan=lifespan)
     app.state.service = service
     return app
+
+
+def _client(request: Any) -> str | None:
+    client = request.client
+    return f"{client.host}:{client.port}" if client else None
 
 
 def _log_access(record: dict) -> None:

@@ -142,7 +142,7 @@ class Service:
             try:
                 self._serve(await loop.run_in_executor(None, self._load))
             except Exception as exc:
-                _log("model failed to load; this worker is not started",
+                log_event("model failed to load; this worker is not started",
                      {"error": why(exc), "model": self.config.model, "pid": os.getpid()})
                 os._exit(STARTUP_FAILURE)
             return
@@ -163,11 +163,11 @@ class Service:
         result = await done
         if isinstance(result, Exception):
             self.failed = why(result)
-            _log("model failed to load; stopping", {"error": self.failed, "model": self.config.model})
+            log_event("model failed to load; stopping", {"error": self.failed, "model": self.config.model})
             os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's own shutdown; the command exits 1
             return
         self._serve(result)
-        _log("ready", {"model": result.path, "sha256": result.sha256,
+        log_event("ready", {"model": result.path, "sha256": result.sha256,
                        "seconds": round(time.time() - self.started_at, 1)})
 
     def _show_model(self, model: LoadedModel) -> None:
@@ -220,7 +220,7 @@ class Service:
     async def reload(self, how: str = "/admin/reload") -> tuple[bool, dict]:
         """Load the model file again and swap it in; a file that fails to load leaves the old one."""
         ok, detail = await self._reload()
-        _log(f"model reloaded ({how})" if ok else f"reload failed ({how}), old model kept", detail)
+        log_event(f"model reloaded ({how})" if ok else f"reload failed ({how}), old model kept", detail)
         return ok, detail
 
     async def _reload(self) -> tuple[bool, dict]:
@@ -266,5 +266,6 @@ def why(exc: BaseException) -> str:
     return one_line(exc if isinstance(exc, CrftagError) else f"{type(exc).__name__}: {exc}")
 
 
-def _log(message: str, detail: dict) -> None:
+def log_event(message: str, detail: dict) -> None:
+    """One JSON line on stderr: ``{"event": message, **detail}``."""
     print(json.dumps({"event": message, **detail}), file=sys.stderr, flush=True)
