@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 
-def rss_mb() -> float:
-    """This process's resident memory now, in MB (VmRSS)."""
-    with open("/proc/self/status") as fh:
+def rss_mb(pid: int | str = "self") -> float:
+    """A process's resident memory now, in MB (VmRSS); this process's by default."""
+    with open(f"/proc/{pid}/status") as fh:
         for line in fh:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024

@@ -41,15 +41,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+from common import rss_mb
 from serve_load import build_requests, free_port, read_response_headers, run, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUEST_TIMEOUT_S = 10.0
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as fh:
-        return next(int(line.split()[1]) / 1024 for line in fh if line.startswith("VmRSS:"))
 
 
 def quantiles_ms(seconds: list[float]) -> dict:

@@ -18,9 +18,15 @@ from typing import Any
 
 from crftag.errors import CrftagError
 from crftag.integrations.serve.batcher import Overloaded, ShuttingDown
-from crftag.integrations.serve.config import MODEL_HEADER, RETRY_AFTER_S, RequestError, ServeConfig
+from crftag.integrations.serve.config import (
+    MODEL_HEADER,
+    RETRY_AFTER_S,
+    RequestError,
+    ServeConfig,
+    log_event,
+)
 from crftag.integrations.serve.requests import check_content_type, parse_body
-from crftag.integrations.serve.service import LoadedModel, Service, log_event, one_line
+from crftag.integrations.serve.service import LoadedModel, Service, one_line
 
 
 def encode(obj: Any) -> bytes:

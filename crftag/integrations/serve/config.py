@@ -1,11 +1,12 @@
-"""The server's configuration and limits (each a `crftag serve` option), and the one-line
-refusal every bad request gets."""
+"""The server's configuration and limits (each a `crftag serve` option), the one-line
+refusal every bad request gets, and the one JSON line every server event logs."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import sys
 from dataclasses import dataclass
 
 MODEL_HEADER = "X-Crftag-Model-Sha256"  # on every /v1/tag answer: the model that tagged all of it
@@ -65,3 +66,8 @@ class RequestError(Exception):
         self.status = status
         self.kind = kind
         self.message = message
+
+
+def log_event(message: str, detail: dict) -> None:
+    """One JSON line on stderr: ``{"event": message, **detail}``."""
+    print(json.dumps({"event": message, **detail}), file=sys.stderr, flush=True)

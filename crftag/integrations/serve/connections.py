@@ -26,14 +26,13 @@ pipelined ones is refused (400) only once those are answered.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections import Counter
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from crftag.integrations.serve.config import ServeConfig
+from crftag.integrations.serve.config import ServeConfig, log_event
 
 DRAIN_S = 1.0  # on shutdown, how long a connection between requests waits for one on its way
 LINGER_S = 2.0  # after a refusal, how long what the client still sends is read and dropped
@@ -89,10 +88,9 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def _stop_timers(self) -> None:
-        for timer in (self._head_timer, self._body_timer, self._drain_timer):
-            if timer is not None:
-                timer.cancel()
-        self._head_timer = self._body_timer = self._drain_timer = None
+        self._head_timer = _cancel(self._head_timer)
+        self._body_timer = _cancel(self._body_timer)
+        self._drain_timer = _cancel(self._drain_timer)
 
     def data_received(self, data: bytes) -> None:
         if self._owed is not None or self._lingering:
@@ -123,9 +121,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+        self._head_timer = _cancel(self._head_timer)
         size = len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.headers) + 16
         if size > self.limits.max_header_bytes:
             self._owed = (431, "header_too_large", f"request headers of about {size} bytes; the limit "
@@ -140,9 +136,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         self._in_body = False
-        if self._body_timer is not None:
-            self._body_timer.cancel()
-            self._body_timer = None
+        self._body_timer = _cancel(self._body_timer)
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
@@ -234,11 +228,16 @@ class LimitedHttpProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
+def _cancel(timer: Any) -> None:
+    """Cancel a timer that may not be set; None, to put where it was kept."""
+    if timer is not None:
+        timer.cancel()
+
+
 def _log_closed(reason: str, client: tuple | None, message: str) -> None:
     closed[reason] += 1
     where = f"{client[0]}:{client[1]}" if client else None
-    print(json.dumps({"event": "connection closed", "reason": reason, "client": where, "detail": message}),
-          file=sys.stderr, flush=True)
+    log_event("connection closed", {"reason": reason, "client": where, "detail": message})
 
 
 class ConnectionMetrics:

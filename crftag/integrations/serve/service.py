@@ -7,10 +7,8 @@ import asyncio
 import contextlib
 import gc
 import hashlib
-import json
 import os
 import signal
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -19,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from crftag.errors import CrftagError, ModelError
 from crftag.integrations.batches import tag_items
 from crftag.integrations.serve.batcher import MicroBatcher
-from crftag.integrations.serve.config import ServeConfig
+from crftag.integrations.serve.config import ServeConfig, log_event
 from crftag.integrations.serve.connections import ConnectionMetrics
 
 STARTUP_FAILURE = 3  # uvicorn's exit status for a worker that could not start (uvicorn.config)
@@ -264,8 +262,3 @@ def one_line(exc: object) -> str:
 def why(exc: BaseException) -> str:
     """One line for a failed load: crftag's own message, else the exception's type and text."""
     return one_line(exc if isinstance(exc, CrftagError) else f"{type(exc).__name__}: {exc}")
-
-
-def log_event(message: str, detail: dict) -> None:
-    """One JSON line on stderr: ``{"event": message, **detail}``."""
-    print(json.dumps({"event": message, **detail}), file=sys.stderr, flush=True)
