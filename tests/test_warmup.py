@@ -70,6 +70,9 @@ def test_after_warmup_nothing_compiles(which, tiny_crf, fuzz_model, tmp_path):
     assert lines[-2].startswith("warm in ") and f"numba cache: {cache}" in lines[-2]
     assert lines[-1] == f"kernels are for crftag at {os.path.dirname(crftag.__file__)}"
     assert any(cache.rglob("*.nbi"))  # the index files of the kernels it compiled
+    # first passes are compiled for a model that has them, and only then
+    stacking = sorted(p.name for p in cache.rglob("stacking_*/*.nbi"))  # crftag/stacking/kernel.py
+    assert bool(stacking) == (which == "fuzz"), stacking
     child = subprocess.run([sys.executable, "-c", CHILD, str(model), str(tmp_path)], env=env,
                            capture_output=True, text=True, timeout=900)
     assert child.returncode == 0, child.stderr

@@ -69,9 +69,8 @@ class ModelTablesType(types.StructRef):
 
 class ModelTables(structref.StructRefProxy):
     """Everything a tagging kernel reads of one model, by name: the featuriser's ``tables``,
-    ``window`` and gazetteer (``gaz``), the model's ``edges``, ``weights`` and ``chain``, and its
-    first passes (``stacks``: :mod:`crftag.stacking.kernel`; ``weights`` and ``edges`` are then
-    wide, the model's labels first).
+    ``window`` and gazetteer (``gaz``), the model's ``edges``, ``weights`` and ``chain`` (with
+    first passes, ``weights`` and ``edges`` are wide, the model's labels first).
 
     The fields are the named tuples of arrays the kernels use; holding them in one numba
     StructRef means a call passes one pointer instead of unboxing some 40 arrays (about 11 us
@@ -79,12 +78,12 @@ class ModelTables(structref.StructRefProxy):
 
 
 structref.define_proxy(ModelTables, ModelTablesType,
-                       ["tables", "window", "gaz", "edges", "weights", "chain", "stacks"])
+                       ["tables", "window", "gaz", "edges", "weights", "chain"])
 
 
 @njit(cache=True)
-def model_tables(tables, window, gaz, edges, weights, chain, stacks):
-    return ModelTables(tables, window, gaz, edges, weights, chain, stacks)
+def model_tables(tables, window, gaz, edges, weights, chain):
+    return ModelTables(tables, window, gaz, edges, weights, chain)
 
 
 @njit(nogil=True, cache=True)
@@ -185,10 +184,15 @@ LABELS, CHUNKS, SCORED_CHUNKS = 0, 1, 2
 
 
 @njit(nogil=True, cache=True)
-def tag_batch(ids, sent_ptr, cached, m, fresh, fresh_slots, chars, mode):
+def tag_batch(ids, sent_ptr, cached, m, stacks, fresh, fresh_slots, chars, mode):
     """Tag a batch in one call: score the new types ``fresh`` into their reserved
-    ``fresh_slots`` of ``cached``, then per sentence emissions, Viterbi and, by ``mode``,
-    conlleval chunks (``CHUNKS``) and their probabilities (``SCORED_CHUNKS``).
+    ``fresh_slots`` of ``cached``, then per sentence emissions (through the first passes
+    ``stacks``, :mod:`crftag.stacking.kernel`, unless None), Viterbi and, by ``mode``, conlleval
+    chunks (``CHUNKS``) and their probabilities (``SCORED_CHUNKS``).
+
+    ``stacks`` is an argument of its own, not a field of ``m``: numba drops the branch on
+    ``stacks is not None`` when it is None, so a model without first passes never compiles
+    them (about 5 s of a fresh install's first call).
 
     Returns ``(status, ints, probs)``. ``status`` is -1, or a code-point page the new types
     need that ``chars`` lacks (nothing was done: build it and call again). ``ints`` holds the
@@ -215,14 +219,12 @@ def tag_batch(ids, sent_ptr, cached, m, fresh, fresh_slots, chars, mode):
     starts = np.empty(n_tok, dtype=np.int64)
     ends = np.empty(n_tok, dtype=np.int64)
     probs = np.full(n_tok if mode != LABELS else 0, np.nan)
-    stacks = m.stacks
-    stacked = len(stacks.col) > 0
-    w = _workspace(sent_ptr, len(chain.start), len(weights.bias), stacked)
+    w = _workspace(sent_ptr, len(chain.start), len(weights.bias), stacks is not None)
     n = 0
     for s in range(n_sent):
         a, b = sent_ptr[s], sent_ptr[s + 1]
         if b > a:
-            if stacked:  # the wide scores, then the model's own plus its first passes' features
+            if stacks is not None:  # the wide scores, then the model's own plus its first passes' features
                 _emissions(ids, a, b, cached, window, gaz, edges, weights, w.wide, w)
                 stack_into(w.wide, b - a, stacks, w.emissions, w.path, w.probs)
             else:
@@ -313,7 +315,8 @@ class TypeScoreCache:
         self._shape = (len(window.offsets), len(wide.labels), len(window.conj_group))
         self.edges = _edge_scores(featurizer, wide)
         self.tables = model_tables(featurizer.tables, featurizer.window, featurizer.gazetteer, self.edges,
-                                   wide.weights, model.chain, stacks)
+                                   wide.weights, model.chain)
+        self.stacks = stacks
         self._lock = threading.Lock()
         self._young = _Generation(capacity, *self._shape)
         self._old = _Generation(0, *self._shape)
@@ -380,7 +383,8 @@ class TypeScoreCache:
                 fresh = _NO_TYPES
             while True:
                 status, ints, probs = tag_batch(look.ids, sent_ptr, look.generation.arrays, self.tables,
-                                                fresh, look.fresh_slots, chars.snapshot, mode)
+                                                self.stacks, fresh, look.fresh_slots, chars.snapshot,
+                                                mode)
                 if status < 0:
                     break
                 chars.add(status)

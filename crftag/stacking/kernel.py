@@ -32,14 +32,6 @@ Stacks = bundle(
     n_edges=(np.int64, 1), rows=(np.float64, 5), n_main=(np.int64, 0))
 
 
-def no_stacks(n_main: int) -> Stacks:
-    """The :class:`Stacks` of a model without first passes."""
-    return Stacks(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0),
-                  np.zeros(1, np.int64), np.zeros(0), np.zeros(0), np.zeros(0),
-                  np.zeros((0, 0), np.int64), np.zeros(0, np.int64), np.zeros((0, 0)),
-                  np.zeros(0, np.int64), np.zeros((0, 0, 0, 0, n_main)), n_main)
-
-
 @njit(nogil=True, cache=True)
 def bucket(edges, n_edges, p):
     """How many of the first ``n_edges`` (increasing) edges are at most ``p``."""

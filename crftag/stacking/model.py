@@ -21,7 +21,7 @@ from crftag.features.hashing import bucket_offsets
 from crftag.linear.model import LinearChainModel, Weights, to_csr, weight_row
 from crftag.modelcheck import stack_prefix
 from crftag.stacking.features import key_tables, stack_keys, with_keys
-from crftag.stacking.kernel import Stacks, no_stacks, path_and_marginals
+from crftag.stacking.kernel import Stacks, path_and_marginals
 
 Outputs = tuple[np.ndarray, np.ndarray]  # one sentence's label ids and marginal buckets
 
@@ -103,11 +103,11 @@ class Stack:
         return cls(passes)
 
     # -- the tagging pass ---------------------------------------------------------------------
-    def wide(self, model: LinearChainModel) -> tuple[WideModel, Stacks]:
+    def wide(self, model: LinearChainModel) -> tuple[WideModel, Stacks | None]:
         """The model's and the first passes' weights side by side (one cached row per token type
-        serves them all), and the packed first passes."""
+        serves them all), and the packed first passes (None without)."""
         if not self.passes:
-            return WideModel.of([model], model), no_stacks(len(model.labels))
+            return WideModel.of([model], model), None
         wide = WideModel.of([model, *(p.model for p in self.passes)], model)
         n_main = len(model.labels)
         cols, lab_ptr, sq_ptr = [], [0], [0]
