@@ -66,7 +66,8 @@ def test_after_warmup_nothing_compiles(which, tiny_crf, fuzz_model, tmp_path):
                           capture_output=True, text=True, timeout=900)
     assert warm.returncode == 0, warm.stderr
     lines = warm.stdout.splitlines()
-    assert [line.split()[0] for line in lines[:4]] == ["load", "api", "bulk", "server"]
+    shared = ["shared"] if (os.cpu_count() or 1) > 1 else []  # what the two processes compiled
+    assert [line.split()[0] for line in lines[:-2]] == ["load", *shared, "api", "bulk", "server"]
     assert lines[-2].startswith("warm in ") and f"numba cache: {cache}" in lines[-2]
     assert lines[-1] == f"kernels are for crftag at {os.path.dirname(crftag.__file__)}"
     assert any(cache.rglob("*.nbi"))  # the index files of the kernels it compiled
@@ -79,8 +80,45 @@ def test_after_warmup_nothing_compiles(which, tiny_crf, fuzz_model, tmp_path):
     assert json.loads(child.stdout.splitlines()[-1]) == []
 
 
+# The two halves of a two-process warm-up, each in a process of its own on an empty cache; then a
+# third that warms a real model up alone, printing what it compiled
+HALVES = r"""
+import sys
+from crftag.integrations import warmup
+getattr(warmup, sys.argv[1])()
+"""
+
+
+def test_what_the_second_process_compiles_is_what_a_real_model_uses(tiny_model_path, tmp_path):
+    """The tagging pass compiled on a synthetic model (:func:`tagging_pass`) and the model-free
+    kernels (:func:`model_free`) are the very specialisations a real model's calls use: after them,
+    warming a real model up compiles nothing of the tagging pass, the decoder, the tokeniser or the
+    bulk engine (numba types kernels by dtypes and shapes, never values)."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
+    for half in ("tagging_pass", "model_free"):
+        done = subprocess.run([sys.executable, "-c", HALVES, half], env=env, capture_output=True, text=True,
+                              timeout=900)
+        assert done.returncode == 0, done.stderr
+    code = CHILD.split("from click.testing")[0] + (
+        "from crftag import Tagger\n"
+        "from crftag.integrations.warmup import warm_up\n"
+        "warm_up(Tagger.load(sys.argv[1]), processes=1)\n"
+        "from numba import njit\n"
+        "def probe(x):\n    return x + 1\n"
+        "njit(probe)(1)\n"  # a kernel no cache holds: the listener hears it
+        "print(json.dumps(compiled))\n")
+    child = subprocess.run([sys.executable, "-c", code, str(tiny_model_path)], env=env, capture_output=True,
+                           text=True, timeout=900)
+    assert child.returncode == 0, child.stderr
+    compiled = json.loads(child.stdout.splitlines()[-1])
+    assert compiled[-1:] == ["probe"], compiled
+    shared = {"tag_batch", "atomize", "fill_types", "viterbi_into", "score_chunks", "_scan",
+              "tokenize_segments", "parse_conll", "format_conll", "format_text", "intern"}
+    assert not shared & set(compiled), compiled
+
+
 def test_warm_up_parts_and_refusals(tiny_crf):
-    seconds = warm_up(tiny_crf, ("server", "api"), processes=1)
+    seconds = warm_up(tiny_crf, ("server", "api"), processes=1)  # no second process: no "shared"
     assert list(seconds) == ["server", "api"] and all(s >= 0 for s in seconds.values())
     with pytest.raises(ValueError, match="unknown warm-up part"):
         warm_up(tiny_crf, ("gpu",))

@@ -56,12 +56,17 @@ def warmup(model_path: str, parts: tuple[str, ...]) -> None:
 
     lean_numba()
     import crftag
-    from crftag.integrations.warmup import PARTS, warm_up
+    from crftag.integrations.warmup import PARTS, start_aside, stop_aside, warm_up
     from crftag.jitcache import cache_location
     from crftag.tagger import Tagger
 
     t0 = time.perf_counter()
-    tagger = Tagger.load(model_path)
+    start_aside()  # the tagging pass compiles in a second process while the model loads
+    try:
+        tagger = Tagger.load(model_path)
+    except BaseException:
+        stop_aside()
+        raise
     click.echo(f"load      {time.perf_counter() - t0:7.2f} s")
     for part, seconds in warm_up(tagger, parts or PARTS).items():
         click.echo(f"{part:<9} {seconds:7.2f} s")

@@ -106,7 +106,10 @@ def fill_types(atoms, window, gaz, weights, edges, slots, cached):
                         add_row(out, k, edges.atoms[atom], k)
                     else:
                         add_key(out, k, weights, splitmix64(atoms.hash[x] ^ window.salts[k]))
-        cached.conj[slot] = atoms.conj[ty]
+        # element by element: an array-to-array assignment compiles numba's shape-mismatch
+        # message, string formatting included (30 kernels, about 2 s of a fresh install)
+        for c in range(atoms.conj.shape[1]):
+            cached.conj[slot, c] = atoms.conj[ty, c]
         cached.gaz[slot] = atoms.gaz[ty]
     first = gaz_unigrams(atoms.gaz, gaz)
     for ty in range(len(slots)):
@@ -241,8 +244,10 @@ def tag_batch(ids, sent_ptr, cached, m, stacks, fresh, fresh_slots, chars, mode)
     if mode == LABELS:
         return -1, ints, probs
     chunk_ptr[0] = 0
-    ints[n_tok + n_sent + 1:n_tok + n_sent + 1 + n] = starts[:n]
-    ints[n_tok + n_sent + 1 + n:n_tok + n_sent + 1 + 2 * n] = ends[:n]
+    at = n_tok + n_sent + 1
+    for c in range(n):  # no array-to-array assignment (see fill_types)
+        ints[at + c] = starts[c]
+        ints[at + n + c] = ends[c]
     return -1, ints[:n_tok + n_sent + 1 + 2 * n], probs[:n]
 
 

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 if TYPE_CHECKING:
     from crftag.tagger import Tagger
 
@@ -32,23 +34,82 @@ TEXTS = ("Warm-up: @crftag tags #tweets like this one in New York http://t.co/x 
 PARTS = ("api", "bulk", "server")  # what callers warm: the server skips the bulk engine
 
 
-def tokenizer() -> None:
-    """The tokeniser's kernels (the largest, about a quarter of the compile time), for a process
-    of their own: :func:`warm_up` compiles them beside the rest on a machine with several cores."""
+def tagging_pass() -> None:
+    """The tagging pass (``tag_batch`` and every kernel under it: half the compile time), for a
+    process of its own: :func:`warm_up` compiles it there while its own process loads the model
+    and compiles the rest. numba types a kernel by its arguments' dtypes and shapes, never their
+    values, so a model with no weights over the surface features compiles the very
+    specialisation that every model without first passes uses."""
+    from crftag.engine.typecache import TypeScoreCache
+    from crftag.features.featureset import load_feature_set
+    from crftag.features.featurize import Featurizer
+    from crftag.linear.model import LinearChainModel
+
+    model = LinearChainModel(["O", "B-x", "I-x"], np.zeros(0, np.uint64), np.zeros(1, np.int64),
+                             np.zeros(0, np.int32), np.zeros(0), np.zeros((3, 3)))
+    cache = TypeScoreCache(Featurizer(load_feature_set("surface")), model)
+    tokens, sent_ptr = ["Zoë", "in", "Paris", "today"], np.array([0, 3, 4], dtype=np.int64)
+    cache.labels(tokens, sent_ptr)
+    cache.analyse(tokens, sent_ptr)
+
+
+def model_free() -> None:
+    """The decoder's kernels, the tokeniser's and the bulk engine's reading and writing: none
+    depends on the model, so this process compiles them while the other compiles the tagging
+    pass (the decoder first: that pass reaches it after the featuriser, and finds it cached)."""
+    from crftag.linear.decode import decode_and_score, make_chain
     from crftag.text.tokenize import tokenize, tokenize_batch
 
+    decode_and_score(np.zeros((2, 3)), make_chain(["O", "B-x", "I-x"], np.zeros((3, 3)), np.zeros(3)))
     for text in TEXTS:
         tokenize(text)
     tokenize_batch(list(TEXTS))
+    _bulk_io()
+
+
+def _bulk_io() -> None:
+    """The bulk engine's reading, tokenising and writing, for text and CoNLL in and out."""
+    from crftag.io.bulk import BlockTagger, Job, intern, read_blocks, tag_stream
+    from crftag.limits import MAX_LINE_BYTES, MAX_TOKENS
+    from crftag.text.chartable import code_point_table, code_points
+
+    class NothingFound(BlockTagger):
+        """A block tagger that tags every token O: its kernels without a model's."""
+
+        def __init__(self, job: Job):  # no super().__init__: it reads a tagger's labels
+            self.job, self.chars, self.outside = job, code_point_table(), 0
+            self.names = ["O"]
+            self.name_cps, self.name_ptr = code_points(self.names)
+            self.label_type = np.full(1, -1, dtype=np.int64)
+
+        def _tag(self, text, cps, starts, ends, sent_ptr):
+            intern(cps, starts, ends)
+            none = np.zeros(0, dtype=np.int64)
+            return np.zeros(len(starts), dtype=np.int64), none, none.copy(), np.zeros(len(sent_ptr), np.int64)
+
+    with tempfile.TemporaryDirectory(prefix="crftag-warmup-") as tmp:
+        for src, fmt in _bulk_inputs(Path(tmp)):
+            for output_format in ("conll", "text"):
+                with open(src, "rb") as stream:
+                    tag_stream(read_blocks(str(src), stream, "utf-8", max_line_bytes=MAX_LINE_BYTES),
+                               NothingFound(Job(fmt, output_format, None, str(src), MAX_TOKENS)),
+                               io.StringIO().write)
+
+
+def _bulk_inputs(folder: Path) -> list[tuple[Path, str]]:
+    """The warm-up texts as a text file and as a CoNLL file in ``folder``."""
+    text = folder / "tweets.txt"
+    text.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
+    conll = folder / "tweets.conll"
+    conll.write_text("".join("".join(f"{t}\n" for t in s.split()) + "\n" for s in TEXTS), encoding="utf-8")
+    return [(text, "text"), (conll, "conll")]
 
 
 def _api(tagger: Tagger) -> None:
     from crftag.types import Sentence
 
-    # token lists first: their kernels compile while another process compiles the tokeniser's
     tagger.tag_tokens_batch([["Barack", "Obama"], ["Zoë", "à", "Paris"]])  # labels only
     list(tagger.tag_sentences([Sentence(text.split()) for text in TEXTS], 0.5))
-    _join_aside()
     for text in (*TEXTS, "a lone surrogate \ud800"):
         tagger.tag(text)  # the one-sentence latency path, with confidences
         tagger.tag(text, min_confidence=0.5)
@@ -66,12 +127,7 @@ def _bulk(tagger: Tagger) -> None:
         return
     limits = {"max_line_bytes": MAX_LINE_BYTES, "max_tokens": MAX_TOKENS}
     with tempfile.TemporaryDirectory(prefix="crftag-warmup-") as tmp:
-        text = Path(tmp, "tweets.txt")
-        text.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
-        conll = Path(tmp, "tweets.conll")
-        conll.write_text("".join("".join(f"{t}\n" for t in s.split()) + "\n" for s in TEXTS),
-                         encoding="utf-8")
-        for src, fmt in ((text, "text"), (conll, "conll")):
+        for src, fmt in _bulk_inputs(Path(tmp)):
             for output_format in ("conll", "text"):
                 for min_confidence in (None, 0.5):
                     with TagProgress(None, enabled=False) as progress:
@@ -90,8 +146,28 @@ _STEPS: dict[str, Callable[[Tagger], None]] = {"api": _api, "bulk": _bulk, "serv
 _ASIDE: list[subprocess.Popen] = []
 
 
+def start_aside(processes: int | None = None) -> None:
+    """Start compiling :func:`tagging_pass` in a second process, when there are several cores
+    (``processes``: default, the machine's) and it is not running yet. Each process saves what it
+    compiles in numba's cache, and the other finds it there. Start it before loading the model:
+    the synthetic model it compiles with needs nothing of the real one."""
+    if _ASIDE or (processes or os.cpu_count() or 1) < 2:
+        return
+    code = "from crftag.integrations.warmup import tagging_pass; tagging_pass()"
+    _ASIDE.append(subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+
+def stop_aside() -> None:
+    """End the second process now (the warm-up failed: what it compiled stays in the cache)."""
+    while _ASIDE:
+        proc = _ASIDE.pop()
+        proc.kill()
+        proc.wait()
+
+
 def _join_aside() -> None:
-    """Wait for the tokeniser's process, if one runs (whatever it did not finish, this one
+    """Wait for the second process, if one runs (whatever it did not finish, this one
     compiles: the cache is only ever a shortcut)."""
     while _ASIDE:
         proc = _ASIDE.pop()
@@ -105,22 +181,27 @@ def _join_aside() -> None:
 def warm_up(tagger: Tagger, parts: tuple[str, ...] = PARTS, processes: int | None = None) -> dict[str, float]:
     """Run the calls of each part (``api``, ``bulk``, ``server``); the seconds each took.
 
-    With ``processes`` > 1 (default: when the machine has several cores), the tokeniser is
-    compiled in a second process meanwhile; each process saves what it compiled in numba's
-    cache, and the other finds it there."""
+    With ``processes`` > 1 (default: when the machine has several cores), a second process
+    compiles the tagging pass (:func:`start_aside`) while this one compiles the decoder, the
+    tokeniser and the bulk engine's input and output (:func:`model_free`: step ``shared``); the
+    parts then find their kernels in the cache (a model with first passes compiles its own pass
+    here)."""
     unknown = set(parts) - set(_STEPS)
     if unknown:
         raise ValueError(f"unknown warm-up part(s): {', '.join(sorted(unknown))}")
-    if (processes or os.cpu_count() or 1) > 1:
-        code = "from crftag.integrations.warmup import tokenizer; tokenizer()"
-        _ASIDE.append(subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    start_aside(processes)
     seconds = {}
     try:
+        if _ASIDE:
+            t0 = time.perf_counter()
+            model_free()
+            _join_aside()
+            seconds["shared"] = time.perf_counter() - t0
         for part in parts:
             t0 = time.perf_counter()
             _STEPS[part](tagger)
             seconds[part] = time.perf_counter() - t0
-    finally:
-        _join_aside()
+    except BaseException:
+        stop_aside()
+        raise
     return seconds
