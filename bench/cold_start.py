@@ -15,6 +15,12 @@ new container, CI runner or laptop (an empty numba cache), on this machine's cor
 
 The model defaults to the default feature set trained on WNUT16 train (through the registry).
 Prints a table and saves bench/results/cold_start.json.
+
+    python bench/cold_start.py --compare DIR [--rounds 3] [--model M]
+
+times the warm-up and the new-process tweet of this checkout and of the crftag in ``DIR`` (for
+example ``git worktree add DIR REV``), in alternating rounds on the same machine: a busy machine
+moves the figures above by a third, the ratio much less. Saves bench/results/cold_start_compare.json.
 """
 
 from __future__ import annotations
@@ -34,9 +40,9 @@ from pathlib import Path
 TWEET = "Tim Cook in London"
 
 
-def run(args: list[str], env: dict, stdin: str | None = None) -> float:
+def run(args: list[str], env: dict, stdin: str | None = None, cwd: Path | None = None) -> float:
     t0 = time.perf_counter()
-    proc = subprocess.run(args, env=env, input=stdin, capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(args, env=env, input=stdin, capture_output=True, text=True, timeout=1800, cwd=cwd)
     if proc.returncode:
         raise SystemExit(f"{' '.join(args)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return time.perf_counter() - t0
@@ -85,11 +91,31 @@ def serve(model: Path, env: dict) -> dict:
     return {"healthz_s": healthz, "ready_s": readyz, "tag_statuses": statuses}
 
 
+def compare(other: Path, model: str, rounds: int, runs: int, tmp: Path) -> dict:
+    """Warm-up seconds and new-process tweet seconds of this checkout and of ``other``, alternating."""
+    here = Path(__file__).resolve().parent.parent
+    result: dict = {str(here): [], str(other.resolve()): []}
+    for r in range(rounds):
+        for code in (other.resolve(), here) if r % 2 == 0 else (here, other.resolve()):
+            # run from the temporary folder: a crftag folder in the working directory would win
+            env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp / f"{code.name}-{r}"), "PYTHONPATH": str(code)}
+            crftag = [sys.executable, "-m", "crftag"]
+            warm = run([*crftag, "warmup", "-m", model], env, cwd=tmp)
+            tweets = [run([*crftag, "tag", "-m", model, "--output-format", "text"], env, TWEET, cwd=tmp)
+                      for _ in range(runs)]
+            result[str(code)].append({"warmup_s": warm, "tweet_s": tweets})
+            print(f"  {code}: warm-up {warm:5.1f} s, new-process tweet median "
+                  f"{statistics.median(tweets):.2f} s", flush=True)
+    return result
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", help="Model file (default: the default features on wnut16:train).")
     ap.add_argument("--runs", type=int, default=5, help="New processes timed after warm-up.")
     ap.add_argument("--out", default="bench/results")
+    ap.add_argument("--compare", type=Path, help="Another crftag checkout, timed alternately with this one.")
+    ap.add_argument("--rounds", type=int, default=3, help="Rounds of --compare (each times both).")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="crftag-cold-"))
@@ -97,6 +123,19 @@ def main() -> None:
     crftag = [sys.executable, "-m", "crftag"]
     if not args.model:
         run([*crftag, "train", "wnut16:train", "-o", str(model)], dict(os.environ))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.compare:
+        print(f"empty numba cache each round, {os.cpu_count()} cores, model {model}:")
+        result = compare(args.compare, str(model), args.rounds, args.runs, tmp)
+        for code, rows in result.items():
+            warm = ", ".join(f"{r['warmup_s']:.1f}" for r in rows)
+            tweets = statistics.median([t for r in rows for t in r["tweet_s"]])
+            print(f"{code}: warm-up {warm} s; new-process tweet, median of all {tweets:.2f} s")
+        saved = {"cores": os.cpu_count(), "model": str(model), **result}
+        (out / "cold_start_compare.json").write_text(json.dumps(saved, indent=1))
+        print(f"saved {out / 'cold_start_compare.json'}")
+        return
 
     def fresh(name: str) -> dict:
         return {**os.environ, "NUMBA_CACHE_DIR": str(tmp / name)}
@@ -120,8 +159,6 @@ def main() -> None:
     s = result["serve"]
     print(f"  crftag serve: /healthz 200 after {s['healthz_s']:.2f} s, ready after {s['ready_s']:.1f} s; "
           f"/v1/tag meanwhile: {s['tag_statuses']}")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     (out / "cold_start.json").write_text(json.dumps(result, indent=1))
     print(f"saved {out / 'cold_start.json'}")
 
