@@ -117,6 +117,26 @@ def test_what_the_second_process_compiles_is_what_a_real_model_uses(tiny_model_p
     assert not shared & set(compiled), compiled
 
 
+def test_a_model_that_fails_to_load_stops_the_second_process(tmp_path):
+    """``crftag warmup`` starts compiling in a second process before it loads the model; a model
+    that cannot load ends the command in one line, and that process with it."""
+    cache = tmp_path / "numba-cache"
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
+    done = subprocess.run([sys.executable, "-m", "crftag", "warmup", "-m", str(tmp_path / "none.crftag")],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert done.stderr == f"crftag: {tmp_path / 'none.crftag'}: no such model file\n"
+    left = []  # processes still running with this test's cache folder in their environment
+    for proc in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{proc}/environ", "rb") as fh:
+                if f"NUMBA_CACHE_DIR={cache}".encode() in fh.read().split(b"\0"):
+                    left.append(proc)
+        except (OSError, ValueError):
+            continue
+    assert left == []
+
+
 def test_warm_up_parts_and_refusals(tiny_crf):
     seconds = warm_up(tiny_crf, ("server", "api"), processes=1)  # no second process: no "shared"
     assert list(seconds) == ["server", "api"] and all(s >= 0 for s in seconds.values())
