@@ -141,7 +141,7 @@ class Service:
                 self._serve(await loop.run_in_executor(None, self._load))
             except Exception as exc:
                 log_event("model failed to load; this worker is not started",
-                     {"error": why(exc), "model": self.config.model, "pid": os.getpid()})
+                          {"error": why(exc), "model": self.config.model, "pid": os.getpid()})
                 os._exit(STARTUP_FAILURE)
             return
         done: asyncio.Future = loop.create_future()
@@ -166,7 +166,7 @@ class Service:
             return
         self._serve(result)
         log_event("ready", {"model": result.path, "sha256": result.sha256,
-                       "seconds": round(time.time() - self.started_at, 1)})
+                            "seconds": round(time.time() - self.started_at, 1)})
 
     def _show_model(self, model: LoadedModel) -> None:
         """The model-info series of the serving model (the previous model's is removed)."""
