@@ -25,7 +25,6 @@ from numba import njit
 
 from crftag.bundles import bundle
 from crftag.features.atomize import TokenTypes, atomize, build_tables
-from crftag.features.atoms import make_atom_fn
 from crftag.features.featureset import FeatureSet
 from crftag.features.hashing import (
     MASK64,
@@ -37,7 +36,7 @@ from crftag.features.hashing import (
     py_splitmix64,
     splitmix64,
 )
-from crftag.features.kinds import KINDS
+from crftag.features.kinds import KINDS, make_atom_fn
 from crftag.features.lexicon import FNV_OFFSET, MAX_GAZ_TOKENS, Lexicon, gazetteer_token, py_sequence_hash
 from crftag.text.chartable import code_point_table, code_points
 

@@ -17,7 +17,6 @@ needs the original resource files.
 from __future__ import annotations
 
 import os
-import re
 import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -32,10 +31,6 @@ from crftag.io.modelfile import pack_strings, unpack_strings
 
 MAX_GAZ_TOKENS = 6
 MAX_GAZ_LISTS = 64  # list membership is a 64-bit mask
-_NUMBER_RE = re.compile(r"^[+-]?\d+(?:[.,:/]\d+)*(?:st|nd|rd|th|s)?$", re.I)
-_MONEY_RE = re.compile(r"^[$£€]\d")
-_URL_RE = re.compile(r"^(?:https?://|www\.)", re.I)
-_REPEATED_PUNCT_RE = re.compile(r"^([^\w\s])\1+$")
 _PUNCT_TABLE = None
 
 
@@ -50,33 +45,6 @@ def _punct_table() -> dict[int, None]:
 def gazetteer_token(token: str) -> str:
     """Gazetteer normalisation: lowercase, punctuation removed (``#Paris`` -> ``paris``)."""
     return token.lower().translate(_punct_table())
-
-
-def cluster_keys(token: str, scheme: str) -> list[str]:
-    """Lookup keys for a token, most specific first (a hashtag also tries its body).
-
-    ``lower`` lowercases (the ARK 6M-tweet clusters); ``twitterner`` also maps
-    mentions, URLs, hashtags, numbers, money and punctuation runs to the
-    placeholder words the TwitterNER clusters were induced with.
-    """
-    low = token.lower()
-    if scheme == "twitterner":
-        if low.startswith("@") and len(low) > 1:
-            return ["__isMention__"]
-        if _URL_RE.match(low):
-            return ["__isURL__"]
-        if _MONEY_RE.match(low):
-            return ["__isMoney__"]
-        if _NUMBER_RE.match(low):
-            return ["__isNumber__"]
-        if _REPEATED_PUNCT_RE.match(low):
-            return ["__repeatedPunctuation__"]
-        if low.startswith("#") and len(low) > 1:
-            return [low[1:], "__isHashtag__"]
-        return [low]
-    if low.startswith("#") and len(low) > 1:
-        return [low, low[1:]]
-    return [low]
 
 
 class ClusterTable(Mapping[str, str]):

@@ -1,4 +1,4 @@
-"""The compiled atomizer gives exactly the atoms crftag.features.atoms defines, on any token."""
+"""The compiled atomizer gives exactly the atoms the kinds' Python definitions give, on any token."""
 # ruff: noqa: RUF001  (look-alike letters such as the dotless i are what these tests are about)
 
 import random
@@ -7,11 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crftag.features.atoms import make_atom_fn
 from crftag.features.featureset import FeatureSet
 from crftag.features.featurize import Featurizer
 from crftag.features.hashing import py_fnv1a
-from crftag.features.kinds import KINDS
+from crftag.features.kinds import KINDS, make_atom_fn
 from crftag.features.lexicon import Lexicon, read_clusters
 from crftag.text.chartable import code_point_table, code_points
 
@@ -22,7 +21,7 @@ ALL_KINDS = FeatureSet.from_dict({"name": "all", "groups": {
     "brown2": {"kind": "brown", "resource": "x", "normalize": "twitterner", "prefixes": [1]},
     "clark": {"resource": "x"}, "clark2": {"kind": "clark", "resource": "x", "normalize": "lower"}}})
 
-# pieces that exercise every rule of crftag.features.atoms and crftag.features.lexicon.cluster_keys
+# pieces that exercise every rule of the kinds' Python atoms and crftag.features.kinds.clusters.cluster_keys
 PIECES = [*"abcxXDPoO8:;=()[]<3@#_-'.,!?/$%&\n\t ", "http://", "https://", "www.", ".com", ".co", "2nd",
           "St", "İ", "ı", "ſ", "K", "Σ", "σ", "ǅ", "ß", "😂", "é", "\u0301", "\ud800", "£", "€", "١", "²",
           "Ⓐ", "ⓐ", "…", "Ⅻ", "NEW", "York", "nba", "#nba", "@", "__isMention__", "5", "1,000", "12th",
@@ -64,6 +63,18 @@ def test_every_kind_has_a_compiled_twin():
 
     assert set(KIND_CODES) == set(featurized_kinds())
     assert set(KINDS) - set(featurized_kinds()) == {"stack"}
+
+
+def test_each_kind_sits_with_its_atoms_and_its_own_branch():
+    """Every token-level kind has Python atoms and a branch of the compiled atomiser; two kinds
+    share a branch only where one reads like the other (a word table like Clark clusters), and
+    every token-level kind is in the equivalence tests' feature set."""
+    token_level = [k for k in KINDS.values() if k.token_level]
+    assert all(k.atoms is not None and k.code >= 0 for k in token_level)
+    codes = {k.name: k.code for k in KINDS.values() if k.code >= 0}
+    shared = {c for c in codes.values() if list(codes.values()).count(c) > 1}
+    assert {n for n, c in codes.items() if c in shared} == {"clark", "table"}
+    assert {k.name for k in token_level} - {p["kind"] for p in ALL_KINDS.groups.values()} == {"table"}
 
 
 def test_explicit_tokens(setup):

@@ -1,10 +1,11 @@
-"""The plain-Python atoms (crftag.features.atoms): the definition the compiled atomiser must equal."""
+"""The plain-Python atoms of each kind (crftag.features.kinds): what the compiled atomiser must equal."""
 
 from __future__ import annotations
 
 import pytest
 
-from crftag.features.atoms import make_atom_fn, shape
+from crftag.features.kinds import make_atom_fn
+from crftag.features.kinds.text import shape
 
 
 @pytest.mark.parametrize("kind, params, token, atoms", [

@@ -4,7 +4,8 @@ import pytest
 
 from crftag.features.featureset import FeatureSet, load_feature_set
 from crftag.features.featurize import Featurizer, ReferenceFeaturizer
-from crftag.features.lexicon import Gazetteer, Lexicon, cluster_keys, gazetteer_token, read_clusters
+from crftag.features.kinds.clusters import cluster_keys
+from crftag.features.lexicon import Gazetteer, Lexicon, gazetteer_token, read_clusters
 
 TWEETS = [
     ["@bob", "loves", "New", "York", "City", "!!!"],
