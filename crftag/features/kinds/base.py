@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 from numba import njit
 
 from crftag.text.chartable import fold_of
@@ -108,7 +107,3 @@ def is_in(c, members):
             return True
     return False
 
-
-def ascii_codes(text: bytes) -> np.ndarray:
-    """The bytes of ``text`` as int64 code points (what the matchers compare with)."""
-    return np.frombuffer(text, np.uint8).astype(np.int64)
