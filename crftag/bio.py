@@ -92,3 +92,25 @@ def allowed_transitions(labels: Sequence[str]) -> np.ndarray:
 def allowed_starts(labels: Sequence[str]) -> np.ndarray:
     """Boolean vector: may a sentence start with this label? (not with ``I-``)."""
     return np.array([split_tag(t)[0] != "I" for t in labels], dtype=bool)
+
+
+def to_bioes(tags: Sequence[str]) -> list[str]:
+    """BIO tags as BIOES: the last token of a chunk ``E-``, a one-token chunk ``S-``.
+
+    Chunks are conlleval's (:func:`chunks`), so an ``I-X`` after ``O`` starts one.
+    """
+    out = [OUTSIDE] * len(tags)
+    for kind, start, end in chunks(tags):
+        if end - start == 1:
+            out[start] = f"S-{kind}"
+            continue
+        out[start] = f"B-{kind}"
+        out[start + 1:end - 1] = [f"I-{kind}"] * (end - start - 2)
+        out[end - 1] = f"E-{kind}"
+    return out
+
+
+def from_bioes(tags: Sequence[str]) -> list[str]:
+    """BIOES tags as BIO (``S-`` -> ``B-``, ``E-`` -> ``I-``), tag by tag."""
+    return [f"{'B' if p == 'S' else 'I' if p == 'E' else p}-{k}" if k else p
+            for p, k in map(split_tag, tags)]
