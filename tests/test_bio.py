@@ -1,6 +1,8 @@
+import random
+
 import numpy as np
 
-from crftag.bio import allowed_starts, allowed_transitions, chunks, is_valid_tag
+from crftag.bio import allowed_starts, allowed_transitions, chunks, from_bioes, is_valid_tag, to_bioes
 
 
 def test_chunks_follow_conlleval():
@@ -25,3 +27,18 @@ def test_bio_constraints():
     assert not allowed[0, 2] and allowed[1, 2] and allowed[2, 2] and not allowed[3, 2]
     assert allowed[0, 1] and allowed[2, 0]
     np.testing.assert_array_equal(allowed_starts(labels), [True, True, False, True, False])
+
+
+def test_bioes_marks_chunk_ends_and_single_tokens():
+    tags = ["O", "B-a", "I-a", "I-a", "O", "B-b", "I-a", "O", "I-c", "B-c", "B-c"]
+    assert to_bioes(tags) == ["O", "B-a", "I-a", "E-a", "O", "S-b", "S-a", "O", "S-c", "S-c", "S-c"]
+    back = ["O", "B-a", "I-a", "I-a", "O", "B-b", "B-a", "O", "B-c", "B-c", "B-c"]
+    assert from_bioes(to_bioes(tags)) == back
+
+
+def test_bioes_round_trip_keeps_conllevals_chunks():
+    rng = random.Random(0)
+    for _ in range(2000):
+        tags = [rng.choice(["O", "B-a", "I-a", "B-b", "I-b"]) for _ in range(rng.randint(0, 9))]
+        assert chunks(from_bioes(to_bioes(tags))) == chunks(tags)
+        assert from_bioes(tags) == tags  # BIO stays BIO
