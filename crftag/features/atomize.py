@@ -1,8 +1,8 @@
 """Atoms of new token types, in compiled code: the twin of each kind's Python atoms.
 
 Each kind of :mod:`crftag.features.kinds` defines its atoms with Python string methods and
-regular expressions, and beside them an ``emit_*`` kernel that computes the same atoms. Here
-those kernels run for a whole batch of new token types in one compiled pass over their code
+regular expressions, and beside them the kernels that compute the same atoms. Here those
+kernels run for a whole batch of new token types in one compiled pass over their code
 points, straight to their 64-bit hashes (FNV-1a of ``"group|atom"`` in UTF-8), without building
 a string. Python's character classes come from :mod:`crftag.text.chartable`; lowercasing is
 ``str.lower`` itself (the caller passes the lowered code points), so special cases such as a
@@ -18,13 +18,12 @@ from numba import njit
 from crftag.bundles import bundle
 from crftag.features.hashing import FNV_OFFSET, fnv_cp, fnv_span
 from crftag.features.kinds import KINDS
-from crftag.features.kinds.base import emit, emit_const
 from crftag.features.kinds.clusters import (
     BROWN,
     CLARK,
     PLACEHOLDERS,
     SCHEMES,
-    emit_clusters,
+    cluster_row,
     placeholder_rows,
     row_atoms,
     word_table,
@@ -38,13 +37,13 @@ from crftag.features.kinds.text import (
     SHAPE,
     SUFFIX,
     WORDS,
+    affix_span,
     case_stats,
-    emit_affixes,
-    emit_casing,
-    emit_chars,
-    emit_shape,
+    casing_flags,
+    chars_codes,
+    shape_hashes,
 )
-from crftag.features.kinds.twitter import TWITTER, emit_twitter
+from crftag.features.kinds.twitter import TWITTER, twitter_cue
 from crftag.features.lexicon import ClusterTable
 from crftag.text.chartable import GAZ_PUNCT, flags_of
 
@@ -83,6 +82,21 @@ TokenTypes = bundle(
 _U0 = np.uint64(0)
 
 
+@njit(nogil=True, cache=True, inline="always")
+def _emit(out, n, h, g, atom_id):
+    """Append one atom (hash, group, constant-atom id or -1) at ``n``; returns the next slot."""
+    out[0][n] = h
+    out[1][n] = g
+    out[2][n] = atom_id
+    return n + 1
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _emit_const(out, n, tables, g, c):
+    """Append the group's constant atom ``c`` (see :attr:`crftag.features.kinds.base.Kind.const_atoms`)."""
+    return _emit(out, n, tables.const[g, c], g, tables.const_id[g, c])
+
+
 @njit(nogil=True, cache=True)
 def atomize(types, tables, chars, conj_group):
     """Atoms of every token type: ``(atom_hash, atom_group, atom_id, atom_ptr, conj, gaz_hash)``.
@@ -106,26 +120,47 @@ def atomize(types, tables, chars, conj_group):
         a, b = types.ptr[ty], types.ptr[ty + 1]
         la, lb = types.low_ptr[ty], types.low_ptr[ty + 1]
         stats = case_stats(chars, cps, a, b)
-        for g in range(len(tables.kind)):  # one branch per kind: its emit_* kernel, in its module
+        for g in range(len(tables.kind)):  # one branch per kind: its module computes, this emits
             kind = tables.kind[g]
             if kind == BIAS:
-                n = emit_const(out, n, tables, g, 0)
+                n = _emit_const(out, n, tables, g, 0)
             elif kind == WORDS:
-                n = emit(out, n, fnv_span(tables.state[g, 0], cps, a, b), g, -1)
+                n = _emit(out, n, fnv_span(tables.state[g, 0], cps, a, b), g, -1)
             elif kind == LOWERED:
-                n = emit(out, n, fnv_span(tables.state[g, 0], low, la, lb), g, -1)
+                n = _emit(out, n, fnv_span(tables.state[g, 0], low, la, lb), g, -1)
             elif kind == PREFIX or kind == SUFFIX:
-                n = emit_affixes(out, n, tables, g, low, la, lb, b - a, kind == SUFFIX)
+                for k in range(tables.len_ptr[g], tables.len_ptr[g + 1]):
+                    width = tables.lens[k]
+                    if b - a >= width:  # lengths the token itself reaches, as Python's len(token)
+                        s, e = affix_span(la, lb, width, kind == SUFFIX)
+                        n = _emit(out, n, fnv_span(tables.len_state[k], low, s, e), g, -1)
             elif kind == CASING:
-                n = emit_casing(out, n, tables, g, chars, cps, a, b, stats)
+                flags = casing_flags(chars, cps, a, b, stats)
+                for c in range(5):
+                    if flags >> c & 1:
+                        n = _emit_const(out, n, tables, g, c)
             elif kind == SHAPE:
-                n = emit_shape(out, n, tables, g, chars, cps, a, b)
+                h, hs = shape_hashes(tables.state[g, 0], tables.state[g, 1], chars, cps, a, b)
+                n = _emit(out, n, h, g, -1)
+                n = _emit(out, n, hs, g, -1)
             elif kind == CHARS:
-                n = emit_chars(out, n, tables, g, cps, a, b, stats)
+                for c in chars_codes(cps, a, b, stats):
+                    if c >= 0:
+                        n = _emit_const(out, n, tables, g, c)
             elif kind == TWITTER:
-                n = emit_twitter(out, n, tables, g, chars, cps, a, b, low, la, lb)
+                cue = twitter_cue(chars, cps, a, b)
+                if cue >= 0:
+                    n = _emit_const(out, n, tables, g, cue)
+                if cue == 1:  # a hashtag's body
+                    n = _emit(out, n, fnv_span(tables.state[g, 1], low, la + 1, lb), g, -1)
             elif kind == BROWN or kind == CLARK:
-                n = emit_clusters(out, n, tables, g, chars, low, la, lb)
+                row = cluster_row(tables, chars, g, low, la, lb)
+                if row < 0:
+                    n = _emit_const(out, n, tables, g, 0)
+                else:
+                    base = tables.atom_base[g] + row * tables.width[g]
+                    for k in range(base, base + tables.width[g]):
+                        n = _emit(out, n, tables.cl_atoms[k], g, tables.cl_id[k])
         atom_ptr[ty + 1] = n
         h = np.uint64(FNV_OFFSET)
         kept = 0

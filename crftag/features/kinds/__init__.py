@@ -4,14 +4,16 @@ One module per concern: :mod:`~crftag.features.kinds.text` (the token's own char
 :mod:`~crftag.features.kinds.twitter` (tweet cues), :mod:`~crftag.features.kinds.clusters`
 (word tables), :mod:`~crftag.features.kinds.gazetteer` and :mod:`~crftag.features.kinds.stack`.
 Each module holds, per kind, its :class:`~crftag.features.kinds.base.Kind` (options, resource,
-constant atoms), the plain-Python definition of its atoms, and their compiled twin (an
-``emit_*`` kernel). Feature-set validation, lexicon building, the reference featuriser, the
-compiled atomiser (:mod:`crftag.features.atomize`) and ``crftag features kinds`` all read
-:data:`KINDS`.
+constant atoms), the plain-Python definition of its atoms, and their compiled twin: kernels
+that compute what a token's atoms are (which constant atoms, which hashes, which cluster
+row). The compiled atomiser (:mod:`crftag.features.atomize`) calls them and writes the atoms
+out: kernels that wrote into its output themselves, inlined two levels deep, made it up to
+twice as slow. Feature-set validation, lexicon building, the reference featuriser, the
+atomiser and ``crftag features kinds`` all read :data:`KINDS`.
 
 A new token-level kind is one module here (or a few lines in one): its declaration with a new
-``code``, its ``atoms`` and its ``emit_*`` kernel, then one branch in
-:func:`crftag.features.atomize.atomize` that calls the kernel. The equivalence tests
+``code``, its ``atoms`` and its kernel, then one branch in
+:func:`crftag.features.atomize.atomize` that calls the kernel and emits. The equivalence tests
 (``tests/features/test_atomize.py``) then compare the two on real and adversarial tokens.
 """
 

@@ -1,8 +1,8 @@
 """What a feature kind is, and the compiled pieces several kinds share.
 
 A :class:`Kind` declares a kind's options and resource, and names what makes its atoms: the
-plain-Python definition (``atoms``) and the code of its compiled twin in
-:func:`crftag.features.atomize.atomize` (``code``). Each kind lives in one module of this package
+plain-Python definition (``atoms``) and the code of its branch in the compiled atomiser
+(:func:`crftag.features.atomize.atomize`, ``code``). Each kind lives in one module of this package
 with all three (see :mod:`crftag.features.kinds`).
 """
 
@@ -66,22 +66,7 @@ class Kind:
     max_atoms: Callable[[dict], int] = lambda params: 0
 
 
-# ---- compiled pieces shared by the kinds' atomisers ----
-
-@njit(nogil=True, cache=True, inline="always")
-def emit(out, n, h, g, atom_id):
-    """Append one atom (hash, group, constant-atom id or -1) at ``n``; returns the next slot."""
-    out[0][n] = h
-    out[1][n] = g
-    out[2][n] = atom_id
-    return n + 1
-
-
-@njit(nogil=True, cache=True, inline="always")
-def emit_const(out, n, tables, g, c):
-    """Append the group's constant atom ``c`` (see :attr:`Kind.const_atoms`)."""
-    return emit(out, n, tables.const[g, c], g, tables.const_id[g, c])
-
+# ---- compiled pieces of Python's re that several kinds' matchers share ----
 
 @njit(nogil=True, cache=True, inline="always")
 def at_end(buf, i, b):

@@ -12,7 +12,7 @@ import numpy as np
 from numba import njit
 
 from crftag.features.hashing import FNV_OFFSET, fnv_span, splitmix64
-from crftag.features.kinds.base import AtomFn, Kind, Option, at_end, emit, emit_const, folds, is_in
+from crftag.features.kinds.base import AtomFn, Kind, Option, at_end, folds, is_in
 from crftag.features.kinds.twitter import url_start
 from crftag.text.chartable import DECIMAL, SPACE, WORD, flags_of
 
@@ -83,7 +83,7 @@ def _clark(params: dict, table: Mapping[str, str] | None) -> AtomFn:
 
 
 def row_atoms(kind: str, params: dict, names: list[str]) -> list[list[str]]:
-    """The atoms of each cluster row of a group's table (what :func:`emit_clusters` emits)."""
+    """The atoms of each cluster row of a group's table (what the compiled atomiser emits for a row)."""
     if kind == "brown":
         prefixes = sorted(params["prefixes"])
         return [[f"p{n}={path[:n]}" for n in prefixes] for path in names]
@@ -215,17 +215,6 @@ def cluster_row(tables, chars, g, low, a, b):
     if row < 0 and hashtag:
         row = _find_word(tables, salt, low, a + 1, b)
     return row
-
-
-@njit(nogil=True, cache=True, inline="always")
-def emit_clusters(out, n, tables, g, chars, low, la, lb):
-    row = cluster_row(tables, chars, g, low, la, lb)
-    if row < 0:
-        return emit_const(out, n, tables, g, 0)
-    base = tables.atom_base[g] + row * tables.width[g]
-    for k in range(base, base + tables.width[g]):
-        n = emit(out, n, tables.cl_atoms[k], g, tables.cl_id[k])
-    return n
 
 
 # ---- the word table the compiled lookup reads ----

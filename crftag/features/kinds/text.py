@@ -9,8 +9,8 @@ import unicodedata
 import numpy as np
 from numba import njit
 
-from crftag.features.hashing import fnv_cp, fnv_span
-from crftag.features.kinds.base import Kind, Option, emit, emit_const
+from crftag.features.hashing import fnv_cp
+from crftag.features.kinds.base import Kind, Option
 from crftag.text.chartable import DIGIT, LOWER, PUNCT, TITLE, UPPER, flags_of
 
 # codes of the compiled atomiser's branches (unique across the package: tested)
@@ -117,31 +117,22 @@ def case_stats(chars, cps, a, b):
 
 
 @njit(nogil=True, cache=True, inline="always")
-def emit_affixes(out, n, tables, g, low, la, lb, length, suffix):
-    """Affixes of the lowercased token, for the lengths the token itself (``length``) reaches."""
-    for k in range(tables.len_ptr[g], tables.len_ptr[g + 1]):
-        width = tables.lens[k]
-        if length >= width:
-            s, e = (lb - width, lb) if suffix else (la, la + width)
-            n = emit(out, n, fnv_span(tables.len_state[k], low, s, e), g, -1)
-    return n
+def affix_span(la, lb, width, suffix):
+    """Where a prefix (or suffix) of ``width`` code points of the lowercased token lies."""
+    return (lb - width, lb) if suffix else (la, la + width)
 
 
 @njit(nogil=True, cache=True, inline="always")
-def emit_casing(out, n, tables, g, chars, cps, a, b, stats):
+def casing_flags(chars, cps, a, b, stats):
+    """Which constant atoms (title, upper, lower, mixedcase, initcap) the token has, as bits."""
     is_title, is_upper, is_lower, upper_tail, n_lower, _, _ = stats
-    flags = (is_title, is_upper, is_lower, upper_tail and n_lower > 0,
-             b > a and flags_of(chars, cps[a]) & UPPER != 0)
-    for c in range(5):
-        if flags[c]:
-            n = emit_const(out, n, tables, g, c)
-    return n
+    return (is_title | is_upper << 1 | is_lower << 2 | (upper_tail and n_lower > 0) << 3
+            | (b > a and flags_of(chars, cps[a]) & UPPER != 0) << 4)
 
 
 @njit(nogil=True, cache=True, inline="always")
-def emit_shape(out, n, tables, g, chars, cps, a, b):
-    h = tables.state[g, 0]
-    hs = tables.state[g, 1]
+def shape_hashes(h, hs, chars, cps, a, b):
+    """The shape (first 12 characters) and the collapsed shape, hashed on from ``h`` and ``hs``."""
     previous = -1
     for i in range(a, b):
         c = np.int64(cps[i])
@@ -152,8 +143,7 @@ def emit_shape(out, n, tables, g, chars, cps, a, b):
         if s != previous or s == 10:  # re's "(.)\1+" does not match a newline
             hs = fnv_cp(hs, s)
         previous = s
-    n = emit(out, n, h, g, -1)
-    return emit(out, n, hs, g, -1)
+    return h, hs
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -165,17 +155,15 @@ def _has_inner_hyphen(buf, a, b):
 
 
 @njit(nogil=True, cache=True, inline="always")
-def emit_chars(out, n, tables, g, cps, a, b, stats):
+def chars_codes(cps, a, b, stats):
+    """The token's constant atoms (digits, punctuation, inner hyphen, length band), by position in
+    ``const_atoms`` (-1: none)."""
     length = b - a
     n_digit, n_punct = stats[5], stats[6]
-    codes = (0 if length > 0 and n_digit == length else 1 if n_digit > 0 else -1,
-             2 if n_punct == length else 3 if n_punct > 0 else -1,
-             4 if _has_inner_hyphen(cps, a, b) else -1,
-             5 + length if length < 4 else 9 if length < 8 else 10)
-    for c in codes:
-        if c >= 0:
-            n = emit_const(out, n, tables, g, c)
-    return n
+    return (0 if length > 0 and n_digit == length else 1 if n_digit > 0 else -1,
+            2 if n_punct == length else 3 if n_punct > 0 else -1,
+            4 if _has_inner_hyphen(cps, a, b) else -1,
+            5 + length if length < 4 else 9 if length < 8 else 10)
 
 
 # ---- the declarations ----

@@ -8,8 +8,7 @@ import re
 import numpy as np
 from numba import njit
 
-from crftag.features.hashing import fnv_span
-from crftag.features.kinds.base import Kind, at_end, emit, emit_const, folds, is_in
+from crftag.features.kinds.base import Kind, at_end, folds, is_in
 from crftag.text.chartable import fold_of
 
 TWITTER = 8  # the compiled atomiser's branch
@@ -120,24 +119,22 @@ def is_emoticon(buf, a, b):
     return n >= 3 and c0 == 45 and buf[m - 1] == 45 and _all_eq(buf, a + 1, m - 1, 95)
 
 
-@njit(nogil=True, cache=True, inline="always")
-def emit_twitter(out, n, tables, g, chars, cps, a, b, low, la, lb):
+@njit(nogil=True, cache=True)
+def twitter_cue(chars, cps, a, b):
+    """The token's cue, by position in ``const_atoms`` (<USR>, <HASHTAG>, <URL>, <RT>,
+    <EMOTICON>), or -1; a hashtag's lowercased body is its second atom."""
     length = b - a
     if length > 1 and cps[a] == 64:
-        return emit_const(out, n, tables, g, 0)
+        return 0
     if length > 1 and cps[a] == 35:
-        n = emit_const(out, n, tables, g, 1)
-        return emit(out, n, fnv_span(tables.state[g, 1], low, la + 1, lb), g, -1)
-    code = -1
+        return 1
     if is_url(chars, cps, a, b):
-        code = 2
-    elif length == 2 and ((cps[a] == 82 and cps[a + 1] == 84) or (cps[a] == 114 and cps[a + 1] == 116)):
-        code = 3
-    elif is_emoticon(cps, a, b):
-        code = 4
-    if code >= 0:
-        n = emit_const(out, n, tables, g, code)
-    return n
+        return 2
+    if length == 2 and ((cps[a] == 82 and cps[a + 1] == 84) or (cps[a] == 114 and cps[a + 1] == 116)):
+        return 3
+    if is_emoticon(cps, a, b):
+        return 4
+    return -1
 
 
 KINDS = (
