@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -135,6 +136,30 @@ def test_a_model_that_fails_to_load_stops_the_second_process(tmp_path):
         except (OSError, ValueError):
             continue
     assert left == []
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie nobody reaped yet does not count)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux ends it (PR_SET_PDEATHSIG)")
+def test_the_second_process_ends_with_the_one_that_started_it(tmp_path):
+    """A server killed while it warms leaves no compiling process behind: on an empty cache the
+    second process would compile for half a minute, yet it is gone within seconds of its parent."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
+    code = ("import os, time; from crftag.integrations import warmup; warmup.start_aside(2); "
+            "print(warmup._ASIDE[0].pid, flush=True); time.sleep(2); os._exit(0)")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    pid = int(done.stdout)
+    deadline = time.monotonic() + 5
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(pid)
 
 
 def test_warm_up_parts_and_refusals(tiny_crf):

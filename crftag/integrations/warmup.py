@@ -153,9 +153,24 @@ def start_aside(processes: int | None = None) -> None:
     the synthetic model it compiles with needs nothing of the real one."""
     if _ASIDE or (processes or os.cpu_count() or 1) < 2:
         return
-    code = "from crftag.integrations.warmup import tagging_pass; tagging_pass()"
+    code = f"from crftag.integrations.warmup import _aside_main; _aside_main({os.getpid()})"
     _ASIDE.append(subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+
+def _aside_main(parent: int) -> None:
+    """The second process: compile :func:`tagging_pass`, and end with the process that started
+    it, however that one ends (killed, ``os._exit``, a server stopped by its orchestrator): on
+    Linux the kernel kills it then (``PR_SET_PDEATHSIG``); elsewhere it ends on its own once
+    compiled."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent ended before the line above took effect
+            return
+    tagging_pass()
 
 
 def stop_aside() -> None:

@@ -34,10 +34,12 @@ class LoadedModel:
     loaded_at: float
 
 
-def load_model(path: str, sha256: str | None = None) -> LoadedModel:
+def load_model(path: str, sha256: str | None = None, processes: int | None = 1) -> LoadedModel:
     """Load and warm up a model (numba's kernels loaded, caches primed) before it serves; with
-    ``sha256``, a file with another digest is refused unread."""
-    from crftag.integrations.warmup import warm_up
+    ``sha256``, a file with another digest is refused unread. ``processes`` > 1 (None: when the
+    machine has several cores) compiles the tagging pass in a second process, started before the
+    model loads (:func:`crftag.integrations.warmup.start_aside`)."""
+    from crftag.integrations.warmup import start_aside, stop_aside, warm_up
     from crftag.io.modelfile import open_model_file
     from crftag.resources.models import resolve
     from crftag.tagger import Tagger
@@ -52,10 +54,15 @@ def load_model(path: str, sha256: str | None = None) -> LoadedModel:
         digest = digest_of_file()  # before loading: the file may be replaced (atomically) meanwhile
     except ModelError:
         digest = None
-    tagger = Tagger.load(path, sha256=sha256)  # a missing, bad or other file: ModelError, one line
-    if digest is None:
-        digest = digest_of_file()
-    warm_up(tagger, ("api", "server"), processes=1)  # nothing compiles on a request's time
+    start_aside(processes)  # compiles while the model loads; ends with this process
+    try:
+        tagger = Tagger.load(path, sha256=sha256)  # a missing, bad or other file: ModelError, one line
+        if digest is None:
+            digest = digest_of_file()
+    except BaseException:
+        stop_aside()
+        raise
+    warm_up(tagger, ("api", "server"), processes=processes)  # nothing compiles on a request's time
     return LoadedModel(tagger, path, digest, time.time())
 
 
@@ -190,8 +197,11 @@ class Service:
                     self.m_confidence.observe(e["score"])
 
     def _load(self) -> LoadedModel:
-        """The configured model file, checked against the pinned sha256 when one is given."""
-        return load_model(self.config.model, self.config.model_sha256)
+        """The configured model file, checked against the pinned sha256 when one is given. The
+        first load of a single-process server compiles in two processes (an empty cache costs
+        it most); a reload, or each of ``--workers N``, in its own."""
+        first = self.model is None and self.config.workers == 1
+        return load_model(self.config.model, self.config.model_sha256, processes=None if first else 1)
 
     def _serve(self, model: LoadedModel) -> None:
         self.model = model
