@@ -16,11 +16,12 @@ new container, CI runner or laptop (an empty numba cache), on this machine's cor
 The model defaults to the default feature set trained on WNUT16 train (through the registry).
 Prints a table and saves bench/results/cold_start.json.
 
-    python bench/cold_start.py --compare DIR [--rounds 3] [--model M]
+    python bench/cold_start.py --compare DIR [--rounds 3] [--model M] [--serve]
 
 times the warm-up and the new-process tweet of this checkout and of the crftag in ``DIR`` (for
 example ``git worktree add DIR REV``), in alternating rounds on the same machine: a busy machine
-moves the figures above by a third, the ratio much less. Saves bench/results/cold_start_compare.json.
+moves the figures above by a third, the ratio much less. ``--serve`` also starts each one's server
+on an empty cache of its own and times it until ready. Saves bench/results/cold_start_compare.json.
 """
 
 from __future__ import annotations
@@ -59,13 +60,13 @@ def request(port: int, method: str, path: str, body: bytes | None = None) -> tup
         conn.close()
 
 
-def serve(model: Path, env: dict) -> dict:
+def serve(model: Path, env: dict, cwd: Path | None = None) -> dict:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "crftag", "serve", "-m", str(model), "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
     healthz = readyz = None
     statuses: dict[str, int] = {}
     try:
@@ -91,8 +92,9 @@ def serve(model: Path, env: dict) -> dict:
     return {"healthz_s": healthz, "ready_s": readyz, "tag_statuses": statuses}
 
 
-def compare(other: Path, model: str, rounds: int, runs: int, tmp: Path) -> dict:
-    """Warm-up seconds and new-process tweet seconds of this checkout and of ``other``, alternating."""
+def compare(other: Path, model: str, rounds: int, runs: int, tmp: Path, with_serve: bool) -> dict:
+    """Warm-up seconds and new-process tweet seconds of this checkout and of ``other``, alternating;
+    with ``with_serve``, also a server's start on an empty cache of its own."""
     here = Path(__file__).resolve().parent.parent
     result: dict = {str(here): [], str(other.resolve()): []}
     for r in range(rounds):
@@ -103,9 +105,14 @@ def compare(other: Path, model: str, rounds: int, runs: int, tmp: Path) -> dict:
             warm = run([*crftag, "warmup", "-m", model], env, cwd=tmp)
             tweets = [run([*crftag, "tag", "-m", model, "--output-format", "text"], env, TWEET, cwd=tmp)
                       for _ in range(runs)]
-            result[str(code)].append({"warmup_s": warm, "tweet_s": tweets})
+            row = {"warmup_s": warm, "tweet_s": tweets}
+            if with_serve:
+                serve_env = {**env, "NUMBA_CACHE_DIR": str(tmp / f"{code.name}-{r}-serve")}
+                row["serve"] = serve(Path(model), serve_env, cwd=tmp)
+            result[str(code)].append(row)
+            ready = f", server ready after {row['serve']['ready_s']:.1f} s" if with_serve else ""
             print(f"  {code}: warm-up {warm:5.1f} s, new-process tweet median "
-                  f"{statistics.median(tweets):.2f} s", flush=True)
+                  f"{statistics.median(tweets):.2f} s{ready}", flush=True)
     return result
 
 
@@ -116,6 +123,7 @@ def main() -> None:
     ap.add_argument("--out", default="bench/results")
     ap.add_argument("--compare", type=Path, help="Another crftag checkout, timed alternately with this one.")
     ap.add_argument("--rounds", type=int, default=3, help="Rounds of --compare (each times both).")
+    ap.add_argument("--serve", action="store_true", help="--compare also starts a server on an empty cache.")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="crftag-cold-"))
@@ -127,11 +135,13 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     if args.compare:
         print(f"empty numba cache each round, {os.cpu_count()} cores, model {model}:")
-        result = compare(args.compare, str(model), args.rounds, args.runs, tmp)
+        result = compare(args.compare, str(model), args.rounds, args.runs, tmp, args.serve)
         for code, rows in result.items():
             warm = ", ".join(f"{r['warmup_s']:.1f}" for r in rows)
             tweets = statistics.median([t for r in rows for t in r["tweet_s"]])
-            print(f"{code}: warm-up {warm} s; new-process tweet, median of all {tweets:.2f} s")
+            ready = ("; server ready after " + ", ".join(f"{r['serve']['ready_s']:.1f}" for r in rows) + " s"
+                     if args.serve else "")
+            print(f"{code}: warm-up {warm} s; new-process tweet, median of all {tweets:.2f} s{ready}")
         saved = {"cores": os.cpu_count(), "model": str(model), **result}
         (out / "cold_start_compare.json").write_text(json.dumps(saved, indent=1))
         print(f"saved {out / 'cold_start_compare.json'}")
