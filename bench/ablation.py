@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import hashlib
 import json
 import math
@@ -47,6 +48,8 @@ from pathlib import Path
 import numpy as np
 from joblib import Parallel, delayed
 
+from crftag.bio import from_bioes, to_bioes
+
 sys.path.insert(0, str(Path(__file__).parent))
 from tag_speed import batches, timed
 
@@ -55,6 +58,38 @@ TWEET_CORPORA = ("wnut16", "wnut17", "btc", "twitter2015", "twitter2017")
 WATCHED = {"wnut16": ("company", "product", "musicartist", "sportsteam"),
            "wnut17": ("corporation", "creative-work", "product")}
 DEFAULT_BASELINE = "twitter, half the entity-less tweets (default now)"
+
+
+#: A word table of the multi-word entries of the gazetteer lists, squashed (``Barack Obama`` ->
+#: ``barackobama``, also as ``@barackobama``): what a mention or a hashtag of a listed name looks
+#: like. Derived from the lexicons (so never committed); built by :func:`squash_lists`.
+SQUASHED = "bench/results/squashed-lists.tsv"
+_GENERIC_LISTS = ("cap.", "lower.", "english.stop", "firstname.", "lastname.", "bigdict",
+                  "people.family_name", "people.person.lastnames")
+
+
+def squash_lists(target: Path) -> None:
+    """Write :data:`SQUASHED` from the WNUT16 and Wikidata lists (2 to 6 words, at least 4
+    characters squashed; generic word lists left out): ``key<TAB>lists`` lines, sorted."""
+    from crftag.features.lexicon import gazetteer_token
+    from crftag.resources.registry import default_registry
+
+    registry, lists = default_registry(), {}
+    for name in ("lexicons:wnut16", "lexicons:wikidata2016"):
+        folder = registry.fetch(name)
+        for path in sorted(folder.iterdir()):
+            if path.name.startswith(_GENERIC_LISTS):
+                continue
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+                words = line.split()
+                key = "".join(gazetteer_token(w) for w in words)
+                if 2 <= len(words) <= 6 and len(key) >= 4:
+                    lists.setdefault(key, set()).add(path.name.removesuffix(".txt"))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "w", encoding="utf-8") as fh:
+        for key, names in sorted(lists.items()):
+            label = "+".join(sorted(names))
+            fh.write(f"{key}\t{label}\n@{key}\t{label}\n")
 
 
 def variants() -> dict[str, dict]:
@@ -103,6 +138,12 @@ def variants() -> dict[str, dict]:
             "features": plus(default, **{name: {**group, "bins": []} for name, group in stack(
                 stack_btc=["btc"], stack_tw=["twitter2015", "twitter2017"], stack_wnut=["wnut16"]).items()}),
             "train": half},
+        ("twitter + first passes of BTC, Twitter-2015/2017, WNUT16 and GMB, labels only, "
+         "half the entity-less tweets"): {
+            "features": plus(default, **{name: {**group, "bins": []} for name, group in stack(
+                stack_btc=["btc"], stack_tw=["twitter2015", "twitter2017"], stack_wnut=["wnut16"],
+                stack_gmb=["gmb"]).items()}),
+            "train": half},
         "surface": {"features": surface},
         "surface + Brown (ARK)": {"features": plus(surface, brown=default["groups"]["brown"])},
         "surface + gazetteers": {"features": plus(surface, gazetteer=default["groups"]["gazetteer"])},
@@ -128,6 +169,17 @@ def variants() -> dict[str, dict]:
             "features": plus(default, **minilm), "train": {"empty_fraction": 0.5, "bags": 5}},
         "twitter, half the entity-less tweets, c1=0.05 c2=0.05": {
             "features": default, "params": {"c1": 0.05, "c2": 0.05}, "train": {"empty_fraction": 0.5}},
+        "twitter, half the entity-less tweets, BIOES labels": {"features": default, "train": half,
+                                                               "labels": "bioes"},
+        "twitter, half the entity-less tweets, c1=0.05 c2=0.05, 150 iterations": {
+            "features": default, "params": {"c1": 0.05, "c2": 0.05, "max_iterations": 150}, "train": half},
+        "twitter + multi-word list entries squashed (@BarackObama), half the entity-less tweets": {
+            "features": plus(default, squashed={"kind": "table", "resource": SQUASHED, "window": near}),
+            "train": half},
+        "twitter, half the entity-less tweets, 40 L-BFGS iterations": {
+            "features": default, "params": {"max_iterations": 40}, "train": half},
+        "twitter, half the entity-less tweets, 80 L-BFGS iterations": {
+            "features": default, "params": {"max_iterations": 80}, "train": half},
         "twitter, half the entity-less tweets, 5 bags": {"features": default,
                                                          "train": {"empty_fraction": 0.5, "bags": 5}},
     }
@@ -157,6 +209,13 @@ def _options(spec: dict) -> dict:
     return {"empty_fraction": 1.0, **spec.get("params", {}), **spec.get("train", {})}
 
 
+def _labelled(sents: list, labels: str) -> list:
+    """``sents`` with their tags in the label scheme a variant trains on (``bio`` leaves them)."""
+    if labels == "bio":
+        return sents
+    return [dataclasses.replace(s, tags=to_bioes(s.tags)) for s in sents]
+
+
 def _scores(report) -> dict:
     return {**{k: report.overall[k] for k in ("precision", "recall", "f1")},
             "per_type": {t: v["f1"] for t, v in report.per_type.items()}}
@@ -181,13 +240,14 @@ def run_fold(name: str, spec: dict, corpus: str, folds: int, k: int, model_path:
         held = [s for s, a in zip(sents, assign, strict=True) if a == k]
     t0 = time.perf_counter()
     # the held-out sentences are the dev data: a stack group's first pass leaves them out
-    tagger = train(fit, dev=held, features=fs, **_options(spec))
+    labels = spec.get("labels", "bio")
+    tagger = train(_labelled(fit, labels), dev=_labelled(held, labels), features=fs, **_options(spec))
     train_s = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(model_path or Path(tmp) / "m.crftag")
         tagger.save(path)
         model_mb = path.stat().st_size / 1e6
-    pred = tagger.tag_tokens_batch([s.tokens for s in held])
+    pred = [from_bioes(p) for p in tagger.tag_tokens_batch([s.tokens for s in held])]
     return {"variant": name, "spec": spec_hash(spec), "corpus": corpus, "folds": folds, "fold": k,
             "train_s": train_s, "model_mb": model_mb, "sentences": len(fit),
             **_scores(evaluate([s.tags for s in held], pred))}
@@ -329,6 +389,8 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown variants: {', '.join(unknown)}; known: {'; '.join(table)}")
     corpora = [c.strip() for c in args.corpora.split(",")]
+    if any(table[n]["features"]["groups"].get("squashed") for n in names) and not Path(SQUASHED).exists():
+        squash_lists(Path(SQUASHED))
     out = Path(args.out)
     (out / "cv-models").mkdir(parents=True, exist_ok=True)
     store_path = Path(args.runs)
