@@ -434,7 +434,7 @@ def _scan(s, table, cls, run, spans, k):
     n = len(s)
     _classify(s, n, table, cls)
     _tabulate(s, n, cls, run)
-    p = 0
+    p = np.int64(0)  # not a literal 0: numba would compile a variant of every matcher for it
     while p < n:
         if cls[p] & _S:
             p += 1
