@@ -80,7 +80,7 @@ def hash_strings(strings: list[str]) -> np.ndarray:
     encoded = [s.encode("utf-8", "surrogatepass") for s in strings]
     ptr = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum([len(b) for b in encoded], out=ptr[1:])
-    buf = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    buf = np.frombuffer(bytearray(b"".join(encoded)), dtype=np.uint8)  # writable, as every other caller's
     return fnv1a_batch(buf, ptr)
 
 

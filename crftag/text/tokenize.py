@@ -512,7 +512,8 @@ def tokenize(text: str) -> tuple[list[str], list[tuple[int, int]]]:
     buf = _span_buffer(2 * len(text))
     k = _tokenize_text(data, wide, code_point_table().snapshot, buf)
     if k < 0:
-        table = code_point_table().ensure(np.frombuffer(data, dtype=np.uint32))
+        # a writable copy (a page was missing: rare): a read-only array is another variant of ensure's kernel
+        table = code_point_table().ensure(np.frombuffer(bytearray(data), dtype=np.uint32))
         k = _tokenize_text(data, wide, table, buf)
     pairs = iter(buf[:2 * k].tolist())
     spans = list(zip(pairs, pairs, strict=True))

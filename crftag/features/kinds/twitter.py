@@ -82,6 +82,9 @@ def _all_in(buf, a, b, members):
     return True
 
 
+_THREE, _UNDERSCORE = np.int64(51), np.int64(95)  # int64s, not literals: one variant of _all_eq
+
+
 @njit(nogil=True, cache=True)
 def _all_eq(buf, a, b, c):
     for i in range(a, b):
@@ -100,9 +103,9 @@ def is_emoticon(buf, a, b):
         return False
     c0 = np.int64(buf[a])
     if c0 == 60:  # <
-        if _all_eq(buf, a + 1, m, 51):
+        if _all_eq(buf, a + 1, m, _THREE):
             return True
-        if buf[a + 1] == 47 and n >= 3 and _all_eq(buf, a + 2, m, 51):
+        if buf[a + 1] == 47 and n >= 3 and _all_eq(buf, a + 2, m, _THREE):
             return True
     if is_in(c0, _EYES):
         if _all_in(buf, a + 1, m, _MOUTH):
@@ -114,9 +117,9 @@ def is_emoticon(buf, a, b):
             return True
         if n >= 3 and is_in(np.int64(buf[m - 2]), _NOSE) and _all_in(buf, a, m - 2, _MOUTH_FIRST):
             return True
-    if n >= 2 and c0 == 94 and buf[m - 1] == 94 and _all_eq(buf, a + 1, m - 1, 95):
+    if n >= 2 and c0 == 94 and buf[m - 1] == 94 and _all_eq(buf, a + 1, m - 1, _UNDERSCORE):
         return True
-    return n >= 3 and c0 == 45 and buf[m - 1] == 45 and _all_eq(buf, a + 1, m - 1, 95)
+    return n >= 3 and c0 == 45 and buf[m - 1] == 45 and _all_eq(buf, a + 1, m - 1, _UNDERSCORE)
 
 
 @njit(nogil=True, cache=True)
