@@ -5,14 +5,14 @@ scheme, :func:`cluster_keys`) and their compiled atoms (the word table and its l
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit
 
 from crftag.features.hashing import FNV_OFFSET, fnv_span, splitmix64
-from crftag.features.kinds.base import AtomFn, Kind, Option, at_end, folds, is_in
+from crftag.features.kinds.base import AtomFn, AtomMaker, Kind, Option, at_end, folds, is_in
 from crftag.features.kinds.twitter import url_start
 from crftag.text.chartable import DECIMAL, SPACE, WORD, flags_of
 
@@ -56,38 +56,35 @@ def cluster_keys(token: str, scheme: str) -> list[str]:
     return [low]
 
 
-def _brown(params: dict, table: Mapping[str, str] | None) -> AtomFn:
-    table, prefixes, scheme = table or {}, sorted(params["prefixes"]), params["normalize"]
-
-    def atoms(token: str) -> list[str]:
-        for key in cluster_keys(token, scheme):
-            path = table.get(key)
-            if path is not None:
-                return [f"p{n}={path[:n]}" for n in prefixes]
-        return ["none"]
-
-    return atoms
+def _cluster_atoms(kind: str, params: dict) -> Callable[[str], list[str]]:
+    """A cluster's atoms: its bit-string prefixes (``brown``), or its name (``clark``, ``table``)."""
+    if kind == "brown":
+        prefixes = sorted(params["prefixes"])
+        return lambda path: [f"p{n}={path[:n]}" for n in prefixes]
+    return lambda cluster: [cluster]
 
 
-def _clark(params: dict, table: Mapping[str, str] | None) -> AtomFn:
-    table, scheme = table or {}, params["normalize"]
+def _lookup(kind: str) -> AtomMaker:
+    """The Python atoms of a word-table kind: the first of the token's keys the table holds."""
+    def make(params: dict, table: Mapping[str, str] | None) -> AtomFn:
+        table, scheme, of_cluster = table or {}, params["normalize"], _cluster_atoms(kind, params)
 
-    def atoms(token: str) -> list[str]:
-        for key in cluster_keys(token, scheme):
-            cluster = table.get(key)
-            if cluster is not None:
-                return [cluster]
-        return ["none"]
+        def atoms(token: str) -> list[str]:
+            for key in cluster_keys(token, scheme):
+                cluster = table.get(key)
+                if cluster is not None:
+                    return of_cluster(cluster)
+            return ["none"]
 
-    return atoms
+        return atoms
+
+    return make
 
 
 def row_atoms(kind: str, params: dict, names: list[str]) -> list[list[str]]:
     """The atoms of each cluster row of a group's table (what the compiled atomiser emits for a row)."""
-    if kind == "brown":
-        prefixes = sorted(params["prefixes"])
-        return [[f"p{n}={path[:n]}" for n in prefixes] for path in names]
-    return [[cluster] for cluster in names]
+    of_cluster = _cluster_atoms(kind, params)
+    return [of_cluster(name) for name in names]
 
 
 # ---- compiled atoms: the twin ----
@@ -275,14 +272,16 @@ KINDS = (
          {"resource": Option("string", "a Brown paths file (registry name or path)"),
           "prefixes": Option("ints", "bit-string prefix lengths", [4, 8, 12, 16]),
           "normalize": Option("string", "how a token is looked up", "lower", _NORMALIZE)},
-         resource="clusters", code=BROWN, atoms=_brown, const_atoms=("none",),
+         resource="clusters", code=BROWN, atoms=_lookup("brown"), const_atoms=("none",),
          max_atoms=lambda p: max(len(p.get("prefixes", [])), 1)),
     Kind("clark", "the token's Clark cluster",
          {"resource": Option("string", "a Clark clusters file (registry name or path)"),
           "normalize": Option("string", "how a token is looked up", "twitterner", _NORMALIZE)},
-         resource="clusters", code=CLARK, atoms=_clark, const_atoms=("none",), max_atoms=lambda p: 1),
+         resource="clusters", code=CLARK, atoms=_lookup("clark"), const_atoms=("none",),
+         max_atoms=lambda p: 1),
     Kind("table", "the token's label in a word table (word<TAB>label lines: wordfreq bands, MiniLM clusters)",
          {"resource": Option("string", "a word table (registry name or path)"),
           "normalize": Option("string", "how a token is looked up", "lower", _NORMALIZE)},
-         resource="clusters", code=CLARK, atoms=_clark, const_atoms=("none",), max_atoms=lambda p: 1),
+         resource="clusters", code=CLARK, atoms=_lookup("table"), const_atoms=("none",),
+         max_atoms=lambda p: 1),
 )
