@@ -8,7 +8,10 @@ new container, CI runner or laptop (an empty numba cache), on this machine's cor
 * **no warm-up**: ``echo TWEET | crftag tag -m M --output-format text`` on an empty cache (what a
   new user's first command costs);
 * **warm-up**: ``crftag warmup -m M`` on an empty cache; then ``crftag tag`` of one tweet in a new
-  process, ``--runs`` times (median, min, max): the latency of a process started after warm-up;
+  process, ``--runs`` times (median, min, max): the latency of a process started after warm-up.
+  Alternating with those runs, the floor beneath them: a new Python process that starts numba as
+  the command line does (without scipy) and calls one cached one-line kernel, and one that
+  only starts the interpreter;
 * **serve**: ``crftag serve -m M`` on an empty cache: seconds until ``/healthz`` answers, until
   ``/readyz`` answers 200, and the statuses ``POST /v1/tag`` got meanwhile (polled every 0.2 s):
   503 with ``Retry-After`` while compiling, then 200, and never another 5xx.
@@ -47,6 +50,31 @@ def run(args: list[str], env: dict, stdin: str | None = None, cwd: Path | None =
     if proc.returncode:
         raise SystemExit(f"{' '.join(args)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return time.perf_counter() - t0
+
+
+def spread(times: list[float]) -> dict:
+    return {"median": statistics.median(times), "min": min(times), "max": max(times), "runs": times}
+
+
+FLOOR_KERNEL = """from numba import njit
+
+
+@njit(cache=True)
+def one(x):
+    return x + 1
+"""
+
+
+def numba_floor(folder: Path, env: dict) -> list[str]:
+    """The command of the floor beneath a new process's tweet: start numba as ``crftag tag`` does
+    (:func:`crftag.cli.options.lean_numba`) and call a one-line kernel from numba's cache (put
+    there by a first run here)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "floor_kernel.py").write_text(FLOOR_KERNEL)
+    cmd = [sys.executable, "-c", "from crftag.cli.options import lean_numba; lean_numba(); "
+           "import floor_kernel; floor_kernel.one(1)"]
+    run(cmd, env, cwd=folder)  # compiles it into the cache
+    return cmd
 
 
 def request(port: int, method: str, path: str, body: bytes | None = None) -> tuple[int, dict]:
@@ -155,9 +183,15 @@ def main() -> None:
     result["first_tweet_no_warmup_s"] = run(tag, fresh("none"), TWEET)
     env = fresh("warm")
     result["warmup_s"] = run([*crftag, "warmup", "-m", str(model)], env)
-    times = [run(tag, env, TWEET) for _ in range(args.runs)]
-    result["tweet_after_warmup_s"] = {"median": statistics.median(times), "min": min(times),
-                                      "max": max(times), "runs": times}
+    floor = numba_floor(tmp / "floor", env)
+    times, floors, bare = [], [], []
+    for _ in range(args.runs):  # alternating, so that a busy moment of the machine hits all three
+        times.append(run(tag, env, TWEET))
+        floors.append(run(floor, env, cwd=tmp / "floor"))
+        bare.append(run([sys.executable, "-c", "pass"], env))
+    result["tweet_after_warmup_s"] = spread(times)
+    result["numba_one_cached_kernel_s"] = spread(floors)
+    result["python_alone_s"] = spread(bare)
     result["serve"] = serve(model, fresh("serve"))
 
     after = result["tweet_after_warmup_s"]
@@ -166,6 +200,11 @@ def main() -> None:
     print(f"  crftag warmup                  {result['warmup_s']:7.1f} s")
     print(f"  one tweet in a new process after it: median {after['median']:.2f} s "
           f"(min {after['min']:.2f}, max {after['max']:.2f}; {args.runs} runs)")
+    for key, what in (("numba_one_cached_kernel_s", "numba started, one cached kernel called"),
+                      ("python_alone_s", "the interpreter alone")):
+        r = result[key]
+        print(f"    floor, a new process: {what}: median {r['median']:.2f} s "
+              f"(min {r['min']:.2f}, max {r['max']:.2f})")
     s = result["serve"]
     print(f"  crftag serve: /healthz 200 after {s['healthz_s']:.2f} s, ready after {s['ready_s']:.1f} s; "
           f"/v1/tag meanwhile: {s['tag_statuses']}")

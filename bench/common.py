@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import random
+from collections.abc import Iterator, Sequence
 
 
 def rss_mb(pid: int | str = "self") -> float:
@@ -24,3 +25,27 @@ def first_tokens(sentences: Sequence[Sequence[str]], n_tokens: int) -> tuple[lis
         sample.append(s)
         count += len(s)
     return sample, count
+
+
+def novel_tweets(templates: list[list[str]], n: int, seed: int, share: float = 1 / 3,
+                 ) -> Iterator[list[str]]:
+    """``n`` tweets built from real ones, with about ``share`` of their tokens replaced by strings
+    never seen before: new @users, #hashtags, URLs, numbers and misspelt words."""
+    rng = random.Random(seed)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    for i in range(n):
+        toks = list(templates[i % len(templates)])
+        for j, tok in enumerate(toks):
+            if rng.random() < share:
+                kind = rng.randrange(5)
+                word = "".join(rng.choice(letters) for _ in range(rng.randint(3, 9)))
+                toks[j] = (f"@{word}{i}", f"#{word.title()}{i}", f"http://t.co/{word}{i}", f"{i}{j}",
+                           f"{tok[:3]}{word}{i}")[kind]
+        yield toks
+
+
+def novel_texts(templates: list[list[str]], n: int, seed: int) -> Iterator[str]:
+    """A stream of mostly novel tweets, as the soak sends them: :func:`novel_tweets` (a third of
+    the tokens never seen before) plus one more never-seen token each."""
+    for i, toks in enumerate(novel_tweets(templates, n, seed)):
+        yield " ".join(toks) + f" w{i}"
