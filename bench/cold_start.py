@@ -67,11 +67,11 @@ def one(x):
 
 def numba_floor(folder: Path, env: dict) -> list[str]:
     """The command of the floor beneath a new process's tweet: start numba as ``crftag tag`` does
-    (:func:`crftag.cli.options.lean_numba`) and call a one-line kernel from numba's cache (put
+    (:func:`crftag.jitcache.lean_numba`) and call a one-line kernel from numba's cache (put
     there by a first run here)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "floor_kernel.py").write_text(FLOOR_KERNEL)
-    cmd = [sys.executable, "-c", "from crftag.cli.options import lean_numba; lean_numba(); "
+    cmd = [sys.executable, "-c", "from crftag.jitcache import lean_numba; lean_numba(); "
            "import floor_kernel; floor_kernel.one(1)"]
     run(cmd, env, cwd=folder)  # compiles it into the cache
     return cmd

@@ -1,4 +1,5 @@
-"""Where numba keeps crftag's compiled kernels, and what happens on a read-only install.
+"""How crftag starts numba: where its compiled kernels are kept, what happens on a read-only
+install, and a start-up without scipy for the processes crftag owns.
 
 numba caches a kernel next to its source (``__pycache__`` in the installed package), else in
 the user's cache folder (``~/.cache/numba``); ``$NUMBA_CACHE_DIR`` overrides both. Where none
@@ -75,3 +76,23 @@ def cache_location() -> str:
     from crftag.text.tokenize import tokenize_segments
 
     return str(tokenize_segments._cache._cache_path)
+
+
+def lean_numba() -> None:
+    """Import numba without scipy, in the processes crftag owns (the commands that tag, the
+    warm-up's second process).
+
+    numba imports scipy to check its version (0.14 s), and its first compiled call
+    imports scipy.linalg to see whether BLAS is there for np.cov/np.correlate (0.2-0.3 s);
+    crftag's kernels use neither. A process crftag owns lets numba start without them;
+    anything that imports scipy later (training) gets it as usual.
+    """
+    if "numba" in sys.modules or "scipy" in sys.modules:
+        return
+    sys.modules["scipy"] = None  # type: ignore[assignment]  # `import scipy` raises ImportError
+    try:
+        import numba.np.arraymath  # noqa: F401  (what numba's first call would import)
+    except ImportError:
+        pass  # a numba that needs scipy: it will import it when asked
+    finally:
+        del sys.modules["scipy"]

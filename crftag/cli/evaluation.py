@@ -11,11 +11,11 @@ from crftag.cli.options import (
     encoding_option,
     input_format_option,
     inputs_of,
-    lean_numba,
     named_model,
     output_to,
     report_format_option,
 )
+from crftag.jitcache import lean_numba
 
 
 @click.command(name="eval")

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import click
 
-from crftag.cli.options import backend_params, json_output_option, lean_numba, model_option, named_model
+import crftag
+from crftag.cli.options import backend_params, json_output_option, model_option, named_model
 from crftag.errors import CrftagError
+from crftag.jitcache import cache_location, lean_numba
 
 
 @click.command()
@@ -54,15 +56,14 @@ def warmup(model_path: str, parts: tuple[str, ...]) -> None:
     """
     import time
 
-    lean_numba()
-    import crftag
     from crftag.integrations.warmup import PARTS, start_aside, stop_aside, warm_up
-    from crftag.jitcache import cache_location
-    from crftag.tagger import Tagger
 
     t0 = time.perf_counter()
-    start_aside()  # the tagging pass compiles in a second process while the model loads
+    start_aside()  # the tagging pass compiles in a second process while this one starts and loads the model
     try:
+        lean_numba()
+        from crftag.tagger import Tagger
+
         tagger = Tagger.load(model_path)
     except BaseException:
         stop_aside()

@@ -1,4 +1,4 @@
-"""What the commands share: option declarations, ``KEY=VALUE`` parsing, outputs, lean start-up.
+"""What the commands share: option declarations, ``KEY=VALUE`` parsing, outputs.
 
 Format choices come from :mod:`crftag.io.formats`, the same lists the readers and writers
 use; nothing here imports numba, so ``crftag --help`` stays fast.
@@ -18,25 +18,6 @@ import click
 from crftag.io.formats import LABELLED_FORMATS, REPORT_FORMATS
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
-
-
-def lean_numba() -> None:
-    """Import numba without scipy, in the commands that tag.
-
-    numba imports scipy to check its version (0.14 s), and its first compiled call
-    imports scipy.linalg to see whether BLAS is there for np.cov/np.correlate (0.2-0.3 s);
-    crftag's kernels use neither. The command line owns its process, so it lets numba
-    start without them; anything that imports scipy later (training) gets it as usual.
-    """
-    if "numba" in sys.modules or "scipy" in sys.modules:
-        return
-    sys.modules["scipy"] = None  # type: ignore[assignment]  # `import scipy` raises ImportError
-    try:
-        import numba.np.arraymath  # noqa: F401  (what numba's first call would import)
-    except ImportError:
-        pass  # a numba that needs scipy: it will import it when asked
-    finally:
-        del sys.modules["scipy"]
 
 
 # -- option values ------------------------------------------------------------------------------

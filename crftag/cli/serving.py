@@ -8,8 +8,9 @@ from typing import Any
 
 import click
 
-from crftag.cli.options import lean_numba, model_option
+from crftag.cli.options import model_option
 from crftag.errors import CrftagError
+from crftag.jitcache import lean_numba
 
 
 @click.command()

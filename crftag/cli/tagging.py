@@ -12,13 +12,13 @@ from crftag.cli.options import (
     encoding_option,
     input_format_option,
     inputs_of,
-    lean_numba,
     model_option,
     output_to,
     thresholds_option,
 )
 from crftag.errors import CrftagError, DataError
 from crftag.io.formats import INPUT_FORMATS, OUTPUT_FORMATS
+from crftag.jitcache import lean_numba
 from crftag.limits import MAX_LINE_BYTES, MAX_TOKENS
 
 

@@ -170,6 +170,9 @@ def _aside_main(parent: int) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, ctypes.c_ulong(signal.SIGKILL))  # 1: PR_SET_PDEATHSIG
         if os.getppid() != parent:  # the parent ended before the line above took effect
             return
+    from crftag.jitcache import lean_numba
+
+    lean_numba()  # this process is crftag's: numba starts without scipy (0.3-0.4 s of the critical path)
     tagging_pass()
 
 
