@@ -172,7 +172,7 @@ def _aside_main(parent: int) -> None:
             return
     from crftag.jitcache import lean_numba
 
-    lean_numba()  # this process is crftag's: numba starts without scipy (0.3-0.4 s of the critical path)
+    lean_numba()  # this process is crftag's: numba starts without the scipy it would import (0.3-0.4 s)
     tagging_pass()
 
 
