@@ -138,6 +138,10 @@ def variants() -> dict[str, dict]:
             "features": plus(default, **{name: {**group, "bins": []} for name, group in stack(
                 stack_btc=["btc"], stack_tw=["twitter2015", "twitter2017"], stack_wnut=["wnut16"]).items()}),
             "train": half},
+        "twitter + first pass of Twitter-2015/2017, labels only, half the entity-less tweets": {
+            "features": plus(default, **{name: {**group, "bins": []} for name, group in stack(
+                stack_tw=["twitter2015", "twitter2017"]).items()}),
+            "train": half},
         # without Twitter-2015/2017, which state no licence: BTC (CC-BY 4.0) and WNUT16, which the named
         # models are trained on already
         "twitter + first passes of BTC and WNUT16, labels only, half the entity-less tweets": {
