@@ -124,6 +124,10 @@ def variants() -> dict[str, dict]:
                                                      for split in ("train", "dev")], "window": near}
                 for name, corpora in groups.items()}
 
+    def labels_only(**groups: list[str]) -> dict:
+        """First passes that give their label alone (``bins = []``: no marginals)."""
+        return {name: {**group, "bins": []} for name, group in stack(**groups).items()}
+
     half = {"empty_fraction": 0.5}
     return {
         "twitter + first passes of BTC and Twitter-2015/2017, half the entity-less tweets": {
@@ -135,24 +139,22 @@ def variants() -> dict[str, dict]:
             "train": half},
         ("twitter + first passes of BTC, Twitter-2015/2017 and WNUT16, labels only, "
          "half the entity-less tweets"): {
-            "features": plus(default, **{name: {**group, "bins": []} for name, group in stack(
-                stack_btc=["btc"], stack_tw=["twitter2015", "twitter2017"], stack_wnut=["wnut16"]).items()}),
+            "features": plus(default, **labels_only(
+                stack_btc=["btc"], stack_tw=["twitter2015", "twitter2017"], stack_wnut=["wnut16"])),
             "train": half},
         "twitter + first pass of Twitter-2015/2017, labels only, half the entity-less tweets": {
-            "features": plus(default, **{name: {**group, "bins": []} for name, group in stack(
-                stack_tw=["twitter2015", "twitter2017"]).items()}),
+            "features": plus(default, **labels_only(stack_tw=["twitter2015", "twitter2017"])),
             "train": half},
         # without Twitter-2015/2017, which state no licence: BTC (CC-BY 4.0) and WNUT16, which the named
         # models are trained on already
         "twitter + first passes of BTC and WNUT16, labels only, half the entity-less tweets": {
-            "features": plus(default, **{name: {**group, "bins": []} for name, group in stack(
-                stack_btc=["btc"], stack_wnut=["wnut16"]).items()}),
+            "features": plus(default, **labels_only(stack_btc=["btc"], stack_wnut=["wnut16"])),
             "train": half},
         ("twitter + first passes of BTC, Twitter-2015/2017, WNUT16 and GMB, labels only, "
          "half the entity-less tweets"): {
-            "features": plus(default, **{name: {**group, "bins": []} for name, group in stack(
+            "features": plus(default, **labels_only(
                 stack_btc=["btc"], stack_tw=["twitter2015", "twitter2017"], stack_wnut=["wnut16"],
-                stack_gmb=["gmb"]).items()}),
+                stack_gmb=["gmb"])),
             "train": half},
         "surface": {"features": surface},
         "surface + Brown (ARK)": {"features": plus(surface, brown=default["groups"]["brown"])},
